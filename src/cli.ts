@@ -1,0 +1,130 @@
+import { Command, CommanderError, Option } from 'commander';
+import { type DoctorDeps, runDoctor } from './commands/doctor.ts';
+import { type CommandIO, notImplemented, processIO, reportError } from './commands/output.ts';
+import { type Config, type Env, loadConfig, readProcessEnv } from './config.ts';
+import { AppError } from './errors.ts';
+
+/**
+ * The `quickread` command (DESIGN §5). Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.
+ * Each action loads its module lazily so `--help` stays fast and a command's heavy dependencies
+ * (sharp, codecs, onnxruntime) load only when used.
+ */
+export interface CliDeps {
+  env?: Env;
+  io?: CommandIO;
+  doctor?: DoctorDeps;
+}
+
+export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number> {
+  const io = deps.io ?? processIO;
+  let exitCode = 0;
+  const config = (): Config => loadConfig(deps.env ?? readProcessEnv());
+  const program = buildProgram(io, config, deps, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end here with code 0; usage mistakes with 2.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    return reportError(error, io);
+  }
+}
+
+function buildProgram(
+  io: CommandIO,
+  config: () => Config,
+  deps: CliDeps,
+  setExit: (code: number) => void,
+): Command {
+  const program = new Command('quickread')
+    .description('A fast second look at a scan, from a Qwen3-VL model on one GPU. Not a diagnosis.')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.out(text.trimEnd()),
+      writeErr: (text) => io.err(text.trimEnd()),
+    })
+    .showHelpAfterError();
+
+  program
+    .command('start')
+    .description('run the bot: every configured adapter (Slack, Discord) plus the local web console')
+    .action(async () => {
+      const { runStart } = await import('./main.ts');
+      setExit(await runStart(config(), io));
+    });
+
+  program
+    .command('prepare')
+    .description('render what the model would see (decode, window, de-identify, fit to the token budget)')
+    .argument('<inputs...>', 'files or folders')
+    .option('--out <path>', 'where to write the PNG(s)')
+    .option('--size <n|native>', 'longest side in pixels, or native for no resizing')
+    .option('--window <name|C,W>', 'auto | lung | mediastinum | bone | brain | soft-tissue | C,W', 'auto')
+    .option('--frame <n>', 'frame of a multi-frame image (default: the middle one)')
+    .option('--json', 'one JSON object per input on its own line')
+    .action(async () => notImplemented('prepare'));
+
+  program
+    .command('ask')
+    .description('prepare a file and ask the configured engine one question')
+    .argument('<file>')
+    .argument('<question>')
+    .option('--json', 'print the read as JSON')
+    .action(async () => notImplemented('ask'));
+
+  program
+    .command('serve-api')
+    .description('serve POST /v1/visualqa, GET /healthz and GET /metrics')
+    .option('--port <n>', 'listen port (default API_PORT, 7860)')
+    .action(async () => notImplemented('serve-api'));
+
+  program
+    .command('batch')
+    .description('read a case series: checkpoints per image, resumable, results.jsonl + summary')
+    .requiredOption('--input-dir <dir>')
+    .requiredOption('--output-dir <dir>')
+    .option('--split-every <n>', 'start a new summary part every N images')
+    .option('--resume', 'skip images already read')
+    .action(async () => notImplemented('batch'));
+
+  const model = program.command('model').description('manage the local ONNX model for ENGINE=onnx');
+  model
+    .command('pull')
+    .description('download an ONNX export into MODEL_DIR')
+    .option('--repo <id>', 'model repository id')
+    .addOption(
+      new Option('--dtype <dtype>', 'weights').choices(['q8', 'q4f16', 'fp16', 'fp32']).default('q8'),
+    )
+    .action(async () => notImplemented('model pull'));
+
+  program
+    .command('calibrate')
+    .description('fit the confidence calibration for the current model and prompt version')
+    .requiredOption('--labels <file.csv>')
+    .action(async () => notImplemented('calibrate'));
+
+  program
+    .command('doctor')
+    .description('check config, data dir, engine and model, chat credentials; says what to fix')
+    .action(async () => {
+      let parsed: Config;
+      try {
+        parsed = config();
+      } catch (error) {
+        if (error instanceof AppError) {
+          io.err(`✗ config: ${error.userMessage}`);
+          setExit(error.exitCode);
+          return;
+        }
+        throw error;
+      }
+      setExit(await runDoctor(parsed, io, deps.doctor));
+    });
+
+  return program;
+}

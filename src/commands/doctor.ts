@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Config } from '../config.ts';
+import type { CommandIO } from './output.ts';
+
+/** One line of the doctor's report: what was checked, whether it holds, and how to fix it. */
+export interface DoctorCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+  fix?: string;
+}
+
+export interface DoctorDeps {
+  fetch?: typeof fetch;
+  timeoutMs?: number;
+}
+
+/** The vLLM command that serves the configured model with an image budget matching MAX_IMAGE_SIZE. */
+export function vllmCommand(config: Config): string {
+  const port = safePort(config.ENGINE_URL) ?? 8000;
+  const maxPixels = config.MAX_IMAGE_SIZE * config.MAX_IMAGE_SIZE;
+  return [
+    `vllm serve ${config.ENGINE_MODEL} --port ${port}`,
+    `--max-model-len 16384 --limit-mm-per-prompt '{"image":1,"video":0}'`,
+    `--mm-processor-kwargs '{"max_pixels":${maxPixels}}' --gpu-memory-utilization 0.90`,
+  ].join(' ');
+}
+
+function safePort(url: string): number | undefined {
+  try {
+    const parsed = new URL(url);
+    return parsed.port === '' ? undefined : Number(parsed.port);
+  } catch {
+    return undefined;
+  }
+}
+
+async function checkDataDir(config: Config): Promise<DoctorCheck> {
+  const dir = resolve(config.DATA_DIR);
+  const probe = join(dir, `.doctor-${randomUUID()}`);
+  try {
+    await mkdir(dir, { recursive: true });
+    await writeFile(probe, 'ok');
+    await rm(probe);
+    return { name: 'data dir', ok: true, detail: `${dir} is writable` };
+  } catch {
+    return {
+      name: 'data dir',
+      ok: false,
+      detail: `${dir} is not writable`,
+      fix: 'Set DATA_DIR to a folder this user can write, or fix its permissions.',
+    };
+  }
+}
+
+/** GET {ENGINE_URL}/models and check the configured model is listed (OpenAI-compatible servers). */
+export async function checkOpenAiEngine(config: Config, deps: DoctorDeps = {}): Promise<DoctorCheck[]> {
+  const doFetch = deps.fetch ?? fetch;
+  const base = config.ENGINE_URL.replace(/\/+$/, '');
+  const headers: Record<string, string> = {};
+  if (config.ENGINE_API_KEY !== '') headers.authorization = `Bearer ${config.ENGINE_API_KEY}`;
+  let response: Response;
+  try {
+    response = await doFetch(`${base}/models`, {
+      headers,
+      signal: AbortSignal.timeout(deps.timeoutMs ?? 5000),
+    });
+  } catch {
+    return [
+      {
+        name: 'engine',
+        ok: false,
+        detail: `no model server answers at ${base}`,
+        fix: `Start one on the GPU machine, e.g.:\n      ${vllmCommand(config)}\n    or set ENGINE_URL to where it runs (Ollama: http://127.0.0.1:11434/v1).`,
+      },
+    ];
+  }
+  if (response.status === 401 || response.status === 403) {
+    return [
+      {
+        name: 'engine',
+        ok: false,
+        detail: `the model server at ${base} refused the API key (HTTP ${response.status})`,
+        fix: 'Set ENGINE_API_KEY to the key the server was started with.',
+      },
+    ];
+  }
+  if (!response.ok) {
+    return [
+      {
+        name: 'engine',
+        ok: false,
+        detail: `GET ${base}/models answered HTTP ${response.status}`,
+        fix: 'Check that ENGINE_URL points at an OpenAI-compatible base URL ending in /v1.',
+      },
+    ];
+  }
+  const body = (await response.json().catch(() => undefined)) as
+    | { data?: Array<{ id?: unknown }> }
+    | undefined;
+  const served = (body?.data ?? []).map((model) => String(model.id));
+  const reachable: DoctorCheck = { name: 'engine', ok: true, detail: `model server reachable at ${base}` };
+  if (served.includes(config.ENGINE_MODEL)) {
+    return [reachable, { name: 'model', ok: true, detail: `serves ${config.ENGINE_MODEL}` }];
+  }
+  return [
+    reachable,
+    {
+      name: 'model',
+      ok: false,
+      detail: `the server does not serve ${config.ENGINE_MODEL} (it serves: ${served.join(', ') || 'nothing'})`,
+      fix: 'Set ENGINE_MODEL to one of the served names, or start the server with the configured model.',
+    },
+  ];
+}
+
+function checkCredentials(config: Config): DoctorCheck[] {
+  const checks: DoctorCheck[] = [];
+  if (config.SLACK_BOT_TOKEN === '') {
+    checks.push({ name: 'slack', ok: true, detail: 'off (SLACK_BOT_TOKEN not set)' });
+  } else if (config.SLACK_MODE === 'socket' && config.SLACK_APP_TOKEN === '') {
+    checks.push({
+      name: 'slack',
+      ok: false,
+      detail: 'Socket Mode needs an app-level token',
+      fix: 'Set SLACK_APP_TOKEN (xapp-…, scope connections:write) or SLACK_MODE=http.',
+    });
+  } else if (config.SLACK_MODE === 'http' && config.SLACK_SIGNING_SECRET === '') {
+    checks.push({
+      name: 'slack',
+      ok: false,
+      detail: 'HTTP mode needs the signing secret',
+      fix: 'Set SLACK_SIGNING_SECRET from the app’s Basic Information page.',
+    });
+  } else {
+    checks.push({ name: 'slack', ok: true, detail: `on (${config.SLACK_MODE} mode)` });
+  }
+  if (config.DISCORD_TOKEN === '') {
+    checks.push({ name: 'discord', ok: true, detail: 'off (DISCORD_TOKEN not set)' });
+  } else if (config.DISCORD_APP_ID === '') {
+    checks.push({
+      name: 'discord',
+      ok: false,
+      detail: 'slash commands need the application id',
+      fix: 'Set DISCORD_APP_ID from the Discord developer portal.',
+    });
+  } else {
+    checks.push({ name: 'discord', ok: true, detail: 'on' });
+  }
+  return checks;
+}
+
+export type EngineCheck = (config: Config, deps: DoctorDeps) => Promise<DoctorCheck[]>;
+
+/** Engine checks by engine kind; later engines register theirs here. */
+export const engineChecks: Record<Config['ENGINE'], EngineCheck> = {
+  openai: checkOpenAiEngine,
+  visualqa: async (config) => [
+    { name: 'engine', ok: true, detail: `visualqa engine at ${config.ENGINE_URL} (checked on first read)` },
+  ],
+  onnx: async (config) => [
+    {
+      name: 'engine',
+      ok: config.MODEL_DIR !== '',
+      detail: config.MODEL_DIR === '' ? 'ENGINE=onnx needs MODEL_DIR' : `model folder ${config.MODEL_DIR}`,
+      fix: 'Set MODEL_DIR and run `quickread model pull`.',
+    },
+  ],
+};
+
+export async function runDoctor(config: Config, io: CommandIO, deps: DoctorDeps = {}): Promise<number> {
+  const checks: DoctorCheck[] = [{ name: 'config', ok: true, detail: 'all variables valid' }];
+  checks.push(await checkDataDir(config));
+  checks.push(...(await engineChecks[config.ENGINE](config, deps)));
+  checks.push(...checkCredentials(config));
+  for (const check of checks) {
+    io.out(`${check.ok ? '✓' : '✗'} ${check.name}: ${check.detail}`);
+    if (!check.ok && check.fix) io.out(`    fix: ${check.fix}`);
+  }
+  const failed = checks.filter((check) => !check.ok).length;
+  io.out(failed === 0 ? 'All checks passed.' : `${failed} problem(s) found.`);
+  return failed === 0 ? 0 : 1;
+}

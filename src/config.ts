@@ -1,0 +1,164 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { parseEnv } from 'node:util';
+import { z } from 'zod';
+import { AppError } from './errors.ts';
+
+/**
+ * The only reader of process.env (DESIGN §4). Everything else receives a parsed `Config`.
+ * Problems are reported all at once and by variable name only: a value may be a secret.
+ */
+
+const splitList = (raw: string): string[] =>
+  raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+
+const list = z.string().default('').transform(splitList);
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+
+/** An origin list: each entry must be scheme://host[:port] with nothing after it. */
+const originList = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform(splitList)
+    .refine(
+      (items) =>
+        items.every((item) => {
+          try {
+            const url = new URL(item);
+            return (
+              url.origin === item.replace(/\/$/, '') &&
+              (url.protocol === 'https:' || url.protocol === 'http:')
+            );
+          } catch {
+            return false;
+          }
+        }),
+      { message: 'must be a comma list of origins like https://files.slack.com (no path)' },
+    );
+
+const httpUrl = z.string().refine(
+  (value) => {
+    try {
+      const url = new URL(value);
+      return url.protocol === 'http:' || url.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be an http(s) URL' },
+);
+
+export const configSchema = z.object({
+  DATA_DIR: z.string().min(1).default('./data'),
+  ENGINE: z.enum(['openai', 'visualqa', 'onnx']).default('openai'),
+  ENGINE_URL: httpUrl.default('http://127.0.0.1:8000/v1'),
+  ENGINE_MODEL: z.string().min(1).default('Qwen/Qwen3-VL-8B-Instruct'),
+  ENGINE_API_KEY: z.string().default(''),
+  ENGINE_CONCURRENCY: positiveInt.max(256).default(1),
+  ENGINE_TIMEOUT_MS: positiveInt.default(120_000),
+  MODEL_DIR: z.string().default(''),
+  ONNX_DEVICE: z.enum(['cuda', 'cpu']).default('cuda'),
+  ONNX_DTYPE: z.enum(['q8', 'q4f16', 'fp16', 'fp32']).default('q8'),
+  MAX_IMAGE_SIZE: z.coerce.number().int().min(64).max(8192).default(1024),
+  MAX_UPLOAD_MB: positiveInt.max(2048).default(100),
+  TEMPERATURE: z.coerce.number().min(0).max(2).default(0.3),
+  SLACK_BOT_TOKEN: z.string().default(''),
+  SLACK_APP_TOKEN: z.string().default(''),
+  SLACK_SIGNING_SECRET: z.string().default(''),
+  SLACK_MODE: z.enum(['socket', 'http']).default('socket'),
+  SLACK_PORT: port.default(3000),
+  SLACK_API_URL: httpUrl.default('https://slack.com/api/'),
+  SLACK_FILE_HOSTS: originList('https://files.slack.com'),
+  DISCORD_TOKEN: z.string().default(''),
+  DISCORD_APP_ID: z.string().default(''),
+  DISCORD_API_URL: httpUrl.default('https://discord.com/api'),
+  DISCORD_CDN_HOSTS: originList('https://cdn.discordapp.com,https://media.discordapp.net'),
+  DISCORD_PHI: z.enum(['refuse', 'allow']).default('refuse'),
+  CONSOLE_PORT: port.default(8787),
+  CONSOLE_HOST: z.string().min(1).default('127.0.0.1'),
+  API_PORT: port.default(7860),
+  ALLOWED_CHANNELS: list,
+  ALLOWED_USERS: list,
+  STAT_CHANNELS: list,
+  USER_RATE_PER_MIN: positiveInt.max(10_000).default(6),
+  QUEUE_MAX: positiveInt.max(100_000).default(200),
+  RETENTION_HOURS: z.coerce
+    .number()
+    .positive()
+    .max(24 * 365)
+    .default(24),
+  BURNED_IN_TEXT: z.enum(['redact', 'flag', 'refuse']).default('redact'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigKey = keyof Config;
+export const configKeys = Object.keys(configSchema.shape) as ConfigKey[];
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Parse the configuration from an injectable environment. Empty strings count as unset so that
+ * a `.env` line like `ENGINE_API_KEY=` keeps the default.
+ */
+export function loadConfig(env: Env): Config {
+  const picked: Record<string, string> = {};
+  for (const key of configKeys) {
+    const value = env[key];
+    if (value !== undefined && value.trim() !== '') picked[key] = value.trim();
+  }
+  const parsed = configSchema.safeParse(picked);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? 'configuration');
+    return { name, problem: describeIssue(issue) };
+  });
+  const lines = problems.map((p) => `${p.name}: ${p.problem}`);
+  throw new AppError('CONFIG_INVALID', `invalid configuration: ${problems.map((p) => p.name).join(', ')}`, {
+    userMessage: `Configuration problems:\n  ${lines.join('\n  ')}\nFix them in the environment or in .env (see .env.example).`,
+    details: { variables: problems.map((p) => p.name) },
+  });
+}
+
+/** zod's messages can quote the received value; rebuild them from the issue kind instead. */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_value':
+      return `must be one of ${issue.values.map(String).join(', ')}`;
+    case 'invalid_type':
+      return `must be a ${issue.expected}`;
+    case 'too_small':
+      return `must be at least ${String(issue.minimum)}`;
+    case 'too_big':
+      return `must be at most ${String(issue.maximum)}`;
+    case 'custom':
+      return issue.message;
+    default:
+      return 'is not valid';
+  }
+}
+
+/** Which chat platforms are switched on by their credentials (DESIGN §4). */
+export function enabledPlatforms(config: Config): { slack: boolean; discord: boolean; console: boolean } {
+  return {
+    slack: config.SLACK_BOT_TOKEN !== '',
+    discord: config.DISCORD_TOKEN !== '',
+    console: config.CONSOLE_PORT !== 0,
+  };
+}
+
+/**
+ * The process environment merged over `./.env` (when present): a variable already set in the
+ * environment wins, so a test or a service manager can always override the file (DESIGN §4).
+ */
+export function readProcessEnv(cwd: string = process.cwd()): Env {
+  const fromFile: Record<string, string> = {};
+  const path = `${cwd}/.env`;
+  if (existsSync(path)) Object.assign(fromFile, parseEnv(readFileSync(path, 'utf8')));
+  return { ...fromFile, ...process.env };
+}

@@ -1,0 +1,165 @@
+/**
+ * One error type for the whole app. `message` is technical (logs, never PHI); `userMessage` is what a
+ * clinician sees: specific and actionable, never a stack trace.
+ */
+export const errorCodes = {
+  CONFIG_INVALID: {
+    exit: 2,
+    retryable: false,
+    user: 'quickread is misconfigured; an administrator must fix it.',
+  },
+  USAGE: { exit: 2, retryable: false, user: 'That command was not used correctly.' },
+  NOT_IMPLEMENTED: { exit: 2, retryable: false, user: 'This feature is not implemented yet.' },
+  INPUT_TOO_LARGE: { exit: 1, retryable: false, user: 'The file is larger than quickread accepts.' },
+  INPUT_HTML: {
+    exit: 1,
+    retryable: false,
+    user: 'The chat platform returned a web page instead of the file — the app probably lacks file permission (Slack: files:read).',
+  },
+  INPUT_UNSUPPORTED: {
+    exit: 1,
+    retryable: false,
+    user: 'This file type is not an image quickread can read.',
+  },
+  INPUT_NOT_IMAGE: { exit: 1, retryable: false, user: 'This DICOM object holds no image.' },
+  INPUT_CORRUPT: { exit: 1, retryable: false, user: 'The file is damaged and could not be decoded.' },
+  INPUT_ASPECT: {
+    exit: 1,
+    retryable: false,
+    user: 'The image is too long and thin to read (aspect ratio over 200:1).',
+  },
+  TRANSFER_SYNTAX_UNSUPPORTED: {
+    exit: 1,
+    retryable: false,
+    user: 'This DICOM compression is not supported.',
+  },
+  DECODE_TIMEOUT: { exit: 1, retryable: false, user: 'Decoding the image took too long.' },
+  PHI_PRESENT: {
+    exit: 1,
+    retryable: false,
+    user: 'This DICOM still carries patient identity in its header; post a de-identified image instead.',
+  },
+  BURNED_IN_TEXT: {
+    exit: 1,
+    retryable: false,
+    user: 'Text was found in the image pixels, so it was not sent for a read.',
+  },
+  DOWNLOAD_FAILED: {
+    exit: 1,
+    retryable: true,
+    user: 'The file could not be downloaded from the chat platform.',
+  },
+  DOWNLOAD_FORBIDDEN_HOST: {
+    exit: 1,
+    retryable: false,
+    user: 'The file is hosted somewhere quickread is not allowed to fetch from.',
+  },
+  ENGINE_UNAVAILABLE: {
+    exit: 1,
+    retryable: true,
+    user: 'The model server is unavailable; your request is waiting in the queue.',
+  },
+  ENGINE_MODEL_MISSING: {
+    exit: 1,
+    retryable: false,
+    user: 'The model server does not serve the configured model.',
+  },
+  ENGINE_RATE_LIMITED: { exit: 1, retryable: true, user: 'The model server is busy; retrying shortly.' },
+  ENGINE_TIMEOUT: { exit: 1, retryable: true, user: 'The model took too long to answer.' },
+  ENGINE_ERROR: { exit: 1, retryable: true, user: 'The model server returned an error.' },
+  ENGINE_OUT_OF_MEMORY: { exit: 1, retryable: true, user: 'The model server ran out of memory.' },
+  IMAGE_TOO_LARGE_FOR_ENGINE: {
+    exit: 1,
+    retryable: false,
+    user: 'The image is too large for the model server even at the smallest size quickread tries.',
+  },
+  MODEL_OUTPUT_INVALID: {
+    exit: 1,
+    retryable: false,
+    user: 'The model gave an answer quickread could not read; please ask again.',
+  },
+  MODEL_FILES_MISSING: { exit: 2, retryable: false, user: 'The local model files are missing.' },
+  CUDA_UNAVAILABLE: {
+    exit: 2,
+    retryable: false,
+    user: 'CUDA was requested but its libraries are not installed.',
+  },
+  QUEUE_FULL: {
+    exit: 1,
+    retryable: false,
+    user: 'The reading queue is full; please try again in a few minutes.',
+  },
+  RATE_LIMITED: {
+    exit: 1,
+    retryable: false,
+    user: 'You have sent many requests in the last minute; please wait a moment.',
+  },
+  NOT_ALLOWED: { exit: 1, retryable: false, user: 'quickread is not enabled for this channel or user.' },
+  CANCELLED: { exit: 1, retryable: false, user: 'The request was cancelled.' },
+  STORE_LOCKED: {
+    exit: 1,
+    retryable: false,
+    user: 'Another quickread process is already using this data folder.',
+  },
+  STORE_CORRUPT: {
+    exit: 1,
+    retryable: false,
+    user: 'The state file is damaged and no backup could be restored.',
+  },
+  INTERNAL: {
+    exit: 1,
+    retryable: false,
+    user: 'Something went wrong inside quickread; the team has been told.',
+  },
+} as const satisfies Record<string, { exit: number; retryable: boolean; user: string }>;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export interface AppErrorOptions {
+  cause?: unknown;
+  retryable?: boolean;
+  /** Overrides the code's generic user message with something more specific (never PHI). */
+  userMessage?: string;
+  /** Safe, structured facts for logs and JSON output (no PHI, no values of secrets). */
+  details?: Record<string, unknown>;
+  /** Seconds a caller should wait before retrying, when the cause said so. */
+  retryAfterSec?: number;
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly userMessage: string;
+  readonly details: Record<string, unknown>;
+  readonly retryAfterSec: number | undefined;
+
+  constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.retryable = options.retryable ?? errorCodes[code].retryable;
+    this.userMessage = options.userMessage ?? errorCodes[code].user;
+    this.details = options.details ?? {};
+    this.retryAfterSec = options.retryAfterSec;
+  }
+
+  get exitCode(): number {
+    return errorCodes[this.code].exit;
+  }
+
+  /** The shape that crosses process and HTTP boundaries: code + safe message only. */
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.userMessage };
+  }
+}
+
+/** Wrap anything thrown into an AppError without leaking its text to users. */
+export function toAppError(error: unknown, fallback: ErrorCode = 'INTERNAL'): AppError {
+  if (error instanceof AppError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new AppError(fallback, message, { cause: error });
+}
+
+export function isAppError(error: unknown, code?: ErrorCode): error is AppError {
+  return error instanceof AppError && (code === undefined || error.code === code);
+}
