@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 
 function sourceFiles(dir: string): string[] {
   const out: string[] = [];
+  if (!existsSync(join(root, dir))) return out;
   for (const entry of readdirSync(join(root, dir))) {
     const path = join(dir, entry);
     if (statSync(join(root, path)).isDirectory()) out.push(...sourceFiles(path));
