@@ -1,0 +1,437 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { decodeImageRef, type ImageFacts, imageFacts } from './image-facts.ts';
+
+/**
+ * A loopback OpenAI-compatible server shaped like vLLM's (`vllm serve`): GET /v1/models, POST
+ * /v1/chat/completions with `choices[0].message.content`, `logprobs.content[].top_logprobs`, `usage`,
+ * and vLLM's error body `{object: "error", message, type, param, code}` (vllm/entrypoints/openai/
+ * protocol.py ErrorResponse; newer releases nest it as `{error: {...}}`, see `errorShape`).
+ *
+ * Answers are deterministic and derived from the request: a read returns the configured findings for a
+ * real image and none for a blank one (every pixel equal); a yes/no probe (max_tokens 1 + logprobs)
+ * returns P(yes) for the finding named in its text. Fault modes let tests drive every failure path.
+ */
+
+export interface FakeFinding {
+  label: string;
+  location: string;
+  sizeMm?: number | null;
+  laterality?: 'left' | 'right' | 'bilateral' | 'midline' | 'none';
+  severity?: 'normal' | 'mild' | 'moderate' | 'severe' | 'critical';
+  characteristics?: string;
+  confidence?: number;
+}
+
+export type FakeMode =
+  | 'ok'
+  /** The port is closed: connections are refused until another mode is set. */
+  | 'down'
+  /** The next chat request gets 503 with `Retry-After: arg` (default 0) seconds; then 'ok'. */
+  | '503-once'
+  /** Every chat request gets 503 with `Retry-After: arg` (default 0). */
+  | '503'
+  /** The next chat request gets 429 with `Retry-After: arg` (default 0); then 'ok'. */
+  | '429-once'
+  /** Chat requests whose image costs more than `arg` tokens fail like an out-of-memory vLLM. */
+  | 'oom-above'
+  /** Reads answer with text that is not valid JSON, every time. */
+  | 'malformed'
+  /** The next read answers malformed JSON; the one after (the repair) is fine. */
+  | 'malformed-once'
+  /** Reads answer a degenerate repetition cut off by max_tokens (finish_reason "length"). */
+  | 'loop'
+  /** The next read loops; the one after is fine. */
+  | 'loop-once'
+  /** Chat requests are accepted and never answered. */
+  | 'hang';
+
+export interface FakeOpenAIOptions {
+  /** The served model name (default Qwen/Qwen3-VL-8B-Instruct). */
+  model?: string;
+  /** Findings a read returns for a non-blank image (default: one right upper lobe nodule). */
+  findings?: FakeFinding[];
+  impression?: string;
+  urgency?: 'routine' | 'urgent' | 'critical';
+  /** Whether the server returns logprobs when asked (default true; false = like a server without them). */
+  logprobs?: boolean;
+  /** P(yes) of the probe for a finding on the real image (default 0.9). */
+  probeYes?: number;
+  /** P(yes) of the probe on a blank image (default 0.1). */
+  blankProbeYes?: number;
+  /** Labels the model "sees" even on a blank image: their blank probe answers like the real one. */
+  ungrounded?: string[];
+  /** Token spelling of probe answers: English, Chinese or both cases and languages (default 'mixed'). */
+  probeTokens?: 'en' | 'zh' | 'mixed';
+  /** Out-of-memory text for 'oom-above': CUDA OOM (HTTP 500) or vLLM's context-length 400. */
+  oomStyle?: 'cuda' | 'context';
+  /** vLLM's legacy flat error body (default) or the newer nested `{error: {...}}`. */
+  errorShape?: 'flat' | 'nested';
+  /** When set, requests without `Authorization: Bearer <apiKey>` get 401. */
+  apiKey?: string;
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  // biome-ignore lint/suspicious/noExplicitAny: tests inspect arbitrary request JSON
+  body: any;
+  headers: Record<string, string>;
+  /** Facts about the last image in the request, when it had one. */
+  image?: ImageFacts;
+  /** 'read' (a findings request), 'probe' (max_tokens 1 with logprobs) or 'other'. */
+  kind: 'read' | 'probe' | 'other';
+}
+
+export interface FakeOpenAI {
+  /** Base URL ending in /v1. */
+  url: string;
+  requests: RecordedRequest[];
+  /** Change the fault mode; await it when switching to or from 'down'. */
+  setMode(mode: FakeMode, arg?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+const DEFAULT_FINDINGS: FakeFinding[] = [
+  {
+    label: 'Pulmonary nodule',
+    location: 'right upper lobe',
+    sizeMm: 8,
+    laterality: 'right',
+    severity: 'mild',
+    characteristics: 'solid, smooth margins',
+    confidence: 0.7,
+  },
+];
+
+export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
+  const model = options.model ?? 'Qwen/Qwen3-VL-8B-Instruct';
+  const requests: RecordedRequest[] = [];
+  const sockets = new Set<Socket>();
+  const hanging = new Set<ServerResponse>();
+  let mode: FakeMode = 'ok';
+  let modeArg: number | undefined;
+  let port = 0;
+
+  const sendJson = (
+    res: ServerResponse,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ) => {
+    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+    res.end(JSON.stringify(body));
+  };
+  const sendError = (res: ServerResponse, status: number, type: string, message: string, headers = {}) => {
+    const flat = { object: 'error', message, type, param: null, code: status };
+    const body =
+      options.errorShape === 'nested' ? { error: { message, type, param: null, code: status } } : flat;
+    sendJson(res, status, body, headers);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const raw = await readBody(req);
+    let body: unknown;
+    try {
+      body = raw.length > 0 ? JSON.parse(raw) : undefined;
+    } catch {
+      body = undefined;
+    }
+    const recorded: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path,
+      body,
+      headers: flattenHeaders(req),
+      kind: 'other',
+    };
+    requests.push(recorded);
+
+    if (options.apiKey !== undefined && req.headers.authorization !== `Bearer ${options.apiKey}`) {
+      sendError(res, 401, 'Unauthorized', 'Unauthorized');
+      return;
+    }
+    if (req.method === 'GET' && path === '/v1/models') {
+      sendJson(res, 200, {
+        object: 'list',
+        data: [{ id: model, object: 'model', created: 1_700_000_000, owned_by: 'vllm', root: model }],
+      });
+      return;
+    }
+    if (req.method !== 'POST' || path !== '/v1/chat/completions') {
+      sendError(res, 404, 'NotFoundError', `Not Found: ${path}`);
+      return;
+    }
+    const request = body as ChatBody | undefined;
+    if (!request || !Array.isArray(request.messages)) {
+      sendError(res, 400, 'BadRequestError', 'messages: Field required');
+      return;
+    }
+    if (request.model !== model) {
+      sendError(res, 404, 'NotFoundError', `The model \`${String(request.model)}\` does not exist.`);
+      return;
+    }
+    const imageUrl = lastImageUrl(request.messages);
+    if (imageUrl) recorded.image = await imageFacts(decodeImageRef(imageUrl)).catch(() => undefined);
+    const probe = request.max_tokens === 1 && request.logprobs === true;
+    recorded.kind = probe ? 'probe' : 'read';
+
+    if (mode === 'hang') {
+      hanging.add(res);
+      res.on('close', () => hanging.delete(res));
+      return;
+    }
+    if (mode === '503' || mode === '503-once' || mode === '429-once') {
+      const status = mode === '429-once' ? 429 : 503;
+      if (mode !== '503') mode = 'ok';
+      const retryAfter = { 'retry-after': String(modeArg ?? 0) };
+      if (status === 429) sendError(res, 429, 'TooManyRequests', 'Too many requests', retryAfter);
+      else sendError(res, 503, 'ServiceUnavailableError', 'Service Unavailable', retryAfter);
+      return;
+    }
+    const imageTokens = recorded.image?.tokens ?? 0;
+    if (mode === 'oom-above' && imageTokens > (modeArg ?? 0)) {
+      if (options.oomStyle === 'context') {
+        const total = imageTokens + 200;
+        sendError(
+          res,
+          400,
+          'BadRequestError',
+          `This model's maximum context length is ${modeArg ?? 0} tokens. However, you requested ${total} tokens (${total - 100} in the messages, 100 in the completion). Please reduce the length of the messages or completion.`,
+        );
+      } else {
+        sendError(
+          res,
+          500,
+          'InternalServerError',
+          'CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 23.64 GiB total capacity)',
+        );
+      }
+      return;
+    }
+    const promptTokens = imageTokens + Math.ceil(JSON.stringify(request.messages).length / 4);
+    if (probe) {
+      sendJson(res, 200, probeCompletion(model, request, recorded.image, promptTokens, options));
+      return;
+    }
+    let content: string;
+    let finish = 'stop';
+    if (mode === 'malformed' || mode === 'malformed-once') {
+      if (mode === 'malformed-once') mode = 'ok';
+      content = '{"findings": [{"label": "Pulmonary nodule", "location": "right upper';
+    } else if (mode === 'loop' || mode === 'loop-once') {
+      if (mode === 'loop-once') mode = 'ok';
+      content = `{"findings": [{"label": "${'nodule '.repeat(Math.max(8, (request.max_tokens ?? 64) / 2))}`;
+      finish = 'length';
+    } else {
+      content = JSON.stringify(readAnswer(recorded.image, options));
+    }
+    sendJson(res, 200, completion(model, content, finish, promptTokens, Math.ceil(content.length / 4)));
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => {
+      if (!res.headersSent) sendError(res, 500, 'InternalServerError', 'fake server failure');
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        port = (server.address() as AddressInfo).port;
+        resolve();
+      });
+    });
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      for (const res of hanging) res.destroy();
+      for (const socket of sockets) socket.destroy();
+      if (!server.listening) {
+        resolve();
+        return;
+      }
+      server.close(() => resolve());
+    });
+
+  await listen();
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    requests,
+    async setMode(next, arg) {
+      const wasDown = mode === 'down';
+      mode = next;
+      modeArg = arg;
+      if (next === 'down' && !wasDown) await stop();
+      if (next !== 'down' && wasDown) await listen();
+    },
+    close: stop,
+  };
+}
+
+interface ChatBody {
+  model?: string;
+  messages: Array<{ role: string; content: unknown }>;
+  max_tokens?: number;
+  logprobs?: boolean;
+  top_logprobs?: number;
+}
+
+function lastImageUrl(messages: ChatBody['messages']): string | undefined {
+  let found: string | undefined;
+  for (const message of messages) {
+    if (!Array.isArray(message.content)) continue;
+    for (const part of message.content as Array<{ type?: string; image_url?: { url?: string } }>) {
+      if (part.type === 'image_url' && typeof part.image_url?.url === 'string') found = part.image_url.url;
+    }
+  }
+  return found;
+}
+
+function lastUserText(messages: ChatBody['messages']): string {
+  const user = [...messages].reverse().find((message) => message.role === 'user');
+  if (!user) return '';
+  if (typeof user.content === 'string') return user.content;
+  if (!Array.isArray(user.content)) return '';
+  return (user.content as Array<{ type?: string; text?: string }>)
+    .filter((part) => part.type === 'text')
+    .map((part) => part.text ?? '')
+    .join('\n');
+}
+
+function readAnswer(image: ImageFacts | undefined, options: FakeOpenAIOptions) {
+  if (!image || image.blank) {
+    return {
+      findings: [],
+      impression: 'The image is uniform: no anatomy is visible to assess.',
+      urgency: 'routine',
+      recommendations: ['Send an image that shows the anatomy in question.'],
+      imageQuality: 'non-diagnostic',
+    };
+  }
+  const findings = (options.findings ?? DEFAULT_FINDINGS).map((finding) => ({
+    label: finding.label,
+    location: finding.location,
+    sizeMm: finding.sizeMm ?? null,
+    laterality: finding.laterality ?? 'none',
+    severity: finding.severity ?? 'mild',
+    characteristics: finding.characteristics ?? '',
+    confidence: finding.confidence ?? 0.6,
+  }));
+  return {
+    findings,
+    impression: options.impression ?? (findings.length > 0 ? `${findings[0]!.label}.` : 'No acute findings.'),
+    urgency: options.urgency ?? 'routine',
+    recommendations: ['Compare with prior imaging if available.'],
+    imageQuality: 'diagnostic',
+  };
+}
+
+/** The yes/no probe: P(yes) for the finding whose label the probe text names. */
+function probeCompletion(
+  model: string,
+  request: ChatBody,
+  image: ImageFacts | undefined,
+  promptTokens: number,
+  options: FakeOpenAIOptions,
+) {
+  const text = lastUserText(request.messages).toLowerCase();
+  const findings = options.findings ?? DEFAULT_FINDINGS;
+  const named = findings.find((finding) => text.includes(finding.label.toLowerCase()));
+  const blank = image?.blank ?? true;
+  let pYes = 0.05;
+  if (named) {
+    const sees = !blank || (options.ungrounded ?? []).includes(named.label);
+    pYes = sees ? (options.probeYes ?? 0.9) : (options.blankProbeYes ?? 0.1);
+  }
+  const tokens = probeTokenMasses(pYes, options.probeTokens ?? 'mixed');
+  const top = tokens
+    .sort((a, b) => b.p - a.p)
+    .slice(0, Math.max(1, request.top_logprobs ?? 1))
+    .map((t) => ({ token: t.token, logprob: Math.log(t.p), bytes: [...Buffer.from(t.token, 'utf8')] }));
+  const chosen = top[0]!;
+  const choice = completion(model, chosen.token, 'length', promptTokens, 1);
+  const logprobs = options.logprobs === false ? null : { content: [{ ...chosen, top_logprobs: top }] };
+  choice.choices[0]!.logprobs = logprobs;
+  return choice;
+}
+
+/** Spreads P(yes)/P(no) over answer tokens of several spellings, plus filler mass the engine must ignore. */
+function probeTokenMasses(pYes: number, style: 'en' | 'zh' | 'mixed'): Array<{ token: string; p: number }> {
+  const filler = 0.04;
+  const answer = 1 - filler;
+  const yes = pYes * answer;
+  const no = (1 - pYes) * answer;
+  const spread: Record<typeof style, Array<[string, string, number]>> = {
+    en: [
+      ['Yes', 'No', 0.8],
+      ['yes', 'no', 0.2],
+    ],
+    zh: [
+      ['是', '否', 0.7],
+      ['有', '没有', 0.3],
+    ],
+    mixed: [
+      ['Yes', 'No', 0.6],
+      [' yes', ' no', 0.1],
+      ['YES', 'NO', 0.1],
+      ['是', '否', 0.2],
+    ],
+  };
+  const out: Array<{ token: string; p: number }> = [{ token: 'The', p: filler }];
+  for (const [y, n, share] of spread[style]) {
+    out.push({ token: y, p: Math.max(1e-9, yes * share) }, { token: n, p: Math.max(1e-9, no * share) });
+  }
+  return out;
+}
+
+function completion(
+  model: string,
+  content: string,
+  finish: string,
+  prompt: number,
+  completionTokens: number,
+) {
+  return {
+    id: `chatcmpl-${Math.random().toString(16).slice(2)}`,
+    object: 'chat.completion',
+    created: Math.floor(Date.now() / 1000),
+    model,
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content, tool_calls: [] as unknown[] },
+        logprobs: null as unknown,
+        finish_reason: finish,
+        stop_reason: null,
+      },
+    ],
+    usage: {
+      prompt_tokens: prompt,
+      total_tokens: prompt + completionTokens,
+      completion_tokens: completionTokens,
+    },
+  };
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function flattenHeaders(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(req.headers)) {
+    if (value !== undefined) out[key] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
