@@ -1,0 +1,199 @@
+import {
+  confidenceSourceLabel,
+  type OutboundMessage,
+  type ReadCard,
+  type ReadCardFinding,
+  type StatusState,
+  urgencyBadge,
+} from '../../src/core/reply.ts';
+
+/**
+ * OutboundMessage → console HTML fragments (pure, no I/O). Every string that came from the model or a
+ * user is untrusted: it is escaped here, once, and the page inserts the fragment as it is. The page is
+ * also served with a Content-Security-Policy that forbids inline script, so a missed escape cannot run.
+ */
+
+const entities: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+  '`': '&#96;',
+};
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"'`]/g, (char) => entities[char] ?? char);
+}
+
+/** What the server keeps beside a card: things that arrive after the card was posted. */
+export interface CardExtras {
+  previewUrl?: string;
+  previewCaption?: string;
+  votes?: { up: number; down: number };
+  /** Pseudonym to show for the acknowledging user (never the raw id). */
+  acknowledgedByName?: string;
+}
+
+export type ViewKind = 'status' | 'read' | 'error' | 'info' | 'user' | 'preview';
+
+/** A message as the page draws it: `html` is already safe to insert. */
+export interface MessageView {
+  kind: ViewKind;
+  html: string;
+  jobId?: string;
+  /** Status messages only: lets the page style "waiting for the engine" differently. */
+  state?: StatusState;
+}
+
+const statusText: Record<StatusState, (position?: number, etaSec?: number) => string> = {
+  received: () => 'Received — getting the image…',
+  queued: (position, etaSec) =>
+    `Queued${position ? ` #${position}` : ''}${etaSec !== undefined ? ` · about ${formatEta(etaSec)}` : ''}`,
+  'waiting-engine': (position) =>
+    `Waiting for the model server${position ? ` · queued #${position}` : ''} — nothing is read until it is back`,
+  preparing: () => 'Preparing the image (decode, window, de-identify)…',
+  reading: () => 'Reading…',
+};
+
+const statusIcon: Record<StatusState, string> = {
+  received: '👀',
+  queued: '⏳',
+  'waiting-engine': '⏸️',
+  preparing: '🛠️',
+  reading: '🔎',
+};
+
+export function formatEta(seconds: number): string {
+  if (seconds < 60) return `${Math.max(1, Math.round(seconds))} s`;
+  const minutes = Math.round(seconds / 60);
+  return `${minutes} min`;
+}
+
+export function renderMessage(message: OutboundMessage, extras: CardExtras = {}): MessageView {
+  switch (message.kind) {
+    case 'status':
+      return {
+        kind: 'status',
+        jobId: message.jobId,
+        state: message.state,
+        html: `<p class="status status-${message.state}"><span class="spin" aria-hidden="true">${statusIcon[message.state]}</span> ${escapeHtml(statusText[message.state](message.position, message.etaSec))}</p>`,
+      };
+    case 'read':
+      return { kind: 'read', jobId: message.card.jobId, html: renderCard(message.card, extras) };
+    case 'error':
+      return {
+        kind: 'error',
+        ...(message.jobId ? { jobId: message.jobId } : {}),
+        html: `<p class="error-msg">⚠️ ${escapeHtml(message.text)} <code>${escapeHtml(message.code)}</code></p>`,
+      };
+    case 'info':
+      return {
+        kind: 'info',
+        html: `<div class="info"><strong>${escapeHtml(message.title)}</strong>${message.lines.length ? `<ul>${message.lines.map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>` : ''}</div>`,
+      };
+  }
+}
+
+function findingMeta(finding: ReadCardFinding): string {
+  const parts: string[] = [];
+  if (finding.location) parts.push(finding.location);
+  if (finding.sizeMm !== undefined) parts.push(`${Math.round(finding.sizeMm * 10) / 10} mm`);
+  if (finding.laterality && finding.laterality !== 'none') parts.push(finding.laterality);
+  if (finding.severity) parts.push(finding.severity);
+  return parts.map(escapeHtml).join(' · ');
+}
+
+function renderFinding(finding: ReadCardFinding): string {
+  const pct = Math.max(0, Math.min(100, Math.round(finding.confidencePct)));
+  const source = `${confidenceSourceLabel[finding.confidenceSource]}${finding.calibrated ? ', calibrated' : ', uncalibrated'}`;
+  const meta = findingMeta(finding);
+  const ungrounded =
+    finding.grounded === false
+      ? '<span class="ungrounded" title="A blank-image probe gave the same answer: the image may not support this">not image-grounded</span>'
+      : '';
+  return [
+    '<li class="finding">',
+    `<div class="f-head"><span class="f-label">${escapeHtml(finding.label)}</span>`,
+    `<span class="conf" title="confidence">${pct}%</span></div>`,
+    `<meter class="bar" min="0" max="100" value="${pct}" aria-hidden="true"></meter>`,
+    meta ? `<div class="f-meta">${meta}</div>` : '',
+    `<div class="f-src">${escapeHtml(source)} ${ungrounded}</div>`,
+    '</li>',
+  ].join('');
+}
+
+export function renderCard(card: ReadCard, extras: CardExtras = {}): string {
+  const badge = urgencyBadge[card.urgency];
+  const job = escapeHtml(card.jobId);
+  const findings = card.findings.length
+    ? `<ul class="findings">${card.findings.map(renderFinding).join('')}</ul>`
+    : '<p class="muted">No findings reported.</p>';
+  const recs = card.recommendations.length
+    ? `<section><h4>Recommendations</h4><ul class="recs">${card.recommendations.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul></section>`
+    : '';
+  const notes: string[] = [];
+  if (card.imageQuality) notes.push(`Image quality: ${escapeHtml(card.imageQuality)}`);
+  if (card.burnedInTextRedacted) notes.push('Text found in the image pixels was blacked out before reading.');
+  if (card.downscaled) notes.push('The image was downscaled to fit the model server’s memory.');
+  const modelLine = [
+    escapeHtml(card.model),
+    `prompt ${escapeHtml(card.promptVersion)}`,
+    `image ${card.image.width}×${card.image.height} (${card.image.tokens} tokens)`,
+  ].join(' · ');
+  const preview = extras.previewUrl
+    ? `<figure class="preview"><img src="${escapeHtml(extras.previewUrl)}" alt="De-identified preview the model saw" loading="lazy"><figcaption>${escapeHtml(extras.previewCaption ?? 'De-identified preview — not for diagnostic use')}</figcaption></figure>`
+    : '';
+  const ack = card.acknowledgedBy
+    ? `<span class="acked">✓ Acknowledged by ${escapeHtml(extras.acknowledgedByName ?? 'a colleague')} · ${escapeHtml(shortTime(card.acknowledgedBy.at))}</span>`
+    : `<button type="button" class="btn ack" data-action="ack" data-job="${job}">Acknowledge</button>`;
+  const votes = extras.votes ?? { up: 0, down: 0 };
+  return [
+    `<article class="card urgency-${card.urgency}" data-job="${job}">`,
+    `<header class="headline"><span class="badge">${badge.emoji} ${escapeHtml(card.urgency.toUpperCase())}</span>`,
+    card.isFollowUp ? '<span class="tag">follow-up</span>' : '',
+    `<p class="impression">${escapeHtml(card.impression)}</p></header>`,
+    `<section><h4>Findings</h4>${findings}</section>`,
+    recs,
+    notes.map((note) => `<p class="note">${note}</p>`).join(''),
+    preview,
+    `<p class="model">${modelLine}</p>`,
+    `<p class="disclaimer">${escapeHtml(card.disclaimer)}</p>`,
+    '<footer class="actions">',
+    ack,
+    `<button type="button" class="btn vote" data-action="up" data-job="${job}" aria-label="Helpful">👍 <span>${votes.up || ''}</span></button>`,
+    `<button type="button" class="btn vote" data-action="down" data-job="${job}" aria-label="Not helpful">👎 <span>${votes.down || ''}</span></button>`,
+    '</footer></article>',
+  ].join('');
+}
+
+/** The user's own message: the question, and what kind of file came with it — never the file name. */
+export function renderUserMessage(
+  question: string,
+  attachment?: { kind: string; sizeBytes: number },
+): string {
+  const file = attachment
+    ? `<p class="attach">📎 ${escapeHtml(attachment.kind)} · ${formatBytes(attachment.sizeBytes)}</p>`
+    : '';
+  const text = question.trim() ? `<p class="text">${escapeHtml(question)}</p>` : '';
+  return `${text}${file}`;
+}
+
+export function renderPreviewMessage(url: string, caption: string): MessageView {
+  return {
+    kind: 'preview',
+    html: `<figure class="preview"><img src="${escapeHtml(url)}" alt="De-identified preview the model saw" loading="lazy"><figcaption>${escapeHtml(caption)}</figcaption></figure>`,
+  };
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(0)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+function shortTime(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return '';
+  return `${String(date.getUTCHours()).padStart(2, '0')}:${String(date.getUTCMinutes()).padStart(2, '0')} UTC`;
+}

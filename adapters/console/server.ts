@@ -1,0 +1,220 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { BotCore, HandleOutcome } from '../../src/core/adapter.ts';
+import type { OutboundMessage } from '../../src/core/reply.ts';
+import { AppError } from '../../src/errors.ts';
+import type { Logger } from '../../src/log.ts';
+import type { UploadStore } from './download.ts';
+import {
+  type ConsoleUser,
+  identify,
+  readMultipart,
+  readSmallJson,
+  sameOrigin,
+  sendError,
+  sendJson,
+  statusFor,
+} from './http.ts';
+import { renderUserMessage } from './render.ts';
+import type { ConsoleState } from './state.ts';
+import { cleanQuestion, describeUpload, isValidChannel, toInboundRequest } from './to-request.ts';
+
+/** The console's routes: the page, its event stream, posting, card buttons, previews. */
+
+const staticDir = new URL('./static/', import.meta.url);
+const staticFiles: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/static/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/static/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+};
+
+// No inline script or style anywhere: a model string that slipped past escaping still cannot execute.
+const csp =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+export interface ConsoleRoutesDeps {
+  logger: Logger;
+  maxUploadBytes: number;
+  channels: readonly string[];
+  state: ConsoleState;
+  uploads: UploadStore;
+  previews: Map<string, Buffer>;
+  core: () => BotCore | undefined;
+  postBot: (thread: { channelId: string; threadId: string }, message: OutboundMessage) => void;
+  clock: () => number;
+  extraRoutes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+}
+
+export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
+  const files = new Map<string, Buffer>();
+  for (const [path, entry] of Object.entries(staticFiles)) {
+    files.set(path, readFileSync(new URL(entry.file, staticDir)));
+  }
+
+  const serveStatic = (req: IncomingMessage, res: ServerResponse, path: string) => {
+    const entry = staticFiles[path]!;
+    if (path === '/') identify(req, res, true);
+    res.writeHead(200, {
+      'content-type': entry.type,
+      'cache-control': 'no-cache',
+      'content-security-policy': csp,
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+    });
+    res.end(files.get(path));
+  };
+
+  const events = (req: IncomingMessage, res: ServerResponse, user: ConsoleUser) => {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    res.write('retry: 1000\n\n');
+    deps.state.subscribe(res, user.userId, { name: user.name }, deps.channels);
+    req.socket.setTimeout(0);
+  };
+
+  const postMessage = async (req: IncomingMessage, res: ServerResponse, user: ConsoleUser) => {
+    const core = deps.core();
+    if (!core) throw new AppError('INTERNAL', 'console not started');
+    const form = await readMultipart(req, deps.maxUploadBytes);
+    const channelId = form.fields.channel ?? '';
+    if (!isValidChannel(channelId, deps.channels)) {
+      throw new AppError('USAGE', 'unknown console channel', { userMessage: 'Unknown channel.' });
+    }
+    const rootId = form.fields.threadId || undefined;
+    if (rootId) {
+      const root = deps.state.get(rootId);
+      if (!root || root.channelId !== channelId || root.threadId !== root.id) {
+        throw new AppError('USAGE', 'unknown console thread', {
+          userMessage: 'That thread no longer exists.',
+        });
+      }
+    }
+    const question = cleanQuestion(form.fields.question ?? '');
+    if (!question && !form.file) {
+      throw new AppError('USAGE', 'empty console post', {
+        userMessage: 'Type a question or attach an image.',
+      });
+    }
+    const messageId = `m-${randomUUID()}`;
+    const at = new Date(deps.clock()).toISOString();
+    const upload = form.file
+      ? {
+          fileId: deps.uploads.put(form.file.bytes),
+          mimeType: form.file.mimeType,
+          sizeBytes: form.file.bytes.byteLength,
+          name: form.file.name,
+        }
+      : undefined;
+    const thread = { channelId, threadId: rootId ?? messageId };
+    deps.state.upsert({
+      id: messageId,
+      ...thread,
+      author: { kind: 'user', name: user.name },
+      at,
+      view: {
+        kind: 'user',
+        html: renderUserMessage(
+          question,
+          upload
+            ? { kind: describeUpload(upload.mimeType, upload.name), sizeBytes: upload.sizeBytes }
+            : undefined,
+        ),
+      },
+    });
+    const outcome = await core.handle(
+      toInboundRequest({
+        messageId,
+        channelId,
+        ...(rootId ? { threadId: rootId } : {}),
+        userId: user.userId,
+        question,
+        ...(upload ? { upload } : {}),
+        receivedAt: at,
+      }),
+    );
+    replyToOutcome(thread, outcome);
+    sendJson(res, 202, { messageId, outcome: outcome.kind });
+  };
+
+  /** The core posts statuses and cards itself; the console only answers what the core handed back. */
+  const replyToOutcome = (thread: { channelId: string; threadId: string }, outcome: HandleOutcome) => {
+    if (outcome.kind === 'refused') {
+      deps.postBot(thread, { kind: 'error', code: outcome.code, text: outcome.text });
+    } else if (outcome.kind === 'ignored' && outcome.reason === 'no-image') {
+      deps.postBot(thread, {
+        kind: 'info',
+        title: 'Attach an image to start a read',
+        lines: [
+          'Drop a DICOM, PNG or JPEG here (or use 📎) and type your question.',
+          'Questions typed as a reply under a read are follow-ups about the same image.',
+        ],
+      });
+    }
+  };
+
+  const cardAction = async (res: ServerResponse, user: ConsoleUser, jobId: string, action: string) => {
+    const core = deps.core();
+    if (!core) throw new AppError('INTERNAL', 'console not started');
+    if (action === 'ack') {
+      const result = await core.acknowledge(jobId, user.userId);
+      if (!result)
+        throw new AppError('USAGE', 'ack of unknown job', { userMessage: 'That read is not known.' });
+      deps.state.updateCard(jobId, (card) => {
+        card.card = { ...card.card, acknowledgedBy: { userId: user.userId, at: result.at } };
+        card.extras.acknowledgedByName = user.name;
+      });
+      sendJson(res, 200, { ok: true, at: result.at });
+      return;
+    }
+    const vote = action === 'up' ? 'up' : 'down';
+    await core.feedback(jobId, user.userId, vote);
+    deps.state.updateCard(jobId, (card) => {
+      card.voters.set(user.userId, vote);
+    });
+    sendJson(res, 200, { ok: true });
+  };
+
+  return async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://console.invalid');
+    const path = url.pathname === '/index.html' ? '/' : url.pathname;
+    try {
+      if (deps.extraRoutes && (await deps.extraRoutes(req, res))) return;
+      if (req.method === 'GET' && staticFiles[path]) return serveStatic(req, res, path);
+      const preview = /^\/api\/previews\/([\w-]+)\.png$/.exec(path);
+      if (req.method === 'GET' && preview) {
+        const png = deps.previews.get(preview[1]!);
+        if (!png) return sendJson(res, 404, { error: { code: 'USAGE', message: 'No such preview.' } });
+        res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'private, max-age=3600' });
+        res.end(png);
+        return;
+      }
+      if (!path.startsWith('/api/'))
+        return sendJson(res, 404, { error: { code: 'USAGE', message: 'Not found.' } });
+      const user = identify(req, res, false);
+      if (!user) return sendJson(res, 401, { error: { code: 'USAGE', message: 'Reload the page.' } });
+      if (req.method === 'GET' && path === '/api/events') return events(req, res, user);
+      if (req.method !== 'POST')
+        return sendJson(res, 405, { error: { code: 'USAGE', message: 'Method not allowed.' } });
+      if (!sameOrigin(req))
+        return sendJson(res, 403, { error: { code: 'NOT_ALLOWED', message: 'Cross-origin.' } });
+      if (path === '/api/messages') return await postMessage(req, res, user);
+      const action = /^\/api\/jobs\/([\w:.-]+)\/(ack|up|down)$/.exec(path);
+      if (action) {
+        await readSmallJson(req);
+        return await cardAction(res, user, action[1]!, action[2]!);
+      }
+      sendJson(res, 404, { error: { code: 'USAGE', message: 'Not found.' } });
+    } catch (error) {
+      const status = statusFor(error);
+      if (status >= 500) deps.logger.error({ err: error }, 'console request failed');
+      else deps.logger.info({ code: (error as AppError).code }, 'console request refused');
+      if (!res.headersSent) sendError(res, status, error);
+      else res.end();
+    }
+  };
+}

@@ -1,0 +1,290 @@
+// quickread console page: vanilla JS, no build step. Message bodies arrive as HTML the server already
+// escaped (adapters/console/render.ts); everything this file writes itself goes through textContent.
+
+const state = {
+  me: '',
+  channels: [],
+  channel: '',
+  messages: new Map(),
+  unread: new Map(),
+  file: null,
+};
+
+const $ = (id) => document.getElementById(id);
+const feed = $('feed');
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function timeOf(iso) {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime())
+    ? ''
+    : date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+function toast(text) {
+  const box = $('toast');
+  box.textContent = text;
+  box.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => {
+    box.hidden = true;
+  }, 5000);
+}
+
+// ---- channels -------------------------------------------------------------------------------------
+
+function renderChannels() {
+  const nav = $('channels');
+  nav.replaceChildren();
+  for (const name of state.channels) {
+    const link = el('a', name === state.channel ? 'chan active' : 'chan', `#${name}`);
+    link.href = `#${name}`;
+    const unread = state.unread.get(name) || 0;
+    if (unread > 0 && name !== state.channel) link.append(el('span', 'unread', String(unread)));
+    nav.append(link);
+  }
+  $('chan-title').textContent = `#${state.channel}`;
+}
+
+function selectChannel(name) {
+  if (!state.channels.includes(name)) return;
+  state.channel = name;
+  state.unread.set(name, 0);
+  renderChannels();
+  renderFeed();
+}
+
+window.addEventListener('hashchange', () => selectChannel(location.hash.slice(1)));
+
+// ---- feed -----------------------------------------------------------------------------------------
+
+function threadNode(rootId) {
+  let node = feed.querySelector(`.thread[data-id="${CSS.escape(rootId)}"]`);
+  if (node) return node;
+  node = el('div', 'thread');
+  node.dataset.id = rootId;
+  const replies = el('div', 'replies');
+  const form = el('form', 'reply');
+  form.dataset.thread = rootId;
+  const input = el('input');
+  input.name = 'question';
+  input.placeholder = 'Reply in thread — a follow-up about this image';
+  input.maxLength = 2000;
+  input.setAttribute('aria-label', 'Follow-up question');
+  const button = el('button', 'send small', 'Reply');
+  button.type = 'submit';
+  form.append(input, button);
+  node.append(replies, form);
+  feed.append(node);
+  return node;
+}
+
+function drawMessage(message) {
+  if (message.channelId !== state.channel) return;
+  const thread = threadNode(message.threadId);
+  let node = thread.querySelector(`.msg[data-id="${CSS.escape(message.id)}"]`);
+  if (!node) {
+    node = el('div', '');
+    node.dataset.id = message.id;
+    const head = el('div', 'who');
+    const body = el('div', 'body');
+    node.append(head, body);
+    if (message.id === message.threadId) thread.prepend(node);
+    else thread.querySelector('.replies').append(node);
+  }
+  const bot = message.author.kind === 'bot';
+  const mine = !bot && message.author.name === state.me;
+  node.className = `msg ${bot ? 'bot' : 'user'} kind-${message.view.kind}${mine ? ' mine' : ''}${message.view.state ? ` state-${message.view.state}` : ''}`;
+  const head = node.querySelector('.who');
+  head.replaceChildren(
+    el('span', 'author', bot ? 'quickread' : mine ? `${message.author.name} (you)` : message.author.name),
+    el('span', 'time', timeOf(message.at)),
+  );
+  if (message.reaction) head.append(el('span', 'reaction', message.reaction));
+  if (message.visibleTo) head.append(el('span', 'private', 'only you'));
+  // Server-rendered and escaped (render.ts); the page's CSP forbids inline script besides.
+  node.querySelector('.body').innerHTML = message.view.html;
+}
+
+function renderFeed() {
+  feed.replaceChildren();
+  const inChannel = [...state.messages.values()].filter((m) => m.channelId === state.channel);
+  if (inChannel.length === 0) {
+    const empty = el('div', 'empty');
+    empty.append(
+      el('p', '', 'No reads here yet.'),
+      el('p', 'muted', 'Drop a DICOM, PNG or JPEG onto this page (or tap 📎), type a question and send.'),
+    );
+    feed.append(empty);
+  }
+  for (const message of inChannel) drawMessage(message);
+  feed.scrollTop = feed.scrollHeight;
+}
+
+function upsert(message) {
+  const isNew = !state.messages.has(message.id);
+  state.messages.set(message.id, message);
+  if (message.channelId !== state.channel) {
+    if (isNew) state.unread.set(message.channelId, (state.unread.get(message.channelId) || 0) + 1);
+    renderChannels();
+    return;
+  }
+  const nearBottom = feed.scrollHeight - feed.scrollTop - feed.clientHeight < 120;
+  feed.querySelector('.empty')?.remove();
+  drawMessage(message);
+  if (nearBottom || isNew) feed.scrollTop = feed.scrollHeight;
+}
+
+// ---- engine banner --------------------------------------------------------------------------------
+
+function showEngine(engine) {
+  if (!engine) return;
+  $('banner').hidden = engine.up;
+  $('banner-cmd').textContent = engine.command;
+  const parts = [engine.up ? `● ${engine.model}` : '○ model server down'];
+  if (engine.running) parts.push(`${engine.running} reading`);
+  if (engine.queued) parts.push(`${engine.queued} queued`);
+  const queue = $('queue');
+  queue.textContent = parts.join(' · ');
+  queue.className = engine.up ? 'queue up' : 'queue down';
+}
+
+// ---- live events (Server-Sent Events) -------------------------------------------------------------
+
+function connect() {
+  const source = new EventSource('/api/events');
+  source.addEventListener('snapshot', (event) => {
+    const data = JSON.parse(event.data);
+    state.me = data.me.name;
+    state.channels = data.channels;
+    $('me').textContent = state.me;
+    state.messages = new Map(data.messages.map((m) => [m.id, m]));
+    const wanted = location.hash.slice(1);
+    state.channel = state.channels.includes(wanted) ? wanted : state.channel || state.channels[0];
+    renderChannels();
+    renderFeed();
+    showEngine(data.engine);
+    document.body.dataset.ready = 'true';
+  });
+  source.addEventListener('message', (event) => upsert(JSON.parse(event.data)));
+  source.addEventListener('engine', (event) => showEngine(JSON.parse(event.data)));
+}
+
+// ---- sending --------------------------------------------------------------------------------------
+
+async function send(form) {
+  const response = await fetch('/api/messages', { method: 'POST', body: form, credentials: 'same-origin' });
+  if (!response.ok) {
+    let text = `The console refused that (${response.status}).`;
+    try {
+      const body = await response.json();
+      if (body.error?.message) text = body.error.message;
+    } catch {}
+    toast(text);
+    return false;
+  }
+  return true;
+}
+
+function setFile(file) {
+  state.file = file;
+  $('chosen').hidden = !file;
+  $('chosen-name').textContent = file
+    ? `📎 ${file.name} · ${Math.max(1, Math.round(file.size / 1024))} KB`
+    : '';
+  if (!file) $('file').value = '';
+}
+
+$('file').addEventListener('change', (event) => setFile(event.target.files[0] || null));
+$('chosen-clear').addEventListener('click', () => setFile(null));
+
+$('composer').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const question = $('question').value.trim();
+  if (!question && !state.file) return;
+  const form = new FormData();
+  form.append('channel', state.channel);
+  form.append('question', question);
+  if (state.file) form.append('file', state.file, state.file.name);
+  $('send').disabled = true;
+  try {
+    if (await send(form)) {
+      $('question').value = '';
+      setFile(null);
+    }
+  } finally {
+    $('send').disabled = false;
+  }
+});
+
+$('question').addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' && !event.shiftKey) {
+    event.preventDefault();
+    $('composer').requestSubmit();
+  }
+});
+
+feed.addEventListener('submit', async (event) => {
+  const target = event.target;
+  if (!target.matches('form.reply')) return;
+  event.preventDefault();
+  const input = target.querySelector('input');
+  const question = input.value.trim();
+  if (!question) return;
+  const form = new FormData();
+  form.append('channel', state.channel);
+  form.append('threadId', target.dataset.thread);
+  form.append('question', question);
+  if (await send(form)) input.value = '';
+});
+
+feed.addEventListener('click', async (event) => {
+  const button = event.target.closest('button[data-action]');
+  if (!button) return;
+  button.disabled = true;
+  const { action, job } = button.dataset;
+  try {
+    const response = await fetch(`/api/jobs/${encodeURIComponent(job)}/${action}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+      credentials: 'same-origin',
+    });
+    if (!response.ok) toast('That did not work; please try again.');
+    else if (action !== 'ack') toast('Thanks — your feedback was recorded.');
+  } finally {
+    button.disabled = false;
+  }
+});
+
+// ---- drag and drop --------------------------------------------------------------------------------
+
+let dragDepth = 0;
+window.addEventListener('dragenter', (event) => {
+  if (!event.dataTransfer?.types.includes('Files')) return;
+  dragDepth += 1;
+  $('drop').hidden = false;
+});
+window.addEventListener('dragleave', () => {
+  dragDepth = Math.max(0, dragDepth - 1);
+  if (dragDepth === 0) $('drop').hidden = true;
+});
+window.addEventListener('dragover', (event) => event.preventDefault());
+window.addEventListener('drop', (event) => {
+  event.preventDefault();
+  dragDepth = 0;
+  $('drop').hidden = true;
+  const file = event.dataTransfer?.files[0];
+  if (file) {
+    setFile(file);
+    $('question').focus();
+  }
+});
+
+connect();

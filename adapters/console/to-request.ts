@@ -1,0 +1,67 @@
+import type { AttachmentRef, InboundRequest } from '../../src/core/types.ts';
+
+/** The console's channels. Ids are what the core, the store and ALLOWED_CHANNELS see. */
+export const defaultChannels = ['ed-oncall', 'radiology', 'teaching'] as const;
+
+/** A message posted from the page, after the multipart body was parsed. */
+export interface ConsolePost {
+  messageId: string;
+  channelId: string;
+  /** Root message id when posted as a reply in a thread; absent for a new top-level message. */
+  threadId?: string;
+  userId: string;
+  question: string;
+  upload?: { fileId: string; mimeType?: string; sizeBytes: number; name: string };
+  receivedAt: string;
+}
+
+const maxQuestionChars = 2000;
+
+/** Trim and bound the question; control characters other than newline and tab are dropped. */
+export function cleanQuestion(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
+  const stripped = text.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
+  return stripped.trim().slice(0, maxQuestionChars);
+}
+
+export function isValidChannel(channelId: string, channels: readonly string[]): boolean {
+  return channels.includes(channelId);
+}
+
+/** Pure mapping: a console post → the platform-neutral request the bot core handles. */
+export function toInboundRequest(post: ConsolePost): InboundRequest {
+  const threadId = post.threadId ?? post.messageId;
+  const attachments: AttachmentRef[] = post.upload
+    ? [
+        {
+          platform: 'console',
+          fileId: post.upload.fileId,
+          // Not a fetchable address: the adapter holds the bytes (download.ts).
+          url: `console-upload:${post.upload.fileId}`,
+          name: post.upload.name,
+          ...(post.upload.mimeType ? { mimeType: post.upload.mimeType } : {}),
+          sizeBytes: post.upload.sizeBytes,
+        },
+      ]
+    : [];
+  return {
+    eventId: post.messageId,
+    messageKey: `console:${post.channelId}:${post.messageId}`,
+    platform: 'console',
+    thread: { channelId: post.channelId, threadId },
+    userId: post.userId,
+    question: cleanQuestion(post.question),
+    attachments,
+    receivedAt: post.receivedAt,
+    platformData: { messageId: post.messageId },
+  };
+}
+
+/** What kind of file this looks like, for the user's own message line (never the file name). */
+export function describeUpload(mimeType: string | undefined, name: string): string {
+  const lower = name.toLowerCase();
+  if (mimeType === 'application/dicom' || lower.endsWith('.dcm') || !lower.includes('.')) return 'DICOM';
+  if (mimeType === 'image/png' || lower.endsWith('.png')) return 'PNG image';
+  if (mimeType === 'image/jpeg' || /\.jpe?g$/.test(lower)) return 'JPEG image';
+  return 'file';
+}
