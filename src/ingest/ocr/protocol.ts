@@ -1,0 +1,17 @@
+import type { BurnedInTextReport } from '../../core/types.ts';
+import type { BurnedInTextMode } from './scan.ts';
+
+/** Messages between index.ts and worker.ts. No field ever carries recognised text. */
+export interface ScanRequest {
+  id: number;
+  png: Uint8Array;
+  mode: BurnedInTextMode;
+}
+
+export type ScanResponse =
+  | { id: number; ok: true; report: BurnedInTextReport; found: boolean; png?: Uint8Array }
+  | {
+      id: number;
+      ok: false;
+      error: { code: string; message: string; userMessage?: string; details?: Record<string, unknown> };
+    };
