@@ -1,0 +1,87 @@
+import type { PreparedImage } from '../core/types.ts';
+import { AppError } from '../errors.ts';
+import type { WindowChoice } from './display.ts';
+import { type BurnedInTextMode, scanForBurnedInText } from './prepare-burned-in.ts';
+import type { DecodeTask } from './prepare-core.ts';
+import { sniff } from './sniff.ts';
+import { createDecodePool, type DecodePool } from './worker/pool.ts';
+
+/**
+ * Ingest (DESIGN §1, §3): bytes in, a faithful, de-identified, token-budgeted PNG out. Sniffing and
+ * the caps run here; decoding, windowing and fitting run in a worker thread.
+ */
+export type { WindowChoice } from './display.ts';
+export { WINDOW_PRESETS } from './display.ts';
+export { fitDimensions, fitPng, tokensFor } from './fit.ts';
+export { type SniffKind, type SniffResult, sniff } from './sniff.ts';
+
+export interface PrepareOptions {
+  /** Longest side in pixels (default MAX_IMAGE_SIZE, 1024); 'native' = no resizing at all. */
+  maxSide?: number | 'native';
+  /** Default 'auto': dataset window → VOI LUT → preset named in the question → percentile. */
+  window?: WindowChoice;
+  /** 1-based; default the middle frame. */
+  frame?: number;
+  /** Used only to pick a window preset; never logged. */
+  question?: string;
+  /** Byte cap (default 100 MiB). */
+  maxBytes?: number;
+  /** Decode time cap (default 20 s). */
+  timeoutMs?: number;
+  /** Pixel cap per frame (default sharp's ~268 Mpx). */
+  maxPixels?: number;
+  /** Frame cap (default 1000). */
+  maxFrames?: number;
+  /** What to do with text found in the pixels (default 'redact'). */
+  burnedInText?: BurnedInTextMode;
+}
+
+export const DEFAULT_MAX_SIDE = 1024;
+export const DEFAULT_MAX_BYTES = 100 * 1024 * 1024;
+export const DEFAULT_TIMEOUT_MS = 20_000;
+
+let sharedPool: DecodePool | undefined;
+
+/** The process-wide decode pool (lazily started; idle workers do not keep the process alive). */
+export function decodePool(): DecodePool {
+  sharedPool ??= createDecodePool();
+  return sharedPool;
+}
+
+/** Stop the shared pool's workers (tests, shutdown). A later prepareImage starts a new pool. */
+export async function closeDecodePool(): Promise<void> {
+  const pool = sharedPool;
+  sharedPool = undefined;
+  await pool?.close();
+}
+
+export async function prepareImage(
+  bytes: Uint8Array,
+  options: PrepareOptions = {},
+  pool: DecodePool = decodePool(),
+): Promise<PreparedImage> {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  if (bytes.byteLength > maxBytes) {
+    throw new AppError('INPUT_TOO_LARGE', `input ${bytes.byteLength} bytes over cap ${maxBytes}`, {
+      userMessage: `The file is ${mib(bytes.byteLength)} MB; quickread accepts files up to ${mib(maxBytes)} MB.`,
+      details: { bytes: bytes.byteLength, maxBytes },
+    });
+  }
+  const { kind } = sniff(bytes);
+  const task: DecodeTask = {
+    bytes,
+    kind,
+    maxSide: options.maxSide ?? DEFAULT_MAX_SIDE,
+    window: options.window,
+    frame: options.frame,
+    question: options.question,
+    maxPixels: options.maxPixels,
+    maxFrames: options.maxFrames,
+  };
+  const image = await pool.run<PreparedImage>(task, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  // Structured clone turns the worker's Buffer into a plain Uint8Array.
+  const png = Buffer.from(image.png.buffer, image.png.byteOffset, image.png.byteLength);
+  return scanForBurnedInText({ ...image, png }, options.burnedInText ?? 'redact');
+}
+
+const mib = (bytes: number): string => (bytes / (1024 * 1024)).toFixed(bytes < 10 * 1024 * 1024 ? 1 : 0);
