@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import {
+  escapeHtml,
+  formatEta,
+  renderCard,
+  renderMessage,
+  renderUserMessage,
+} from '../../../adapters/console/render.ts';
+import { DISCLAIMER, type ReadCard } from '../../../src/core/reply.ts';
+
+const card = (over: Partial<ReadCard> = {}): ReadCard => ({
+  jobId: 'job-1',
+  urgency: 'critical',
+  impression: 'Large right pneumothorax <img src=x onerror=alert(1)>',
+  findings: [
+    {
+      label: 'pneumothorax "tension"?',
+      location: 'right <b>apex</b>',
+      sizeMm: 31.26,
+      laterality: 'right',
+      severity: 'severe',
+      confidencePct: 87,
+      confidenceSource: 'probe-logprob',
+      calibrated: true,
+      grounded: true,
+    },
+    {
+      label: 'nodule',
+      confidencePct: 42,
+      confidenceSource: 'model-stated',
+      calibrated: false,
+      grounded: false,
+    },
+  ],
+  recommendations: ['Chest drain & <script>alert(1)</script>'],
+  model: 'Qwen/Qwen3-VL-8B-Instruct',
+  promptVersion: 'radiologist@1',
+  image: { width: 1024, height: 768, tokens: 768 },
+  downscaled: false,
+  burnedInTextRedacted: true,
+  isFollowUp: false,
+  disclaimer: DISCLAIMER,
+  ...over,
+});
+
+describe('console renderer', () => {
+  it('escapes every model string so no markup survives', () => {
+    const html = renderCard(card());
+    expect(html).not.toContain('<img src=x');
+    expect(html).not.toContain('<script>');
+    expect(html).not.toContain('<b>apex');
+    expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    expect(html).toContain('Chest drain &amp; &lt;script&gt;');
+    expect(html).toContain('pneumothorax &quot;tension&quot;?');
+    expect(escapeHtml(`'\`"<>&`)).toBe('&#39;&#96;&quot;&lt;&gt;&amp;');
+  });
+
+  it('shows the urgency headline, confidence with its source, grounding and the model line', () => {
+    const html = renderCard(card());
+    expect(html).toContain('🔴 CRITICAL');
+    expect(html).toContain('87%');
+    expect(html).toContain('yes/no probe, calibrated');
+    expect(html).toContain('42%');
+    expect(html).toContain('model-stated, uncalibrated');
+    expect(html.match(/not image-grounded/g)).toHaveLength(1);
+    expect(html).toContain('31.3 mm');
+    expect(html).toContain('Qwen/Qwen3-VL-8B-Instruct · prompt radiologist@1 · image 1024×768 (768 tokens)');
+    expect(html).toContain(DISCLAIMER.replace('—', '—'));
+    expect(html).toContain('blacked out');
+    expect(html).toContain('data-action="ack"');
+  });
+
+  it('renders routine and urgent badges, follow-up tag, preview and acknowledgement', () => {
+    const routine = renderCard(card({ urgency: 'routine', isFollowUp: true, findings: [] }));
+    expect(routine).toContain('🟢 ROUTINE');
+    expect(routine).toContain('follow-up');
+    expect(routine).toContain('No findings reported.');
+    const urgent = renderCard(
+      card({ urgency: 'urgent', acknowledgedBy: { userId: 'console:x', at: '2026-01-01T10:05:00Z' } }),
+      {
+        previewUrl: '/api/previews/p-1.png',
+        previewCaption: 'De-identified preview — not for diagnostic use',
+        acknowledgedByName: 'user-ab12',
+        votes: { up: 2, down: 0 },
+      },
+    );
+    expect(urgent).toContain('🟠 URGENT');
+    expect(urgent).toContain('src="/api/previews/p-1.png"');
+    expect(urgent).toContain('not for diagnostic use');
+    expect(urgent).toContain('Acknowledged by user-ab12 · 10:05 UTC');
+    expect(urgent).not.toContain('data-action="ack"');
+    expect(urgent).not.toContain('console:x');
+  });
+
+  it('words statuses with position and ETA, and errors with their code', () => {
+    expect(
+      renderMessage({ kind: 'status', jobId: 'j', state: 'queued', position: 3, etaSec: 95 }).html,
+    ).toContain('Queued #3 · about 2 min');
+    const waiting = renderMessage({ kind: 'status', jobId: 'j', state: 'waiting-engine', position: 1 });
+    expect(waiting.state).toBe('waiting-engine');
+    expect(waiting.html).toContain('Waiting for the model server');
+    const error = renderMessage({ kind: 'error', code: 'INPUT_CORRUPT', text: 'Damaged <file>' });
+    expect(error.html).toContain('Damaged &lt;file&gt;');
+    expect(error.html).toContain('INPUT_CORRUPT');
+    expect(formatEta(4.2)).toBe('4 s');
+  });
+
+  it("never echoes the upload's file name in the user's message", () => {
+    const html = renderUserMessage('Any <pneumothorax>?', { kind: 'DICOM', sizeBytes: 2_500_000 });
+    expect(html).toContain('Any &lt;pneumothorax&gt;?');
+    expect(html).toContain('DICOM · 2.4 MB');
+  });
+});

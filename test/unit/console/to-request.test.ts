@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { createUploadStore } from '../../../adapters/console/download.ts';
+import { cleanQuestion, describeUpload, toInboundRequest } from '../../../adapters/console/to-request.ts';
+import { isAppError } from '../../../src/errors.ts';
+
+describe('console request mapping', () => {
+  it('maps a top-level post with an upload to a new thread rooted at the message', () => {
+    const request = toInboundRequest({
+      messageId: 'm-1',
+      channelId: 'ed-oncall',
+      userId: 'console:abc',
+      question: '  Pneumothorax?\u0007 ',
+      upload: { fileId: 'u-1', mimeType: 'application/dicom', sizeBytes: 10, name: 'DOE^JOHN.dcm' },
+      receivedAt: '2026-01-01T00:00:00.000Z',
+    });
+    expect(request.thread).toEqual({ channelId: 'ed-oncall', threadId: 'm-1' });
+    expect(request.platform).toBe('console');
+    expect(request.question).toBe('Pneumothorax?');
+    expect(request.attachments).toHaveLength(1);
+    expect(request.attachments[0]!.url).toBe('console-upload:u-1');
+    expect(request.eventId).toBe('m-1');
+    expect(request.messageKey).toBe('console:ed-oncall:m-1');
+  });
+
+  it('maps a reply to the root thread with no attachment (a follow-up)', () => {
+    const request = toInboundRequest({
+      messageId: 'm-2',
+      channelId: 'radiology',
+      threadId: 'm-1',
+      userId: 'console:abc',
+      question: 'And the left side?',
+      receivedAt: '2026-01-01T00:00:00.000Z',
+    });
+    expect(request.thread).toEqual({ channelId: 'radiology', threadId: 'm-1' });
+    expect(request.attachments).toEqual([]);
+  });
+
+  it('bounds questions and names file kinds without the name', () => {
+    expect(cleanQuestion('x'.repeat(5000))).toHaveLength(2000);
+    expect(describeUpload(undefined, 'IM0001')).toBe('DICOM');
+    expect(describeUpload('image/png', 'a.png')).toBe('PNG image');
+    expect(describeUpload('image/jpeg', 'a.JPG')).toBe('JPEG image');
+  });
+
+  it('holds uploads in memory, evicting the oldest beyond the caps', () => {
+    let n = 0;
+    let now = 0;
+    const store = createUploadStore({ maxFiles: 2, ttlMs: 1000, clock: () => now, newId: () => `u${++n}` });
+    const a = store.put(Buffer.from('a'));
+    const b = store.put(Buffer.from('bb'));
+    const c = store.put(Buffer.from('ccc'));
+    expect(store.get(b).toString()).toBe('bb');
+    expect(store.get(c).toString()).toBe('ccc');
+    expect(() => store.get(a)).toThrow();
+    try {
+      store.get(a);
+    } catch (error) {
+      expect(isAppError(error, 'DOWNLOAD_FAILED')).toBe(true);
+    }
+    now = 5000;
+    expect(() => store.get(c)).toThrow(/no longer held/);
+    expect(store.size()).toEqual({ files: 0, bytes: 0 });
+  });
+});
