@@ -49,6 +49,11 @@ export const errorCodes = {
     retryable: true,
     user: 'The file could not be downloaded from the chat platform.',
   },
+  CHAT_API_FAILED: {
+    exit: 1,
+    retryable: true,
+    user: 'quickread could not reach the chat platform; it will try again.',
+  },
   DOWNLOAD_FORBIDDEN_HOST: {
     exit: 1,
     retryable: false,
