@@ -80,7 +80,25 @@ export function isPositionMarker(text: string, confidence: number): boolean {
     .split(/[^A-Z0-9]+/)
     .filter(Boolean);
   if (words.length === 0 || words.length > MAX_MARKER_WORDS) return false;
-  return words.every((word) => MARKER_WORDS.has(word));
+  return words.every((word) => MARKER_WORDS.has(word) || nearLongMarker(word));
+}
+
+/**
+ * OCR misreads one letter of a longer caption now and then ("liegene" for "liegend"). Words of six
+ * letters or more that differ from a marker word by one substituted letter still count. Insertions
+ * and deletions do not, and short words must match exactly: "WRIGHT" is a surname, not "RIGHT".
+ */
+function nearLongMarker(word: string): boolean {
+  if (word.length < 6) return false;
+  for (const marker of MARKER_WORDS) {
+    if (marker.length !== word.length) continue;
+    let differences = 0;
+    for (let i = 0; i < word.length && differences < 2; i += 1) {
+      if (word[i] !== marker[i]) differences += 1;
+    }
+    if (differences === 1) return true;
+  }
+  return false;
 }
 
 export type RegionKind = 'marker' | 'text' | 'noise';

@@ -36,6 +36,14 @@ describe('position markers', () => {
     (text) => expect(isPositionMarker(text, 0.95)).toBe(false),
   );
 
+  it('tolerates one misread letter in a long caption, but not in short words or names', () => {
+    expect(isPositionMarker('liegene', 0.93)).toBe(true);
+    expect(isPositionMarker('SUPLNE', 0.9)).toBe(true);
+    expect(isPositionMarker('WRIGHT', 0.95)).toBe(false);
+    expect(isPositionMarker('LEFF', 0.95)).toBe(false);
+    expect(isPositionMarker('SUPINES', 0.95)).toBe(false);
+  });
+
   it('does not trust a doubtful reading to keep a region', () => {
     expect(isPositionMarker('L', 0.5)).toBe(false);
   });
