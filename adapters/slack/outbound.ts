@@ -1,0 +1,135 @@
+import type { webApi } from '@slack/bolt';
+import type { OutboundMessage, PostedRef } from '../../src/core/reply.ts';
+import type { ThreadRef } from '../../src/core/types.ts';
+import { AppError } from '../../src/errors.ts';
+import type { ChannelPacer } from './pacing.ts';
+import { previewCaption, renderMessage } from './render.ts';
+
+/**
+ * Everything quickread sends to Slack. Posts and edits are paced per channel; the WebClient retries
+ * 429s after Retry-After (rejectRateLimitedCalls: false), so a rate-limited post is delayed, not lost.
+ */
+
+type WebClient = webApi.WebClient;
+
+const reactionNames = { received: 'eyes', done: 'white_check_mark', failed: 'warning' } as const;
+
+/** Link unfurling off: nothing in a read should pull a preview of an outside page into the channel. */
+const quiet = { unfurl_links: false, unfurl_media: false, link_names: false } as const;
+
+/** The core may hand back a message key (`slack:C:ts`) where a ts is expected; accept both. */
+export function tsOf(messageId: string): string {
+  const match = /^slack:[^:]+:(\d+\.\d+)$/.exec(messageId);
+  return match ? match[1]! : messageId;
+}
+
+export interface OutboundOptions {
+  client: WebClient;
+  pacer: ChannelPacer;
+  fetch: typeof fetch;
+  /** Origins the upload URL from files.getUploadURLExternal may point at (SLACK_FILE_HOSTS + API origin). */
+  uploadOrigins: readonly string[];
+}
+
+export function createOutbound(options: OutboundOptions) {
+  const { client, pacer } = options;
+
+  async function post(thread: ThreadRef, message: OutboundMessage): Promise<PostedRef> {
+    const rendered = renderMessage(message);
+    const result = await pacer.schedule(thread.channelId, () =>
+      client.chat.postMessage({
+        channel: thread.channelId,
+        thread_ts: thread.threadId,
+        text: rendered.text,
+        blocks: rendered.blocks,
+        ...quiet,
+      }),
+    );
+    if (!result.ts) throw new AppError('INTERNAL', 'chat.postMessage returned no ts');
+    return { thread, messageId: result.ts };
+  }
+
+  async function update(ref: PostedRef, message: OutboundMessage): Promise<void> {
+    const rendered = renderMessage(message);
+    await pacer.schedule(ref.thread.channelId, () =>
+      client.chat.update({
+        channel: ref.thread.channelId,
+        ts: tsOf(ref.messageId),
+        text: rendered.text,
+        blocks: rendered.blocks,
+        link_names: false,
+      }),
+    );
+  }
+
+  async function react(
+    thread: ThreadRef,
+    messageId: string,
+    reaction: keyof typeof reactionNames,
+  ): Promise<void> {
+    try {
+      await client.reactions.add({
+        channel: thread.channelId,
+        timestamp: tsOf(messageId),
+        name: reactionNames[reaction],
+      });
+    } catch (error) {
+      // A retried delivery reacts twice; Slack answers already_reacted, which is success for us.
+      if ((error as { data?: { error?: string } }).data?.error !== 'already_reacted') throw error;
+    }
+  }
+
+  async function notifyPrivately(thread: ThreadRef, userId: string, message: OutboundMessage): Promise<void> {
+    const rendered = renderMessage(message);
+    await pacer.schedule(thread.channelId, () =>
+      client.chat.postEphemeral({
+        channel: thread.channelId,
+        user: userId,
+        thread_ts: thread.threadId,
+        text: rendered.text,
+        blocks: rendered.blocks,
+        link_names: false,
+      }),
+    );
+  }
+
+  /**
+   * Files upload v2 (https://docs.slack.dev/messaging/working-with-files#uploading_files): get an upload
+   * URL, POST the bytes there, complete into the thread. The bytes are POSTed without the bot token —
+   * the upload URL is pre-authorised — and only to an allowed origin.
+   */
+  async function uploadPreview(thread: ThreadRef, png: Buffer, caption: string): Promise<void> {
+    const title = 'quickread preview — de-identified, NOT FOR DIAGNOSTIC USE';
+    const started = await client.files.getUploadURLExternal({
+      filename: 'quickread-preview.png',
+      length: png.length,
+      alt_text: 'De-identified preview of the image the model read; not for diagnostic use',
+    });
+    if (!started.upload_url || !started.file_id)
+      throw new AppError('INTERNAL', 'getUploadURLExternal gave no URL');
+    const origin = new URL(started.upload_url).origin;
+    if (!options.uploadOrigins.includes(origin)) {
+      throw new AppError('DOWNLOAD_FORBIDDEN_HOST', 'upload URL outside the allowed Slack origins', {
+        details: { origin },
+      });
+    }
+    const uploaded = await options.fetch(started.upload_url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: new Uint8Array(png),
+    });
+    await uploaded.body?.cancel();
+    if (uploaded.status !== 200) throw new AppError('INTERNAL', `preview upload answered ${uploaded.status}`);
+    const fileId = started.file_id;
+    await pacer.schedule(thread.channelId, () =>
+      client.files.completeUploadExternal({
+        files: [{ id: fileId, title }],
+        channel_id: thread.channelId,
+        thread_ts: thread.threadId,
+        initial_comment: previewCaption(caption),
+      }),
+    );
+  }
+
+  return { post, update, react, notifyPrivately, uploadPreview };
+}

@@ -1,0 +1,263 @@
+import type { types } from '@slack/bolt';
+import {
+  confidenceSourceLabel,
+  type OutboundMessage,
+  type ReadCard,
+  type ReadCardFinding,
+  urgencyBadge,
+} from '../../src/core/reply.ts';
+
+/**
+ * Pure renderer: the platform-neutral reply model → Block Kit (https://docs.slack.dev/reference/block-kit).
+ * Mobile first: short header, one idea per block, buttons last. Every string that came from the model
+ * goes through `escapeMrkdwn` and sits in a `verbatim: true` text object, so the model can neither
+ * mention (`<!channel>`, `<@U…>`) nor link (`<http…|…>`, bare URLs) anything.
+ */
+
+type Block = types.KnownBlock;
+
+export interface SlackRendered {
+  /** Notification / accessibility fallback (chat.postMessage `text`). */
+  text: string;
+  blocks: Block[];
+}
+
+/** Block Kit limits (https://docs.slack.dev/reference/block-kit/blocks). */
+export const LIMITS = {
+  blocks: 50,
+  sectionText: 3000,
+  headerText: 150,
+  contextElements: 10,
+  buttonText: 75,
+  fallbackText: 3000,
+} as const;
+
+export const ACTION_IDS = { acknowledge: 'qr_ack', up: 'qr_feedback_up', down: 'qr_feedback_down' } as const;
+export const ACTIONS_BLOCK_ID = 'qr_actions';
+export const ACK_BLOCK_ID = 'qr_acknowledged';
+
+/** Slack's three control characters (https://docs.slack.dev/messaging/formatting-message-text#escaping). */
+export function escapeMrkdwn(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/**
+ * Escaped, plus bare URLs defanged (a word joiner after the scheme) so even a client that linkifies
+ * plain text — notifications use the fallback `text` — shows no clickable model link.
+ */
+export function safeModelText(text: string): string {
+  return escapeMrkdwn(text).replace(/\b([a-z][a-z0-9+.-]{1,15}):\/\//gi, '$1:\u2060//');
+}
+
+/** Cut to a limit on a character boundary, marking the cut. */
+export function truncate(text: string, max: number): string {
+  const chars = Array.from(text);
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+}
+
+const mrkdwn = (text: string): types.MrkdwnElement => ({
+  type: 'mrkdwn',
+  text: truncate(text, LIMITS.sectionText),
+  verbatim: true,
+});
+const section = (text: string, blockId?: string): Block => ({
+  type: 'section',
+  text: mrkdwn(text),
+  ...(blockId ? { block_id: blockId } : {}),
+});
+const context = (texts: string[], blockId?: string): Block => ({
+  type: 'context',
+  elements: texts.slice(0, LIMITS.contextElements).map(mrkdwn),
+  ...(blockId ? { block_id: blockId } : {}),
+});
+
+const statusText: Record<string, (m: Extract<OutboundMessage, { kind: 'status' }>) => string> = {
+  received: () => '👀 received',
+  queued: (m) =>
+    `⏳ queued #${m.position ?? '?'}${m.etaSec !== undefined ? ` · about ${Math.max(1, Math.round(m.etaSec))} s` : ''}`,
+  'waiting-engine': () => '⏸️ waiting for the model server — your request stays in the queue',
+  preparing: () => '🖼️ preparing the image…',
+  reading: () => '🔍 reading…',
+};
+
+export function renderMessage(message: OutboundMessage): SlackRendered {
+  switch (message.kind) {
+    case 'status': {
+      const text = statusText[message.state]?.(message) ?? message.state;
+      return { text, blocks: [context([text], 'qr_status')] };
+    }
+    case 'read':
+      return renderReadCard(message.card);
+    case 'error': {
+      const text = `⚠️ ${safeModelText(message.text)}`;
+      return {
+        text: truncate(text, LIMITS.fallbackText),
+        blocks: [section(text), context([`code ${message.code}`])],
+      };
+    }
+    case 'info': {
+      const title = escapeMrkdwn(message.title);
+      const blocks: Block[] = [section(`*${title}*`)];
+      let chunk = '';
+      for (const line of message.lines.map(escapeMrkdwn)) {
+        if (chunk.length + line.length + 1 > LIMITS.sectionText && chunk) {
+          blocks.push(section(chunk));
+          chunk = '';
+        }
+        chunk = chunk ? `${chunk}\n${line}` : line;
+      }
+      if (chunk) blocks.push(section(chunk));
+      return { text: truncate(title, LIMITS.fallbackText), blocks: blocks.slice(0, LIMITS.blocks) };
+    }
+  }
+}
+
+function findingLine(f: ReadCardFinding): string {
+  const where = [f.location, f.laterality && f.laterality !== 'none' ? f.laterality : undefined]
+    .filter(Boolean)
+    .join(', ');
+  const parts = [`*${safeModelText(f.label)}*`];
+  if (where) parts.push(safeModelText(where));
+  if (f.sizeMm !== undefined) parts.push(`${Math.round(f.sizeMm * 10) / 10} mm`);
+  if (f.severity) parts.push(f.severity);
+  const source = `${confidenceSourceLabel[f.confidenceSource]}${f.calibrated ? ', calibrated' : ', uncalibrated'}`;
+  let line = `• ${parts.join(' · ')} — *${Math.round(f.confidencePct)}%* _(${source})_`;
+  if (f.grounded === false) line += ' ⚠️ _not image-grounded_';
+  return line;
+}
+
+/** Pack lines into as few sections as the 3,000-character limit allows. */
+function packLines(heading: string, lines: string[], budget: number): Block[] {
+  const blocks: Block[] = [];
+  let chunk = heading;
+  for (const line of lines.map((l) => truncate(l, LIMITS.sectionText - heading.length - 1))) {
+    if (chunk.length + line.length + 1 > LIMITS.sectionText) {
+      blocks.push(section(chunk));
+      chunk = '';
+    }
+    chunk = chunk ? `${chunk}\n${line}` : line;
+  }
+  if (chunk) blocks.push(section(chunk));
+  if (blocks.length > budget) {
+    const kept = blocks.slice(0, Math.max(1, budget - 1));
+    kept.push(section(`…${lines.length} items in all; the rest did not fit in one Slack message.`));
+    return kept;
+  }
+  return blocks;
+}
+
+export function renderReadCard(card: ReadCard): SlackRendered {
+  const badge = urgencyBadge[card.urgency];
+  const label = badge.label.charAt(0).toUpperCase() + badge.label.slice(1);
+  const impression = safeModelText(card.impression || 'No impression given.');
+  const head: Block[] = [
+    {
+      type: 'header',
+      text: {
+        type: 'plain_text',
+        text: truncate(`${badge.emoji} ${label}${card.isFollowUp ? ' · follow-up' : ''}`, LIMITS.headerText),
+        emoji: true,
+      },
+    },
+    section(`*Impression:* ${impression}`, 'qr_impression'),
+  ];
+  const notices: string[] = [];
+  if (card.imageQuality) notices.push(`Image quality: ${safeModelText(card.imageQuality)}`);
+  if (card.downscaled) notices.push('The image was downscaled to fit the model server.');
+  if (card.burnedInTextRedacted) notices.push('Text found in the pixels was blacked out before the read.');
+  const tail: Block[] = [];
+  if (notices.length > 0) tail.push(context(notices));
+  tail.push(
+    context(
+      [
+        `${escapeMrkdwn(card.model)} · prompt ${escapeMrkdwn(card.promptVersion)} · image ${card.image.width}×${card.image.height} (${card.image.tokens} tokens)`,
+      ],
+      'qr_provenance',
+    ),
+    context([`⚠️ ${escapeMrkdwn(card.disclaimer)}`], 'qr_disclaimer'),
+    ...acknowledgementBlocks(card.jobId, card.acknowledgedBy),
+  );
+  const budget = LIMITS.blocks - head.length - tail.length;
+  const recommendations = card.recommendations.map((r) => `• ${safeModelText(r)}`);
+  const findings =
+    card.findings.length > 0
+      ? packLines(
+          '*Findings*',
+          card.findings.map(findingLine),
+          Math.max(1, budget - (recommendations.length ? 1 : 0) - 1),
+        )
+      : [section('*Findings*\nNo findings reported.')];
+  const recs = recommendations.length
+    ? packLines('*Recommendations*', recommendations, Math.max(1, budget - findings.length))
+    : [];
+  const blocks = [...head, ...findings, ...recs, ...tail].slice(0, LIMITS.blocks);
+  const text = truncate(
+    `${badge.emoji} ${label}: ${impression} — not for diagnostic use`,
+    LIMITS.fallbackText,
+  );
+  return { text, blocks };
+}
+
+function button(text: string, actionId: string, value: string, style?: 'primary' | 'danger'): types.Button {
+  return {
+    type: 'button',
+    text: { type: 'plain_text', text: truncate(text, LIMITS.buttonText), emoji: true },
+    action_id: actionId,
+    value,
+    ...(style ? { style } : {}),
+  };
+}
+
+function acknowledgementBlocks(jobId: string, acknowledgedBy?: { userId: string; at: string }): Block[] {
+  const feedback = [button('👍', ACTION_IDS.up, jobId), button('👎', ACTION_IDS.down, jobId)];
+  if (acknowledgedBy) {
+    return [
+      ackContext(acknowledgedBy.userId, acknowledgedBy.at),
+      { type: 'actions', block_id: ACTIONS_BLOCK_ID, elements: feedback },
+    ];
+  }
+  return [
+    {
+      type: 'actions',
+      block_id: ACTIONS_BLOCK_ID,
+      elements: [button('Acknowledge', ACTION_IDS.acknowledge, jobId, 'primary'), ...feedback],
+    },
+  ];
+}
+
+/** Slack user ids are [UW][A-Z0-9]+; anything else is not rendered as a mention. */
+function ackContext(userId: string, at: string): Block {
+  const who = /^[UW][A-Z0-9]{2,}$/.test(userId) ? `<@${userId}>` : escapeMrkdwn(userId);
+  const when = Number.isNaN(Date.parse(at))
+    ? escapeMrkdwn(at)
+    : new Date(at).toISOString().replace(/\.\d+Z$/, 'Z');
+  return {
+    type: 'context',
+    block_id: ACK_BLOCK_ID,
+    elements: [{ type: 'mrkdwn', text: `✔️ Acknowledged by ${who} · ${when}` }],
+  };
+}
+
+/**
+ * The card after someone pressed Acknowledge: the posted blocks (as Slack returns them in the action
+ * payload) with the Acknowledge button replaced by who and when. Other blocks are kept as they are.
+ */
+export function markAcknowledged(blocks: readonly Block[], userId: string, at: string): Block[] {
+  const out: Block[] = [];
+  for (const block of blocks) {
+    if (block.block_id === ACK_BLOCK_ID) continue;
+    if (block.type === 'actions' && block.block_id === ACTIONS_BLOCK_ID) {
+      out.push(ackContext(userId, at));
+      const rest = block.elements.filter(
+        (e) => !('action_id' in e) || e.action_id !== ACTION_IDS.acknowledge,
+      );
+      if (rest.length > 0) out.push({ ...block, elements: rest });
+      continue;
+    }
+    out.push(block);
+  }
+  return out;
+}
+
+export const previewCaption = (caption: string): string =>
+  truncate(`🖼️ ${escapeMrkdwn(caption)}`, LIMITS.sectionText);

@@ -1,0 +1,261 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parse as parseQuery } from 'node:querystring';
+
+/**
+ * A loopback fake of the Slack Web API (https://docs.slack.dev/reference/methods) and of files.slack.com:
+ * answers the methods quickread calls with Slack's response shapes, records every call with its
+ * Authorization header, serves files only to the right bearer token (anyone else gets an HTML sign-in
+ * page, as Slack does), accepts files-upload-v2 uploads, and can answer a method with 429 + Retry-After.
+ */
+
+export interface FakeSlackCall {
+  method: string;
+  args: Record<string, any>;
+  authorization: string | undefined;
+  at: number;
+}
+
+export interface FakeFileRequest {
+  path: string;
+  authorization: string | undefined;
+}
+
+export interface FakeSlackFile {
+  id: string;
+  name: string;
+  mimetype: string;
+  filetype: string;
+  size: number;
+  mode: string;
+  is_external: boolean;
+  url_private: string;
+  url_private_download: string;
+}
+
+export interface FakeSlack {
+  apiUrl: string;
+  origin: string;
+  botUserId: string;
+  calls: FakeSlackCall[];
+  callsTo(method: string): FakeSlackCall[];
+  fileRequests: FakeFileRequest[];
+  uploads: Array<{ fileId: string; bytes: Buffer; authorization: string | undefined }>;
+  addFile(bytes: Buffer, options?: { name?: string; mimetype?: string; path?: string }): FakeSlackFile;
+  /** GET `path` answers a redirect to `location`. */
+  addRedirect(path: string, location: string): void;
+  rateLimitOnce(method: string, retryAfterSec: number): void;
+  waitFor(predicate: () => boolean, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+const loginPage =
+  '<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in to Slack</body></html>';
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** The WebClient sends form-urlencoded bodies with nested values JSON-encoded. */
+function parseArgs(body: Buffer, contentType: string | undefined): Record<string, any> {
+  if (contentType?.includes('application/json')) return JSON.parse(body.toString('utf8') || '{}');
+  const form = parseQuery(body.toString('utf8'));
+  const args: Record<string, any> = {};
+  for (const [key, value] of Object.entries(form)) {
+    const text = Array.isArray(value) ? value[0] : value;
+    if (typeof text === 'string' && /^[[{]/.test(text)) {
+      try {
+        args[key] = JSON.parse(text);
+        continue;
+      } catch {
+        // plain text that happens to start with a bracket
+      }
+    }
+    args[key] = text;
+  }
+  return args;
+}
+
+export async function startFakeSlack(options: { botToken: string; botUserId?: string }): Promise<FakeSlack> {
+  const botUserId = options.botUserId ?? 'UQUICKREAD';
+  const calls: FakeSlackCall[] = [];
+  const fileRequests: FakeFileRequest[] = [];
+  const uploads: FakeSlack['uploads'] = [];
+  const files = new Map<string, { file: FakeSlackFile; bytes: Buffer; path: string }>();
+  const redirects = new Map<string, string>();
+  const rateLimits = new Map<string, number>();
+  const reactions = new Set<string>();
+  let tsCounter = 0;
+  let fileCounter = 0;
+  let origin = '';
+
+  const nextTs = () => {
+    tsCounter += 1;
+    return `${1_800_000_000 + tsCounter}.${String(tsCounter).padStart(6, '0')}`;
+  };
+  const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+    res.end(JSON.stringify(body));
+  };
+
+  function answer(method: string, args: Record<string, any>): Record<string, unknown> {
+    switch (method) {
+      case 'auth.test':
+        return {
+          ok: true,
+          url: 'https://fake.slack.test/',
+          team: 'Fake',
+          user: 'quickread',
+          team_id: 'T0FAKE',
+          user_id: botUserId,
+          bot_id: 'B0FAKE',
+        };
+      case 'chat.postMessage': {
+        const ts = nextTs();
+        return {
+          ok: true,
+          channel: args.channel,
+          ts,
+          message: { ts, text: args.text, blocks: args.blocks, thread_ts: args.thread_ts },
+        };
+      }
+      case 'chat.update':
+        return { ok: true, channel: args.channel, ts: args.ts, text: args.text };
+      case 'chat.postEphemeral':
+        return { ok: true, message_ts: nextTs() };
+      case 'reactions.add': {
+        const key = `${args.channel}:${args.timestamp}:${args.name}`;
+        if (reactions.has(key)) return { ok: false, error: 'already_reacted' };
+        reactions.add(key);
+        return { ok: true };
+      }
+      case 'files.info': {
+        const entry = files.get(String(args.file));
+        return entry ? { ok: true, file: entry.file } : { ok: false, error: 'file_not_found' };
+      }
+      case 'files.getUploadURLExternal': {
+        fileCounter += 1;
+        const id = `FUP${fileCounter}`;
+        return { ok: true, upload_url: `${origin}/upload/v1/${id}`, file_id: id };
+      }
+      case 'files.completeUploadExternal':
+        return {
+          ok: true,
+          files: (args.files ?? []).map((f: { id: string; title?: string }) => ({
+            id: f.id,
+            title: f.title,
+          })),
+        };
+      case 'views.open':
+        return { ok: true, view: { id: 'V0FAKE' } };
+      default:
+        return { ok: false, error: 'unknown_method' };
+    }
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const authorization = req.headers.authorization;
+    if (url.pathname.startsWith('/api/') && req.method === 'POST') {
+      const method = url.pathname.slice('/api/'.length);
+      const args = parseArgs(await readBody(req), req.headers['content-type']);
+      calls.push({ method, args, authorization, at: Date.now() });
+      const limited = rateLimits.get(method);
+      if (limited !== undefined) {
+        rateLimits.delete(method);
+        return json(res, 429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(limited) });
+      }
+      const token = authorization?.replace(/^Bearer /, '') ?? args.token;
+      if (token !== options.botToken) return json(res, 200, { ok: false, error: 'invalid_auth' });
+      return json(res, 200, answer(method, args));
+    }
+    if (url.pathname.startsWith('/upload/v1/') && req.method === 'POST') {
+      uploads.push({ fileId: url.pathname.split('/').pop()!, bytes: await readBody(req), authorization });
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(`OK - ${uploads.at(-1)!.bytes.length}`);
+      return;
+    }
+    if (req.method === 'GET') {
+      fileRequests.push({ path: url.pathname, authorization });
+      const redirect = redirects.get(url.pathname);
+      if (redirect) {
+        res.writeHead(302, { location: redirect });
+        res.end();
+        return;
+      }
+      const entry = [...files.values()].find((f) => f.path === url.pathname);
+      if (entry && authorization === `Bearer ${options.botToken}`) {
+        res.writeHead(200, {
+          'content-type': entry.file.mimetype,
+          'content-length': String(entry.bytes.length),
+        });
+        res.end(entry.bytes);
+        return;
+      }
+      // What Slack does for a file URL fetched without a (valid) token: its sign-in page, status 200.
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(loginPage);
+      return;
+    }
+    res.writeHead(404);
+    res.end();
+  }
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch(() => {
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    apiUrl: `${origin}/api/`,
+    origin,
+    botUserId,
+    calls,
+    callsTo: (method) => calls.filter((c) => c.method === method),
+    fileRequests,
+    uploads,
+    addFile(bytes, fileOptions = {}) {
+      fileCounter += 1;
+      const id = `F${String(fileCounter).padStart(6, '0')}`;
+      const name = fileOptions.name ?? 'scan.png';
+      const path = fileOptions.path ?? `/files-pri/T0FAKE-${id}/download/${encodeURIComponent(name)}`;
+      const mimetype = fileOptions.mimetype ?? 'image/png';
+      const file: FakeSlackFile = {
+        id,
+        name,
+        mimetype,
+        filetype: name.split('.').pop() ?? 'png',
+        size: bytes.length,
+        mode: 'hosted',
+        is_external: false,
+        url_private: `${origin}${path.replace('/download/', '/')}`,
+        url_private_download: `${origin}${path}`,
+      };
+      files.set(id, { file, bytes, path });
+      return file;
+    },
+    addRedirect: (path, location) => redirects.set(path, location),
+    rateLimitOnce: (method, retryAfterSec) => rateLimits.set(method, retryAfterSec),
+    async waitFor(predicate, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!predicate()) {
+        if (Date.now() > deadline) throw new Error('fake slack: condition not met in time');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
