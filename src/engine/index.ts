@@ -1,0 +1,100 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../config.ts';
+import type { Engine, EngineHealth, InferenceInput, InferenceResult } from '../core/types.ts';
+import { AppError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { abortableSleep, DEFAULT_RETRY, type RetryPolicy } from './http.ts';
+import { createOpenAiEngine, type EngineDeps } from './openai/index.ts';
+import { defaultPrompts, type PromptSet } from './prompts.ts';
+import { createVisualQaEngine } from './visualqa/index.ts';
+
+export { PROMPT_VERSION } from './prompts.ts';
+
+export interface CreateEngineDeps {
+  logger: Logger;
+  fetch?: typeof fetch;
+  /** Retry policy for 429/503 (tests shrink it). */
+  retry?: Partial<RetryPolicy>;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  random?: () => number;
+  clock?: () => number;
+  prompts?: PromptSet;
+  /** Out-of-memory ladder floor in pixels (default 256). */
+  floorPx?: number;
+}
+
+/**
+ * Build the configured engine. Prompts are loaded and validated here, so a broken prompt file stops
+ * start-up with CONFIG_INVALID rather than failing the first read. ENGINE=onnx is built by
+ * src/engine/onnx/index.ts (`createOnnxEngine`) and loaded lazily: onnxruntime is heavy and optional.
+ */
+export function createEngine(config: Config, deps: CreateEngineDeps): Engine {
+  const engineDeps: EngineDeps = {
+    fetch: deps.fetch ?? fetch,
+    logger: deps.logger,
+    timeoutMs: config.ENGINE_TIMEOUT_MS,
+    retry: { ...DEFAULT_RETRY, ...deps.retry },
+    headers: config.ENGINE_API_KEY === '' ? {} : { authorization: `Bearer ${config.ENGINE_API_KEY}` },
+    sleep: deps.sleep ?? abortableSleep,
+    random: deps.random ?? Math.random,
+    prompts: deps.prompts ?? defaultPrompts(),
+    dataDir: config.DATA_DIR,
+    clock: deps.clock ?? Date.now,
+    ...(deps.floorPx ? { floorPx: deps.floorPx } : {}),
+  };
+  switch (config.ENGINE) {
+    case 'openai':
+      return createOpenAiEngine(config, engineDeps);
+    case 'visualqa':
+      return createVisualQaEngine(config, engineDeps);
+    case 'onnx':
+      return createLazyOnnxEngine(config, deps);
+  }
+}
+
+const ONNX_MODULE = new URL('./onnx/index.ts', import.meta.url);
+
+type OnnxFactory = (config: Config, deps: CreateEngineDeps) => Engine | Promise<Engine>;
+
+/** The onnx engine behind a lazy import, so onnxruntime-node loads only when ENGINE=onnx is used. */
+function createLazyOnnxEngine(config: Config, deps: CreateEngineDeps): Engine {
+  if (!existsSync(fileURLToPath(ONNX_MODULE))) {
+    throw new AppError('NOT_IMPLEMENTED', 'src/engine/onnx/index.ts is missing', {
+      userMessage:
+        'ENGINE=onnx is not available in this build; use ENGINE=openai with a vLLM or Ollama server.',
+    });
+  }
+  let loaded: Promise<Engine> | undefined;
+  const load = () => {
+    loaded ??= import(ONNX_MODULE.href).then((module: { createOnnxEngine?: OnnxFactory }) => {
+      if (typeof module.createOnnxEngine !== 'function') {
+        throw new AppError('NOT_IMPLEMENTED', 'src/engine/onnx/index.ts exports no createOnnxEngine', {
+          userMessage: 'ENGINE=onnx is not available in this build.',
+        });
+      }
+      return module.createOnnxEngine(config, deps);
+    });
+    return loaded;
+  };
+  return {
+    id: 'onnx',
+    model: config.MODEL_DIR || config.ENGINE_MODEL,
+    async health(signal?: AbortSignal): Promise<EngineHealth> {
+      try {
+        return await (await load()).health(signal);
+      } catch (error) {
+        return {
+          ok: false,
+          detail: error instanceof AppError ? error.userMessage : 'the onnx engine failed to load',
+        };
+      }
+    },
+    async infer(input: InferenceInput, signal: AbortSignal): Promise<InferenceResult> {
+      return (await load()).infer(input, signal);
+    },
+    async close() {
+      if (loaded) await (await loaded).close?.();
+    },
+  };
+}

@@ -1,0 +1,65 @@
+import type { Confidence, Finding, InferenceResult, PreparedImage } from '../core/types.ts';
+import { applyTable, type CalibrationTable } from './confidence/calibration.ts';
+import type { ModelFinding, ModelRead } from './output.ts';
+
+/**
+ * Turn a validated model answer plus per-finding confidences into an InferenceResult. Confidence
+ * sources in order of preference (DESIGN §3): probe log-probability, the engine's own number, the
+ * model's stated number — each labelled, and calibrated only when a table for exactly that source,
+ * model and prompt version applies.
+ */
+
+export type CalibrationTables = Partial<Record<Confidence['source'], CalibrationTable>>;
+
+export function calibrate(confidence: Confidence, tables: CalibrationTables): Confidence {
+  const table = tables[confidence.source];
+  if (!table) return confidence;
+  return { ...confidence, value: clamp(applyTable(table, confidence.value)), calibrated: true };
+}
+
+export const clamp = (value: number) => Math.min(1, Math.max(0, Number.isFinite(value) ? value : 0));
+
+/** The model's own stated number, or 0.5 ("no idea") when it gave none — labelled model-stated either way. */
+export function statedConfidence(finding: ModelFinding): Confidence {
+  return { value: clamp(finding.confidence ?? 0.5), source: 'model-stated', calibrated: false };
+}
+
+export function toFinding(finding: ModelFinding, confidence: Confidence): Finding {
+  const out: Finding = { label: finding.label, confidence };
+  if (finding.location) out.location = finding.location;
+  if (typeof finding.sizeMm === 'number' && finding.sizeMm > 0) out.sizeMm = finding.sizeMm;
+  if (finding.laterality) out.laterality = finding.laterality;
+  if (finding.severity) out.severity = finding.severity;
+  return out;
+}
+
+export function buildResult(input: {
+  read: ModelRead;
+  confidences: ReadonlyArray<Confidence | undefined>;
+  tables: CalibrationTables;
+  engineId: string;
+  model: string;
+  promptVersion: string;
+  image: PreparedImage;
+  usage: { prompt: number; completion: number };
+  startedAt: number;
+  now: number;
+  downscaled?: { width: number; height: number; tokens: number };
+}): InferenceResult {
+  const result: InferenceResult = {
+    findings: input.read.findings.map((finding, i) =>
+      toFinding(finding, calibrate(input.confidences[i] ?? statedConfidence(finding), input.tables)),
+    ),
+    impression: input.read.impression,
+    urgency: input.read.urgency,
+    recommendations: input.read.recommendations.filter((line) => line.length > 0),
+    engineId: input.engineId,
+    model: input.model,
+    promptVersion: input.promptVersion,
+    tokens: { prompt: input.usage.prompt, completion: input.usage.completion, image: input.image.tokens },
+    latencyMs: Math.max(0, input.now - input.startedAt),
+  };
+  if (input.read.imageQuality) result.imageQuality = input.read.imageQuality;
+  if (input.downscaled) result.downscaled = input.downscaled;
+  return result;
+}
