@@ -1,0 +1,43 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Metrics, MetricsSource } from './metrics.ts';
+
+/**
+ * GET /healthz and GET /metrics, shared by `quickread serve-api` and the bot (`quickread start` mounts
+ * them on the console's port through the adapter's `extraRoutes`). /healthz answers 200 while the
+ * process serves; whether the engine is up is in the body, so a restart loop never starts because the
+ * GPU server is down (requests wait in the queue instead).
+ */
+export type OpsRoute = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+
+export function createOpsRoutes(deps: {
+  metrics: Metrics;
+  source: MetricsSource;
+  model: string;
+  promptVersion?: string;
+}): OpsRoute {
+  return async (req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    if (path === '/healthz') {
+      const stats = deps.source.stats();
+      const body = JSON.stringify({
+        ok: true,
+        engine: stats.engineUp ? 'up' : 'down',
+        model: deps.model,
+        ...(deps.promptVersion ? { promptVersion: deps.promptVersion } : {}),
+        queued: stats.queued + stats.preparing,
+        running: stats.running,
+      });
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return true;
+    }
+    if (path === '/metrics') {
+      const text = await deps.metrics.text();
+      res.writeHead(200, { 'content-type': deps.metrics.contentType, 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : text);
+      return true;
+    }
+    return false;
+  };
+}

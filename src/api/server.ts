@@ -1,0 +1,204 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from '../config.ts';
+import { DISCLAIMER } from '../core/reply.ts';
+import type { InferenceResult, PreparedImage } from '../core/types.ts';
+import type { Dispatcher } from '../dispatch/types.ts';
+import { AppError, type ErrorCode, toAppError } from '../errors.ts';
+import type { PrepareOptions } from '../ingest/index.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from './metrics.ts';
+import { createOpsRoutes } from './ops.ts';
+import { parseJsonBody, parseMultipartBody, type VisualQaInput } from './visualqa-input.ts';
+
+/**
+ * `quickread serve-api` (DESIGN §5): the original service's POST /v1/visualqa, plus /healthz and
+ * /metrics. Every read goes through prepareImage and the same dispatcher as chat requests, so API
+ * callers share the GPU fairly (their fairness unit is the channel "api").
+ */
+export interface ApiServerDeps {
+  config: Config;
+  logger: Logger;
+  dispatcher: Dispatcher;
+  metrics: Metrics;
+  prepare: (bytes: Uint8Array, options: PrepareOptions) => Promise<PreparedImage>;
+  model: string;
+  promptVersion?: string;
+}
+
+export interface ApiServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** HTTP status per error code: input problems are 4xx, engine trouble 5xx with Retry-After. */
+const statusByCode: Partial<Record<ErrorCode, number>> = {
+  USAGE: 400,
+  INPUT_TOO_LARGE: 413,
+  INPUT_UNSUPPORTED: 415,
+  INPUT_HTML: 415,
+  INPUT_NOT_IMAGE: 422,
+  INPUT_CORRUPT: 422,
+  INPUT_ASPECT: 422,
+  TRANSFER_SYNTAX_UNSUPPORTED: 422,
+  PHI_PRESENT: 422,
+  BURNED_IN_TEXT: 422,
+  DECODE_TIMEOUT: 422,
+  IMAGE_TOO_LARGE_FOR_ENGINE: 422,
+  RATE_LIMITED: 429,
+  QUEUE_FULL: 503,
+  ENGINE_UNAVAILABLE: 503,
+  ENGINE_RATE_LIMITED: 503,
+  ENGINE_OUT_OF_MEMORY: 503,
+  ENGINE_MODEL_MISSING: 503,
+  ENGINE_ERROR: 502,
+  MODEL_OUTPUT_INVALID: 502,
+  ENGINE_TIMEOUT: 504,
+  CANCELLED: 499,
+};
+
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-length': String(Buffer.byteLength(text)),
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** The answer shape of the original service, plus the facts every quickread reply carries. */
+export function toVisualQaResponse(result: InferenceResult) {
+  const confidences = result.findings.map((finding) => finding.confidence.value);
+  return {
+    response: result.impression,
+    // The most confident finding's probability; null when the model reported none.
+    confidence: confidences.length ? Math.max(...confidences) : null,
+    findings: result.findings,
+    model: result.model,
+    urgency: result.urgency,
+    recommendations: result.recommendations,
+    promptVersion: result.promptVersion,
+    image: { tokens: result.tokens.image },
+    ...(result.downscaled ? { downscaled: result.downscaled } : {}),
+    disclaimer: DISCLAIMER,
+  };
+}
+
+export async function startApiServer(
+  deps: ApiServerDeps,
+  listen: { port: number; host: string },
+): Promise<ApiServer> {
+  const logger = deps.logger.child({ component: 'api' });
+  const maxFileBytes = deps.config.MAX_UPLOAD_MB * 1024 * 1024;
+  const ops = createOpsRoutes({
+    metrics: deps.metrics,
+    source: deps.dispatcher,
+    model: deps.model,
+    ...(deps.promptVersion ? { promptVersion: deps.promptVersion } : {}),
+  });
+
+  // Requests handed to the dispatcher: their failures are counted from its 'finished' event instead.
+  const dispatched = new WeakSet<IncomingMessage>();
+
+  const visualqa = async (req: IncomingMessage, res: ServerResponse) => {
+    const type = (req.headers['content-type'] ?? '').toLowerCase();
+    let input: VisualQaInput;
+    if (type.startsWith('multipart/form-data')) input = await parseMultipartBody(req, maxFileBytes);
+    else if (type.startsWith('application/json') || type === '')
+      input = await parseJsonBody(req, maxFileBytes);
+    else
+      throw new AppError('USAGE', 'visualqa: unsupported content type', {
+        userMessage: 'Send application/json or multipart/form-data.',
+      });
+    const id = `api-${randomUUID()}`;
+    const controller = new AbortController();
+    // A caller that hangs up stops waiting; its queued read is dropped instead of wasting the GPU.
+    res.on('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
+    // No per-user admission: API callers are scripts, as with the original service. The queue bound holds.
+    const stats = deps.dispatcher.stats();
+    if (stats.queued + stats.preparing >= deps.config.QUEUE_MAX) {
+      throw new AppError('QUEUE_FULL', 'visualqa: queue full', { retryAfterSec: deps.dispatcher.etaSec() });
+    }
+    const prepareOptions: PrepareOptions = {
+      question: input.question,
+      maxSide: deps.config.MAX_IMAGE_SIZE,
+      maxBytes: maxFileBytes,
+      burnedInText: deps.config.BURNED_IN_TEXT,
+    };
+    dispatched.add(req);
+    const result = await deps.dispatcher.schedule(
+      {
+        id,
+        userId: 'api',
+        channelId: 'api',
+        priority: 0,
+        input: async () => ({
+          image: await deps.prepare(input.bytes, prepareOptions),
+          question: input.question,
+          history: [],
+          refit: (maxSide: number) => deps.prepare(input.bytes, { ...prepareOptions, maxSide }),
+          temperature: input.temperature ?? deps.config.TEMPERATURE,
+        }),
+      },
+      controller.signal,
+    );
+    sendJson(res, 200, toVisualQaResponse(result));
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0];
+    try {
+      if (await ops(req, res)) return;
+      if (path === '/v1/visualqa') {
+        if (req.method !== 'POST') {
+          sendJson(res, 405, { error: { code: 'USAGE', message: 'Use POST.' } }, { allow: 'POST' });
+          return;
+        }
+        await visualqa(req, res);
+        return;
+      }
+      sendJson(res, 404, { error: { code: 'USAGE', message: 'Not found. Try POST /v1/visualqa.' } });
+    } catch (error) {
+      const appError = toAppError(error);
+      const status = statusByCode[appError.code] ?? 500;
+      // Errors from the dispatcher are counted from its 'finished' event; the rest are counted here.
+      if (!dispatched.has(req)) deps.metrics.countError(appError.code);
+      if (status >= 500) logger.warn({ code: appError.code, err: appError }, 'visualqa failed');
+      else logger.info({ code: appError.code }, 'visualqa refused');
+      const retry = appError.retryAfterSec ?? (status === 503 ? 5 : undefined);
+      sendJson(res, status, { error: appError.toJSON() }, retry ? { 'retry-after': String(retry) } : {});
+      // Drain what is left of a refused body so the client sees the answer, not a reset.
+      if (!req.readableEnded) req.resume();
+    }
+  };
+
+  const server: Server = createServer((req, res) => {
+    void handle(req, res);
+  });
+  server.requestTimeout = 0; // reads may wait in the queue for the engine; callers decide when to give up
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host}:${address.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

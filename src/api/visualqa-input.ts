@@ -1,0 +1,146 @@
+import type { IncomingMessage } from 'node:http';
+import busboy from 'busboy';
+import { z } from 'zod';
+import { AppError } from '../errors.ts';
+
+/**
+ * Parsing of POST /v1/visualqa bodies: JSON `{image, question, temperature?}` where `image` is base64
+ * or an RFC 2397 data URL, or multipart/form-data (RFC 7578) with the file in any file field. The
+ * `image` string is only ever decoded as base64: it is never opened as a path or fetched as a URL.
+ */
+export interface VisualQaInput {
+  bytes: Buffer;
+  question: string;
+  temperature?: number;
+}
+
+const bodySchema = z.object({
+  image: z.string().min(1),
+  question: z.string().trim().min(1).max(2000),
+  temperature: z.number().min(0).max(2).optional(),
+});
+
+const badRequest = (message: string) =>
+  new AppError('USAGE', `visualqa: ${message}`, { userMessage: message });
+
+/** Strings that name a file or a URL rather than carrying bytes (JPEG base64 starts "/9j/", so shape matters). */
+const pathOrUrl = /^(?:[a-z][a-z0-9+.-]*:(?!base64)|\.{0,2}\/[\w.-]+\/|~\/|[A-Za-z]:\\)/i;
+
+/** Decode `image`: a data URL or plain base64 (standard or URL-safe alphabet, padding optional). */
+export function decodeImageField(image: string): Buffer {
+  let payload = image.trim();
+  const dataUrl = /^data:([\w.+-]+\/[\w.+-]+)?((?:;[\w-]+=[\w.-]+)*);base64,/i.exec(payload);
+  if (dataUrl) payload = payload.slice(dataUrl[0].length);
+  else if (payload.length < 4096 && pathOrUrl.test(payload) && !/[+=]/.test(payload)) {
+    throw badRequest(
+      '"image" looks like a file path or URL. The API never reads server files or fetches URLs: send the image bytes as base64 or a data URL, or upload it as multipart/form-data.',
+    );
+  }
+  const compact = payload.replace(/\s+/g, '');
+  if (compact.length === 0 || !/^[A-Za-z0-9+/_-]+={0,2}$/.test(compact) || compact.length % 4 === 1) {
+    throw badRequest('"image" must be base64 or a data URL (data:image/png;base64,…).');
+  }
+  const bytes = Buffer.from(compact.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+  if (bytes.byteLength < 8) throw badRequest('"image" decodes to too few bytes to be an image.');
+  return bytes;
+}
+
+async function readCapped(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > maxBytes) throw tooLarge(maxBytes);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).byteLength;
+    if (size > maxBytes) throw tooLarge(maxBytes);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function tooLarge(maxBytes: number): AppError {
+  const mb = Math.round(maxBytes / (1024 * 1024));
+  return new AppError('INPUT_TOO_LARGE', `visualqa body over ${maxBytes} bytes`, {
+    userMessage: `The request body is larger than ${mb} MB, the most this API accepts (MAX_UPLOAD_MB).`,
+  });
+}
+
+export async function parseJsonBody(req: IncomingMessage, maxFileBytes: number): Promise<VisualQaInput> {
+  // base64 is 4/3 of the bytes; leave room for the other fields.
+  const raw = await readCapped(req, Math.ceil((maxFileBytes * 4) / 3) + 64 * 1024);
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw badRequest('The body is not valid JSON.');
+  }
+  const parsed = bodySchema.safeParse(json);
+  if (!parsed.success) {
+    const fields = [...new Set(parsed.error.issues.map((issue) => String(issue.path[0] ?? 'body')))];
+    throw badRequest(
+      `Invalid request: ${fields.join(', ')}. Expected {"image": base64 or data URL, "question": text, "temperature"?: 0..2}.`,
+    );
+  }
+  const bytes = decodeImageField(parsed.data.image);
+  if (bytes.byteLength > maxFileBytes) throw tooLarge(maxFileBytes);
+  return {
+    bytes,
+    question: parsed.data.question,
+    ...(parsed.data.temperature !== undefined ? { temperature: parsed.data.temperature } : {}),
+  };
+}
+
+export function parseMultipartBody(req: IncomingMessage, maxFileBytes: number): Promise<VisualQaInput> {
+  return new Promise((resolve, reject) => {
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({
+        headers: req.headers,
+        limits: { files: 1, fields: 6, fieldSize: 16 * 1024, fileSize: maxFileBytes, parts: 8 },
+      });
+    } catch {
+      reject(badRequest('The multipart body has no boundary.'));
+      return;
+    }
+    const fields: Record<string, string> = {};
+    let bytes: Buffer | undefined;
+    let failure: AppError | undefined;
+    parser.on('field', (name, value) => {
+      fields[name] = value;
+    });
+    parser.on('file', (_name, stream) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('limit', () => {
+        failure = tooLarge(maxFileBytes);
+      });
+      stream.on('end', () => {
+        bytes = Buffer.concat(chunks);
+      });
+    });
+    parser.on('error', () => reject(badRequest('The multipart body is malformed.')));
+    parser.on('close', () => {
+      if (failure) return reject(failure);
+      let image = bytes;
+      // A form may also carry the image as a base64 text field.
+      if (!image?.byteLength && fields.image) {
+        try {
+          image = decodeImageField(fields.image);
+        } catch (error) {
+          return reject(error);
+        }
+      }
+      if (!image?.byteLength) return reject(badRequest('The multipart body has no image file.'));
+      const question = (fields.question ?? '').trim();
+      if (!question || question.length > 2000) {
+        return reject(badRequest('The "question" field is required (at most 2000 characters).'));
+      }
+      const temperature = fields.temperature === undefined ? undefined : Number(fields.temperature);
+      if (temperature !== undefined && !(temperature >= 0 && temperature <= 2)) {
+        return reject(badRequest('"temperature" must be a number from 0 to 2.'));
+      }
+      resolve({ bytes: image, question, ...(temperature !== undefined ? { temperature } : {}) });
+    });
+    req.pipe(parser);
+  });
+}

@@ -1,0 +1,51 @@
+import { createMetrics } from '../api/metrics.ts';
+import { createReadPipeline } from '../api/pipeline.ts';
+import { startApiServer } from '../api/server.ts';
+import type { Config } from '../config.ts';
+import { PROMPT_VERSION } from '../engine/index.ts';
+import { AppError } from '../errors.ts';
+import { createLogger } from '../log.ts';
+import type { CommandIO } from './output.ts';
+
+/** `quickread serve-api [--port N] [--host H]`: serve until SIGINT/SIGTERM (or `stop` aborts). */
+export async function runServeApi(
+  config: Config,
+  io: CommandIO,
+  options: { port?: string; host?: string },
+  stop?: AbortSignal,
+): Promise<number> {
+  const port = options.port === undefined ? config.API_PORT : Number(options.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new AppError('USAGE', 'serve-api: bad --port', {
+      userMessage: '--port must be a number from 0 to 65535.',
+    });
+  }
+  const host = options.host ?? '127.0.0.1';
+  const logger = createLogger({ level: config.LOG_LEVEL });
+  const pipeline = createReadPipeline(config, { logger });
+  const metrics = createMetrics(pipeline.dispatcher);
+  const server = await startApiServer(
+    {
+      config,
+      logger,
+      dispatcher: pipeline.dispatcher,
+      metrics,
+      prepare: pipeline.prepare,
+      model: pipeline.engine.model,
+      promptVersion: PROMPT_VERSION,
+    },
+    { port, host },
+  );
+  io.out(`quickread API listening on ${server.url} — POST /v1/visualqa, GET /healthz, GET /metrics`);
+  await new Promise<void>((resolve) => {
+    const done = () => resolve();
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+    stop?.addEventListener('abort', done, { once: true });
+  });
+  io.err('quickread API stopping…');
+  await server.close();
+  metrics.close();
+  await pipeline.close();
+  return 0;
+}

@@ -1,0 +1,221 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMetrics, type Metrics } from '../../../src/api/metrics.ts';
+import { createReadPipeline, type ReadPipeline } from '../../../src/api/pipeline.ts';
+import { type ApiServer, startApiServer } from '../../../src/api/server.ts';
+import { loadConfig } from '../../../src/config.ts';
+import { silentLogger } from '../../../src/log.ts';
+import { type FakeOpenAI, startFakeOpenAI } from '../../fakes/openai-server.ts';
+
+/** A synthetic chest-ish image: dark field, two bright lungs-ish blobs (non-blank, so the fake finds things). */
+async function syntheticPng(): Promise<Buffer> {
+  const blob = await sharp({
+    create: { width: 60, height: 120, channels: 3, background: { r: 190, g: 190, b: 190 } },
+  })
+    .png()
+    .toBuffer();
+  return sharp({ create: { width: 256, height: 256, channels: 3, background: { r: 20, g: 20, b: 20 } } })
+    .composite([
+      { input: blob, left: 50, top: 60 },
+      { input: blob, left: 150, top: 60 },
+    ])
+    .png()
+    .toBuffer();
+}
+
+function metricValue(text: string, name: string, labels = ''): number {
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith(`${name}${labels} `) || l.startsWith(`${name}${labels}{`));
+  return line ? Number(line.split(' ').at(-1)) : Number.NaN;
+}
+
+describe('POST /v1/visualqa through prepareImage and the dispatcher', () => {
+  let fake: FakeOpenAI;
+  let pipeline: ReadPipeline;
+  let metrics: Metrics;
+  let api: ApiServer;
+  let png: Buffer;
+  let dir: string;
+
+  beforeAll(async () => {
+    fake = await startFakeOpenAI();
+    dir = await mkdtemp(join(tmpdir(), 'qr-api-'));
+    const config = loadConfig({
+      ENGINE_URL: fake.url,
+      DATA_DIR: dir,
+      MAX_UPLOAD_MB: '2',
+      BURNED_IN_TEXT: 'flag',
+    });
+    pipeline = createReadPipeline(config, { logger: silentLogger });
+    metrics = createMetrics(pipeline.dispatcher, { processMetrics: false });
+    api = await startApiServer(
+      {
+        config,
+        logger: silentLogger,
+        dispatcher: pipeline.dispatcher,
+        metrics,
+        prepare: pipeline.prepare,
+        model: pipeline.engine.model,
+        promptVersion: 'radiologist@1',
+      },
+      { port: 0, host: '127.0.0.1' },
+    );
+    png = await syntheticPng();
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    metrics?.close();
+    await pipeline?.close();
+    await fake?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const post = (body: string | FormData, type?: string) =>
+    fetch(`${api.url}/v1/visualqa`, {
+      method: 'POST',
+      body,
+      ...(type ? { headers: { 'content-type': type } } : {}),
+    });
+  const reads = () => fake.requests.filter((r) => r.kind === 'read').length;
+
+  it('answers a base64 JSON request with response, confidence, findings and model', async () => {
+    const before = reads();
+    const res = await post(
+      JSON.stringify({ image: png.toString('base64'), question: 'Any nodule?' }),
+      'application/json',
+    );
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(typeof body.response).toBe('string');
+    expect(body.response.length).toBeGreaterThan(0);
+    expect(body.model).toBe('Qwen/Qwen3-VL-8B-Instruct');
+    expect(body.findings.length).toBeGreaterThan(0);
+    expect(body.findings[0].label).toMatch(/nodule/i);
+    expect(body.confidence).toBeGreaterThan(0);
+    expect(body.confidence).toBeLessThanOrEqual(1);
+    expect(body.disclaimer).toMatch(/not a diagnosis/);
+    expect(reads()).toBe(before + 1);
+    // The engine got the prepared PNG, not the caller's bytes: same picture, model-sized.
+    const sent = fake.requests.filter((r) => r.kind === 'read').at(-1)!;
+    expect(sent.image?.width).toBeGreaterThan(0);
+  });
+
+  it('accepts a data URL and a temperature', async () => {
+    const res = await post(
+      JSON.stringify({
+        image: `data:image/png;base64,${png.toString('base64')}`,
+        question: 'Effusion?',
+        temperature: 0,
+      }),
+      'application/json',
+    );
+    expect(res.status).toBe(200);
+    expect((await res.json()).findings.length).toBeGreaterThan(0);
+    const sent = fake.requests.filter((r) => r.kind === 'read').at(-1)!;
+    expect(sent.body.temperature).toBe(0);
+  });
+
+  it('accepts a multipart upload', async () => {
+    const form = new FormData();
+    form.append('question', 'Any nodule?');
+    form.append('image', new Blob([png], { type: 'image/png' }), 'scan.png');
+    const res = await post(form);
+    expect(res.status).toBe(200);
+    expect((await res.json()).model).toBe('Qwen/Qwen3-VL-8B-Instruct');
+  });
+
+  it('refuses a garbage image, a path string (never reading it) and malformed JSON with 4xx JSON errors', async () => {
+    const before = reads();
+    const garbage = await post(
+      JSON.stringify({
+        image: Buffer.from('this is not an image at all, just text').toString('base64'),
+        question: 'x?',
+      }),
+      'application/json',
+    );
+    expect(garbage.status).toBeGreaterThanOrEqual(400);
+    expect(garbage.status).toBeLessThan(500);
+    expect((await garbage.json()).error.code).toMatch(/^INPUT_/);
+
+    // A real image on the server's disk: if the API ever opened `image` as a path, this would succeed.
+    const onDisk = join(dir, 'scan.png');
+    await writeFile(onDisk, png);
+    for (const image of ['/etc/passwd', onDisk, `file://${onDisk}`, '../../etc/shadow']) {
+      const res = await post(JSON.stringify({ image, question: 'Any nodule?' }), 'application/json');
+      expect(res.status).toBe(400);
+      const body = await res.json();
+      expect(body.error.code).toBe('USAGE');
+      expect(body.error.message).toMatch(/base64|path/);
+    }
+
+    const malformed = await post('{"image": "abc", "question": ', 'application/json');
+    expect(malformed.status).toBe(400);
+    expect((await malformed.json()).error.message).toMatch(/not valid JSON/);
+
+    const missing = await post(JSON.stringify({ image: png.toString('base64') }), 'application/json');
+    expect(missing.status).toBe(400);
+    expect((await missing.json()).error.message).toMatch(/question/);
+
+    const tooBig = await post(
+      JSON.stringify({ image: Buffer.alloc(3 * 1024 * 1024, 7).toString('base64'), question: 'x?' }),
+      'application/json',
+    );
+    expect(tooBig.status).toBe(413);
+
+    const wrongType = await post('image=abc', 'application/x-www-form-urlencoded');
+    expect(wrongType.status).toBe(400);
+    expect(reads()).toBe(before);
+
+    // Still healthy and still reading afterwards.
+    const health = await fetch(`${api.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ ok: true, engine: 'up' });
+    const again = await post(
+      JSON.stringify({ image: png.toString('base64'), question: 'Any nodule?' }),
+      'application/json',
+    );
+    expect(again.status).toBe(200);
+  });
+
+  it('exposes Prometheus metrics whose counters move', async () => {
+    const before = await (await fetch(`${api.url}/metrics`)).text();
+    const readsBefore = ['routine', 'urgent', 'critical'].reduce(
+      (sum, u) => sum + metricValue(before, 'quickread_reads_total', `{urgency="${u}"}`),
+      0,
+    );
+    const res = await post(
+      JSON.stringify({ image: png.toString('base64'), question: 'Any nodule?' }),
+      'application/json',
+    );
+    expect(res.status).toBe(200);
+    await post('not json', 'application/json');
+    const response = await fetch(`${api.url}/metrics`);
+    expect(response.headers.get('content-type')).toMatch(/text\/plain/);
+    const after = await response.text();
+    const readsAfter = ['routine', 'urgent', 'critical'].reduce(
+      (sum, u) => sum + metricValue(after, 'quickread_reads_total', `{urgency="${u}"}`),
+      0,
+    );
+    expect(readsAfter).toBe(readsBefore + 1);
+    expect(metricValue(after, 'quickread_errors_total', '{code="USAGE"}')).toBeGreaterThan(
+      metricValue(before, 'quickread_errors_total', '{code="USAGE"}') || 0,
+    );
+    expect(metricValue(after, 'quickread_service_seconds_count')).toBeGreaterThan(
+      metricValue(before, 'quickread_service_seconds_count'),
+    );
+    for (const name of [
+      'quickread_queue_depth',
+      'quickread_in_flight',
+      'quickread_engine_up',
+      'quickread_oom_downscales_total',
+    ]) {
+      expect(after).toContain(`# TYPE ${name}`);
+    }
+    expect(metricValue(after, 'quickread_engine_up')).toBe(1);
+  });
+});
