@@ -81,7 +81,11 @@ function buildProgram(
     .command('serve-api')
     .description('serve POST /v1/visualqa, GET /healthz and GET /metrics')
     .option('--port <n>', 'listen port (default API_PORT, 7860)')
-    .action(async () => notImplemented('serve-api'));
+    .option('--host <address>', 'listen address (default 127.0.0.1; 0.0.0.0 exposes it to the network)')
+    .action(async (options: { port?: string; host?: string }) => {
+      const { runServeApi } = await import('./commands/serve-api.ts');
+      setExit(await runServeApi(config(), io, options));
+    });
 
   program
     .command('batch')
