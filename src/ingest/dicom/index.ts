@@ -1,0 +1,163 @@
+/**
+ * DICOM bytes → an 8-bit display image plus allow-listed facts. Steps: parse (parse.ts) → refuse
+ * non-image objects (classify.ts) → Image Pixel module (image-info.ts) → frame bytes (frames.ts) →
+ * decode (codecs.ts) → stored values (pixels.ts) → modality LUT → VOI → MONOCHROME1 inversion, or
+ * colour conversion (color.ts) → de-identified metadata (deid.ts).
+ */
+import type { DataSet } from 'dicom-parser';
+import type { DeidReport, ImageSourceInfo, SafeImageMeta, WindowInfo } from '../../core/types.js';
+import { AppError } from '../../errors.js';
+import { applyWindow, chooseWindow, type WindowChoice } from '../voi.js';
+import { refuseNonImage } from './classify.js';
+import { decodeFrame } from './codecs.js';
+import { colourToRgb8, paletteToRgb8 } from './color.js';
+import { deidReport, safeMeta } from './deid.js';
+import { encapsulatedFrame, nativeFrame } from './frames.js';
+import { type ImageInfo, readImageInfo } from './image-info.js';
+import { applyVoiLut, datasetWindow, modalityTransform, voiLut } from './lut.js';
+import { parseDicomBytes } from './parse.js';
+import { type StoredFrame, storedFromDecoded, storedFromNative } from './pixels.js';
+import { stats } from './stats.js';
+
+export interface DicomDisplayImage {
+  width: number;
+  height: number;
+  channels: 1 | 3;
+  /** 8-bit display pixels: modality LUT + VOI + MONOCHROME1 inversion, or interleaved RGB. */
+  pixels: Uint8Array;
+  window: WindowInfo;
+  source: ImageSourceInfo;
+  meta: SafeImageMeta;
+  deid: DeidReport;
+  stats: {
+    storedMin: number;
+    storedMax: number;
+    storedMean: number;
+    modalityMin?: number;
+    modalityMax?: number;
+    modalityMean?: number;
+    rgbMean?: number;
+  };
+}
+
+export interface DecodeDicomOptions {
+  /** 1-based frame number; default the middle frame. */
+  frame?: number;
+  window?: WindowChoice;
+  /** Only used to pick a CT window preset; never logged. */
+  question?: string;
+  maxPixels?: number;
+  maxFrames?: number;
+}
+
+export const DEFAULT_MAX_PIXELS = 64 * 1024 * 1024;
+export const DEFAULT_MAX_FRAMES = 4096;
+
+export async function decodeDicom(
+  bytes: Uint8Array,
+  options: DecodeDicomOptions = {},
+): Promise<DicomDisplayImage> {
+  const { dataSet: ds, syntax } = parseDicomBytes(bytes);
+  refuseNonImage(ds);
+  const info = readImageInfo(ds, {
+    maxPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS,
+    maxFrames: options.maxFrames ?? DEFAULT_MAX_FRAMES,
+  });
+  const codec = syntax.codec;
+  if (!codec) {
+    throw new AppError('TRANSFER_SYNTAX_UNSUPPORTED', `transfer syntax ${syntax.uid} (${syntax.name})`, {
+      userMessage: `This DICOM file uses the ${syntax.name} transfer syntax (${syntax.uid}), which quickread cannot decode; export it as uncompressed or JPEG 2000 DICOM instead.`,
+      details: { transferSyntax: syntax.uid },
+    });
+  }
+  const frameIndex = pickFrame(options.frame, info.frames);
+  const stored = await readFrame(ds, info, codec, syntax.bigEndian === true, frameIndex);
+  const meta = safeMeta(ds);
+  const source: ImageSourceInfo = {
+    kind: 'dicom',
+    rows: info.rows,
+    columns: info.columns,
+    frames: info.frames,
+    frameIndex: frameIndex + 1,
+    transferSyntax: syntax.uid,
+    photometric: info.photometric,
+  };
+  const base = { width: info.columns, height: info.rows, source, meta, deid: deidReport(ds, meta) };
+  const storedStats = stats(stored.values);
+  const storedPart = { storedMin: storedStats.min, storedMax: storedStats.max, storedMean: storedStats.mean };
+  if (info.samplesPerPixel === 3 || info.photometric === 'PALETTE COLOR') {
+    const pixels = info.samplesPerPixel === 3 ? colourToRgb8(stored, info) : paletteToRgb8(stored, info, ds);
+    const window: WindowInfo = {
+      center: 127.5,
+      width: 256,
+      source: 'none',
+      reason: 'colour image: shown as stored',
+    };
+    return { ...base, channels: 3, pixels, window, stats: { ...storedPart, rgbMean: stats(pixels).mean } };
+  }
+  return {
+    ...base,
+    channels: 1,
+    ...greyscale(ds, info, stored, frameIndex, options, storedPart, meta.modality),
+  };
+}
+
+function pickFrame(frame: number | undefined, frames: number): number {
+  if (frame === undefined) return Math.floor((frames - 1) / 2);
+  if (!Number.isInteger(frame) || frame < 1 || frame > frames) {
+    throw new AppError('USAGE', `frame ${frame} outside 1..${frames}`, {
+      userMessage: `This file has ${frames} frame${frames === 1 ? '' : 's'}; choose a frame from 1 to ${frames}.`,
+    });
+  }
+  return frame - 1;
+}
+
+async function readFrame(
+  ds: DataSet,
+  info: ImageInfo,
+  codec: NonNullable<ReturnType<typeof parseDicomBytes>['syntax']['codec']>,
+  bigEndian: boolean,
+  frameIndex: number,
+): Promise<StoredFrame> {
+  if (codec === 'native') return storedFromNative(nativeFrame(ds, info, frameIndex), info, bigEndian);
+  if (info.float) {
+    throw new AppError('INPUT_CORRUPT', 'float pixel data in an encapsulated syntax', {
+      userMessage: 'The DICOM file is inconsistent: floating-point pixels cannot be compressed this way.',
+    });
+  }
+  const encoded = encapsulatedFrame(ds, info, codec, frameIndex);
+  return storedFromDecoded(await decodeFrame(codec, encoded, info), info);
+}
+
+function greyscale(
+  ds: DataSet,
+  info: ImageInfo,
+  stored: StoredFrame,
+  frameIndex: number,
+  options: DecodeDicomOptions,
+  storedPart: { storedMin: number; storedMax: number; storedMean: number },
+  modality: string | undefined,
+): Pick<DicomDisplayImage, 'pixels' | 'window' | 'stats'> {
+  const modalityValues = modalityTransform(stored.values, ds, frameIndex, info.signed).values;
+  const m = stats(modalityValues);
+  const statsOut = { ...storedPart, modalityMin: m.min, modalityMax: m.max, modalityMean: m.mean };
+  const invert = info.photometric === 'MONOCHROME1';
+  const dataset = datasetWindow(ds, frameIndex);
+  const lut = !dataset && (options.window ?? 'auto') === 'auto' ? voiLut(ds, m.min < 0) : undefined;
+  if (lut) {
+    const window: WindowInfo = {
+      center: lut.firstMapped + lut.data.length / 2,
+      width: lut.data.length,
+      source: 'voi-lut',
+      reason: "the file's own VOI LUT Sequence",
+    };
+    return { pixels: applyVoiLut(lut, modalityValues, invert), window, stats: statsOut };
+  }
+  const input: Parameters<typeof chooseWindow>[1] = {};
+  if (options.window !== undefined) input.choice = options.window;
+  if (options.question !== undefined) input.question = options.question;
+  if (dataset) input.dataset = dataset;
+  if (modality) input.modality = modality;
+  const window = chooseWindow(modalityValues, input);
+  return { pixels: applyWindow(modalityValues, window, invert), window, stats: statsOut };
+}
