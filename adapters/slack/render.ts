@@ -49,10 +49,18 @@ export function safeModelText(text: string): string {
   return escapeMrkdwn(text).replace(/\b([a-z][a-z0-9+.-]{1,15}):\/\//gi, '$1:\u2060//');
 }
 
-/** Cut to a limit on a character boundary, marking the cut. */
+/**
+ * Cut to a limit, marking the cut. Counted in UTF-16 units (the stricter reading of Slack's
+ * "characters"), never splitting a surrogate pair.
+ */
 export function truncate(text: string, max: number): string {
-  const chars = Array.from(text);
-  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+  if (text.length <= max) return text;
+  let out = '';
+  for (const char of text) {
+    if (out.length + char.length > max - 1) break;
+    out += char;
+  }
+  return `${out}…`;
 }
 
 const mrkdwn = (text: string): types.MrkdwnElement => ({
