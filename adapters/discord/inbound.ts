@@ -1,0 +1,286 @@
+import {
+  type APIEmbed,
+  type APIInteraction,
+  type APIMessageComponentInteraction,
+  ComponentType,
+  type GatewayMessageCreateDispatchData,
+  InteractionResponseType,
+  InteractionType,
+  MessageFlags,
+  MessageType,
+} from 'discord.js';
+import type { BotCore, HandleOutcome } from '../../src/core/adapter.ts';
+import type { OutboundMessage } from '../../src/core/reply.ts';
+import type { AttachmentRef, ThreadRef } from '../../src/core/types.ts';
+import type { Logger } from '../../src/log.ts';
+import type { DiscordApi } from './api.ts';
+import type { InteractionRegistry } from './interactions.ts';
+import type { ChannelTarget } from './outbound.ts';
+import { buttonsRow, forCreate, NO_MENTIONS, renderOutbound } from './render.ts';
+import {
+  interactionToRequest,
+  interactionUserId,
+  isHelpCommand,
+  isLikelyImage,
+  isReadCommand,
+  isThreadType,
+  mentionsUser,
+  messageToRequest,
+  parseCustomId,
+} from './to-request.ts';
+
+/** Gateway events in, BotCore calls out. Every handler returns quickly: the core persists and queues. */
+export interface InboundDeps {
+  core: BotCore;
+  api: DiscordApi;
+  interactions: InteractionRegistry;
+  threadTargets: Map<string, Promise<ChannelTarget>>;
+  botUserId(): string;
+  /** Parent channel of a thread channel, from the gateway cache or the threads this bot started. */
+  cachedThreadParent(channelId: string): string | undefined;
+  rememberThread(threadId: string, parentId: string): void;
+  prefetch(attachments: AttachmentRef[]): void;
+  post(thread: ThreadRef, message: OutboundMessage): Promise<unknown>;
+  clock(): number;
+  logger: Logger;
+}
+
+const HOW_TO: OutboundMessage = {
+  kind: 'info',
+  title: 'Attach an image',
+  lines: [
+    'Mention me in a message with an image or DICOM file attached, or use `/read`.',
+    'Discord has no business associate agreement: post de-identified or teaching images only.',
+  ],
+};
+
+function settle(outcome: HandleOutcome): string {
+  return outcome.kind === 'ignored' ? `ignored:${outcome.reason}` : outcome.kind;
+}
+
+/** Which conversation a message belongs to, and whether answering it starts a new thread. */
+async function threadOf(
+  message: GatewayMessageCreateDispatchData,
+  deps: InboundDeps,
+): Promise<{ thread: ThreadRef; kind: 'thread' | 'dm' | 'channel' }> {
+  if (!message.guild_id)
+    return { thread: { channelId: message.channel_id, threadId: message.channel_id }, kind: 'dm' };
+  const cached = deps.cachedThreadParent(message.channel_id);
+  if (cached || isThreadType(message.channel_type)) {
+    let parent = cached;
+    if (!parent) {
+      const channel = await deps.api.getChannel(message.channel_id).catch(() => undefined);
+      parent = channel && 'parent_id' in channel && channel.parent_id ? channel.parent_id : undefined;
+      if (parent) deps.rememberThread(message.channel_id, parent);
+    }
+    return {
+      thread: { channelId: parent ?? message.channel_id, threadId: message.channel_id },
+      kind: 'thread',
+    };
+  }
+  return { thread: { channelId: message.channel_id, threadId: message.id }, kind: 'channel' };
+}
+
+export async function onMessageCreate(
+  message: GatewayMessageCreateDispatchData,
+  deps: InboundDeps,
+): Promise<void> {
+  if (message.author.bot || message.webhook_id) return;
+  if (message.type !== MessageType.Default && message.type !== MessageType.Reply) return;
+  const botId = deps.botUserId();
+  const { thread, kind } = await threadOf(message, deps);
+  const mentioned = mentionsUser(message, botId);
+  const hasImage = message.attachments.some(isLikelyImage);
+  const active = kind !== 'channel' && (await deps.core.isActiveThread('discord', thread));
+  if (!mentioned && !active && !(kind === 'dm' && hasImage)) return;
+
+  const request = messageToRequest(message, thread, botId, new Date(deps.clock()).toISOString());
+  const replyTarget: ChannelTarget = { channelId: message.channel_id, replyTo: message.id };
+  // Posts for a new read wait until its thread exists; the gate is set before the core sees the job.
+  let resolveGate: ((target: ChannelTarget) => void) | undefined;
+  if (kind === 'channel' && !deps.threadTargets.has(message.id)) {
+    deps.threadTargets.set(message.id, new Promise((resolve) => (resolveGate = resolve)));
+  }
+  let outcome: HandleOutcome;
+  try {
+    outcome = await deps.core.handle(request);
+  } catch (error) {
+    resolveGate?.(replyTarget);
+    throw error;
+  }
+  deps.logger.info({ eventId: message.id, outcome: settle(outcome) }, 'discord message handled');
+
+  if (outcome.kind === 'accepted' || outcome.kind === 'followup') {
+    deps.prefetch(request.attachments);
+    if (resolveGate) resolveGate(await startThread(message, deps));
+    return;
+  }
+  if (outcome.kind === 'duplicate') {
+    resolveGate?.({ channelId: message.id });
+    return;
+  }
+  resolveGate?.(replyTarget);
+  if (outcome.kind === 'refused') {
+    await replyIn(thread, kind, replyTarget, { kind: 'error', code: outcome.code, text: outcome.text }, deps);
+  } else if (outcome.reason === 'no-image' && mentioned) {
+    await replyIn(thread, kind, replyTarget, HOW_TO, deps);
+  }
+}
+
+async function startThread(
+  message: GatewayMessageCreateDispatchData,
+  deps: InboundDeps,
+): Promise<ChannelTarget> {
+  try {
+    // The name is ours, never the file name or the question (they may hold PHI).
+    const channel = await deps.api.startThread(message.channel_id, message.id, 'quickread read');
+    deps.rememberThread(channel.id, message.channel_id);
+    // Posts that come later resolve the thread id to the same channel without this entry.
+    if (channel.id === message.id) deps.threadTargets.delete(message.id);
+    return { channelId: channel.id };
+  } catch (error) {
+    // No permission to create threads (or a channel type without them): answer as a reply instead.
+    deps.logger.warn(
+      { err: error, eventId: message.id },
+      'discord thread creation failed; replying in the channel',
+    );
+    return { channelId: message.channel_id, replyTo: message.id };
+  }
+}
+
+async function replyIn(
+  thread: ThreadRef,
+  kind: 'thread' | 'dm' | 'channel',
+  target: ChannelTarget,
+  message: OutboundMessage,
+  deps: InboundDeps,
+): Promise<void> {
+  if (kind !== 'channel') {
+    await deps.post(thread, message);
+    return;
+  }
+  for (const [i, part] of renderOutbound(message).entries()) {
+    const body = forCreate(part);
+    await deps.api.createMessage(
+      target.channelId,
+      i === 0 && target.replyTo
+        ? { ...body, message_reference: { message_id: target.replyTo, fail_if_not_exists: false } }
+        : body,
+    );
+  }
+}
+
+export async function onInteractionCreate(interaction: APIInteraction, deps: InboundDeps): Promise<void> {
+  if (interaction.type === InteractionType.ApplicationCommand) {
+    if (isReadCommand(interaction)) return onRead(interaction, deps);
+    if (isHelpCommand(interaction)) {
+      const [first] = renderOutbound(deps.core.helpText('discord'));
+      await deps.api.interactionCallback(
+        interaction.id,
+        interaction.token,
+        InteractionResponseType.ChannelMessageWithSource,
+        {
+          ...forCreate(first!),
+          flags: MessageFlags.Ephemeral,
+        },
+      );
+    }
+    return;
+  }
+  if (interaction.type === InteractionType.MessageComponent) return onButton(interaction, deps);
+}
+
+async function onRead(
+  interaction: Parameters<typeof interactionToRequest>[0],
+  deps: InboundDeps,
+): Promise<void> {
+  const request = interactionToRequest(interaction, new Date(deps.clock()).toISOString());
+  if (!request) return;
+  const channelId = request.platformData?.channelId as string;
+  const context = deps.interactions.add({
+    id: interaction.id,
+    token: interaction.token,
+    applicationId: interaction.application_id,
+    channelId,
+    createdAt: deps.clock(),
+  });
+  // Acknowledge first: Discord drops the interaction unless it is answered within 3 seconds.
+  context.deferred = deps.api
+    .interactionCallback(
+      interaction.id,
+      interaction.token,
+      InteractionResponseType.DeferredChannelMessageWithSource,
+    )
+    .then(
+      () => true,
+      (error: unknown) => {
+        deps.logger.warn({ err: error, eventId: interaction.id }, 'discord defer failed');
+        return false;
+      },
+    );
+  const outcome = await deps.core.handle(request);
+  deps.logger.info({ eventId: interaction.id, outcome: settle(outcome) }, 'discord /read handled');
+  if (outcome.kind === 'accepted' || outcome.kind === 'followup') {
+    deps.prefetch(request.attachments);
+    return;
+  }
+  if (outcome.kind === 'duplicate') return;
+  const reply: OutboundMessage =
+    outcome.kind === 'refused' ? { kind: 'error', code: outcome.code, text: outcome.text } : HOW_TO;
+  if (await context.deferred) await deps.post(request.thread, reply);
+}
+
+/** The read's embeds with an "Acknowledged" field added (the core has recorded who and when). */
+export function acknowledgedEmbeds(embeds: APIEmbed[], userId: string, at: string): APIEmbed[] {
+  const unix = Math.floor(Date.parse(at) / 1000);
+  return embeds.map((embed, i) => {
+    const clean: APIEmbed = {};
+    if (embed.title) clean.title = embed.title;
+    if (embed.description) clean.description = embed.description;
+    if (embed.color !== undefined) clean.color = embed.color;
+    if (embed.footer) clean.footer = { text: embed.footer.text };
+    const fields = (embed.fields ?? []).filter((field) => field.name !== 'Acknowledged');
+    if (i === 0 && fields.length < 25)
+      fields.push({ name: 'Acknowledged', value: `by <@${userId}> <t:${unix}:f>` });
+    clean.fields = fields;
+    return clean;
+  });
+}
+
+async function onButton(interaction: APIMessageComponentInteraction, deps: InboundDeps): Promise<void> {
+  if (interaction.data.component_type !== ComponentType.Button) return;
+  const parsed = parseCustomId(interaction.data.custom_id);
+  const userId = interactionUserId(interaction);
+  if (!parsed || !userId) return;
+  const ephemeral = (text: string) =>
+    deps.api.interactionCallback(
+      interaction.id,
+      interaction.token,
+      InteractionResponseType.ChannelMessageWithSource,
+      {
+        content: text,
+        allowed_mentions: { ...NO_MENTIONS },
+        flags: MessageFlags.Ephemeral,
+      },
+    );
+  if (parsed.action === 'ack') {
+    const result = await deps.core.acknowledge(parsed.jobId, userId);
+    if (!result) {
+      await ephemeral('This read can no longer be acknowledged.');
+      return;
+    }
+    await deps.api.interactionCallback(
+      interaction.id,
+      interaction.token,
+      InteractionResponseType.UpdateMessage,
+      {
+        embeds: acknowledgedEmbeds(interaction.message.embeds, userId, result.at),
+        components: [buttonsRow(parsed.jobId, true)],
+        allowed_mentions: { ...NO_MENTIONS },
+      },
+    );
+    return;
+  }
+  await deps.core.feedback(parsed.jobId, userId, parsed.action);
+  await ephemeral(`Thanks — your ${parsed.action === 'up' ? '👍' : '👎'} was recorded for this read.`);
+}

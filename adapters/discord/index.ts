@@ -1,0 +1,182 @@
+import { once } from 'node:events';
+import {
+  type APIInteraction,
+  Client,
+  Events,
+  GatewayDispatchEvents,
+  GatewayIntentBits,
+  type GatewayMessageCreateDispatchData,
+  type GatewayThreadCreateDispatchData,
+  Options,
+} from 'discord.js';
+import type { Config } from '../../src/config.ts';
+import type { BotCore, ChatAdapter } from '../../src/core/adapter.ts';
+import type { AttachmentRef } from '../../src/core/types.ts';
+import { AppError } from '../../src/errors.ts';
+import type { Logger } from '../../src/log.ts';
+import { createDiscordApi } from './api.ts';
+import { type DownloadOptions, downloadAttachment, isAllowedUrl, normaliseOrigins } from './download.ts';
+import { type InboundDeps, onInteractionCreate, onMessageCreate } from './inbound.ts';
+import { createInteractionRegistry } from './interactions.ts';
+import { type ChannelTarget, createOutbound } from './outbound.ts';
+
+/**
+ * The Discord adapter: discord.js over the gateway (outbound WebSocket only, like Slack's Socket
+ * Mode — no public URL). Gateway events are taken raw (`client.ws` dispatch, API v10 shapes) and
+ * mapped by pure functions; replies go through discord.js's REST client, which handles rate limits;
+ * the gateway connection, heartbeats, reconnects and RESUME are discord.js's (@discordjs/ws).
+ * Events replayed after a resume reach the core again and are deduplicated there by event id
+ * (message id / interaction id).
+ */
+
+export interface DiscordAdapterDeps {
+  logger: Logger;
+  /** Used for attachment downloads only (never carries the bot token). */
+  fetch?: typeof fetch;
+  clock?: () => number;
+}
+
+/** Attachments are fetched once, at receipt, because Discord's signed CDN URLs expire. */
+const PREFETCH_TTL_MS = 10 * 60_000;
+
+export function createDiscordAdapter(config: Config, deps: DiscordAdapterDeps): ChatAdapter {
+  const logger = deps.logger.child({ adapter: 'discord' });
+  const clock = deps.clock ?? Date.now;
+  const client = new Client({
+    // Message Content is a privileged intent: enable it for the bot in the Developer Portal.
+    intents: [
+      GatewayIntentBits.Guilds,
+      GatewayIntentBits.GuildMessages,
+      GatewayIntentBits.MessageContent,
+      GatewayIntentBits.DirectMessages,
+    ],
+    rest: { api: config.DISCORD_API_URL },
+    // Chat text (which may hold PHI) is not kept in discord.js's message cache.
+    makeCache: Options.cacheWithLimits({ ...Options.DefaultMakeCacheSettings, MessageManager: 0 }),
+  });
+  client.rest.setToken(config.DISCORD_TOKEN);
+  const api = createDiscordApi(client.rest);
+  const interactions = createInteractionRegistry(clock);
+  const threadTargets = new Map<string, Promise<ChannelTarget>>();
+  const threadParents = new Map<string, string>();
+  const outbound = createOutbound({ api, interactions, threadTargets, logger });
+  const downloadOptions: DownloadOptions = {
+    allowedOrigins: config.DISCORD_CDN_HOSTS,
+    maxBytes: config.MAX_UPLOAD_MB * 1024 * 1024,
+    fetch: deps.fetch ?? globalThis.fetch,
+  };
+  const allowedOrigins = normaliseOrigins(config.DISCORD_CDN_HOSTS);
+  const prefetched = new Map<string, { bytes: Promise<Buffer>; timer: NodeJS.Timeout }>();
+  const inFlight = new Set<Promise<void>>();
+  let botUserId = '';
+  let started = false;
+
+  function prefetch(attachments: AttachmentRef[]): void {
+    for (const attachment of attachments) {
+      if (prefetched.has(attachment.url) || !isAllowedUrl(attachment.url, allowedOrigins)) continue;
+      const bytes = downloadAttachment(attachment.url, downloadOptions);
+      bytes.catch(() => undefined); // observed later by download(); never an unhandled rejection
+      const timer = setTimeout(() => prefetched.delete(attachment.url), PREFETCH_TTL_MS);
+      timer.unref();
+      prefetched.set(attachment.url, { bytes, timer });
+    }
+  }
+
+  const inbound: Omit<InboundDeps, 'core'> = {
+    api,
+    interactions,
+    threadTargets,
+    botUserId: () => botUserId,
+    cachedThreadParent(channelId) {
+      const channel = client.channels.cache.get(channelId);
+      if (channel?.isThread()) return channel.parentId ?? undefined;
+      return threadParents.get(channelId);
+    },
+    rememberThread(threadId, parentId) {
+      if (threadParents.size > 10_000) threadParents.delete(threadParents.keys().next().value as string);
+      threadParents.set(threadId, parentId);
+    },
+    prefetch,
+    post: (thread, message) => outbound.post(thread, message),
+    clock,
+    logger,
+  };
+
+  /** Run a gateway handler detached from the socket, logging failures (ids only, never content). */
+  function track(work: Promise<void>, eventId: string): void {
+    const tracked = work.catch((error: unknown) => {
+      logger.error({ err: error, eventId }, 'discord event handling failed');
+    });
+    inFlight.add(tracked);
+    void tracked.finally(() => inFlight.delete(tracked));
+  }
+
+  return {
+    platform: 'discord',
+
+    async start(core: BotCore): Promise<void> {
+      const handlerDeps: InboundDeps = { ...inbound, core };
+      client.ws.on(GatewayDispatchEvents.MessageCreate, (data: GatewayMessageCreateDispatchData) =>
+        track(onMessageCreate(data, handlerDeps), data.id),
+      );
+      client.ws.on(GatewayDispatchEvents.InteractionCreate, (data: APIInteraction) =>
+        track(onInteractionCreate(data, handlerDeps), data.id),
+      );
+      client.ws.on(GatewayDispatchEvents.ThreadCreate, (data: GatewayThreadCreateDispatchData) => {
+        if (data.parent_id) inbound.rememberThread(data.id, data.parent_id);
+      });
+      client.on(Events.Error, (error) => logger.error({ err: error }, 'discord client error'));
+      client.on(Events.ShardError, (error) => logger.warn({ err: error }, 'discord gateway error'));
+      client.on(Events.ShardResume, (_id, replayed) => logger.info({ replayed }, 'discord gateway resumed'));
+
+      const ready = once(client, Events.ClientReady);
+      try {
+        await client.login(config.DISCORD_TOKEN);
+        await ready;
+      } catch (error) {
+        throw new AppError('CONFIG_INVALID', 'discord login failed', {
+          cause: error,
+          userMessage: 'Discord refused the bot token or could not be reached; check DISCORD_TOKEN.',
+        });
+      }
+      started = true;
+      botUserId = client.user?.id ?? '';
+      const applicationId = config.DISCORD_APP_ID || client.application?.id || '';
+      if (config.DISCORD_APP_ID) {
+        await api.registerCommands(applicationId);
+        logger.info('discord slash commands registered');
+      }
+      logger.info({ guilds: client.guilds.cache.size }, 'discord connected');
+    },
+
+    async stop(): Promise<void> {
+      await Promise.allSettled([...inFlight]);
+      interactions.clear();
+      for (const { timer } of prefetched.values()) clearTimeout(timer);
+      prefetched.clear();
+      if (started) client.removeAllListeners();
+      client.ws.removeAllListeners();
+      await client.destroy();
+    },
+
+    async download(attachment, signal): Promise<Buffer> {
+      const hit = prefetched.get(attachment.url);
+      if (hit) {
+        prefetched.delete(attachment.url);
+        clearTimeout(hit.timer);
+        try {
+          return await hit.bytes;
+        } catch (error) {
+          if (!(error instanceof AppError) || !error.retryable) throw error;
+        }
+      }
+      return downloadAttachment(attachment.url, downloadOptions, signal);
+    },
+
+    post: outbound.post,
+    update: outbound.update,
+    react: outbound.react,
+    uploadPreview: outbound.uploadPreview,
+    notifyPrivately: outbound.notifyPrivately,
+  };
+}

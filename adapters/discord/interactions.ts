@@ -1,0 +1,61 @@
+/**
+ * In-memory state of the /read interactions being answered. An interaction must get its first
+ * response within 3 s (we defer: type 5 DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE) and its token then
+ * allows editing that response and posting follow-ups for 15 minutes ("Interactions → Receiving and
+ * Responding"). The token lives here and in the request's platformData only; it is never logged and
+ * is dropped when the window closes. After the window (or a restart) replies go to the channel.
+ */
+
+/** A little under Discord's 15 minutes, so a slow request cannot race the expiry. */
+export const INTERACTION_WINDOW_MS = 14 * 60_000;
+
+export interface InteractionContext {
+  readonly id: string;
+  readonly token: string;
+  readonly applicationId: string;
+  readonly channelId: string;
+  readonly createdAt: number;
+  /** Resolves true once the deferred response was accepted, false when it failed. */
+  deferred: Promise<boolean>;
+  /** Whether the deferred "thinking…" response has been replaced by a real message yet. */
+  originalUsed: boolean;
+  originalId?: string;
+}
+
+export interface InteractionRegistry {
+  add(context: Omit<InteractionContext, 'deferred' | 'originalUsed'>): InteractionContext;
+  get(id: string): InteractionContext | undefined;
+  /** The context while its token is still usable (deferred successfully and inside the window). */
+  live(id: string): Promise<InteractionContext | undefined>;
+  clear(): void;
+}
+
+export function createInteractionRegistry(clock: () => number): InteractionRegistry {
+  const contexts = new Map<string, InteractionContext>();
+  const timers = new Set<NodeJS.Timeout>();
+  return {
+    add(input) {
+      const context: InteractionContext = { ...input, deferred: Promise.resolve(false), originalUsed: false };
+      contexts.set(input.id, context);
+      const timer = setTimeout(() => {
+        contexts.delete(input.id);
+        timers.delete(timer);
+      }, INTERACTION_WINDOW_MS + 60_000);
+      timer.unref();
+      timers.add(timer);
+      return context;
+    },
+    get: (id) => contexts.get(id),
+    async live(id) {
+      const context = contexts.get(id);
+      if (!context) return undefined;
+      if (!(await context.deferred)) return undefined;
+      return clock() - context.createdAt < INTERACTION_WINDOW_MS ? context : undefined;
+    },
+    clear() {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      contexts.clear();
+    },
+  };
+}

@@ -1,0 +1,223 @@
+import { type APIMessage, MessageFlags, type RawFile } from 'discord.js';
+import type { ChatAdapter } from '../../src/core/adapter.ts';
+import type { OutboundMessage, PostedRef } from '../../src/core/reply.ts';
+import type { ThreadRef } from '../../src/core/types.ts';
+import type { Logger } from '../../src/log.ts';
+import type { DiscordApi, MessageBody } from './api.ts';
+import type { InteractionContext, InteractionRegistry } from './interactions.ts';
+import { type DiscordBody, forCreate, forEdit, PREVIEW_NAME, previewBody, renderOutbound } from './render.ts';
+import { parseInteractionThreadId } from './to-request.ts';
+
+/**
+ * Posting, editing and reacting. A Discord "thread" in the core's sense is one of:
+ * - a thread channel the bot started on the user's message (thread id = that message's id, which
+ *   Discord guarantees: "the created thread and the message it was started from share the same id");
+ * - a DM channel (thread id = channel id);
+ * - a /read interaction (`i:<interaction>:<channel>`), answered by editing the deferred response
+ *   while the 15-minute token lasts and by ordinary channel messages after it.
+ */
+
+/** Where messages of a thread go when it is a channel: the thread channel, or a reply in the parent. */
+export interface ChannelTarget {
+  channelId: string;
+  replyTo?: string;
+}
+
+export interface OutboundState {
+  api: DiscordApi;
+  interactions: InteractionRegistry;
+  /** Thread id → where to post, while the thread is being created (or when creating it failed). */
+  threadTargets: Map<string, Promise<ChannelTarget>>;
+  logger: Logger;
+}
+
+const REACTIONS = { received: '👀', done: '✅', failed: '⚠️' } as const;
+
+/** One place messages can be created and edited: a channel, or an interaction's webhook. */
+interface Surface {
+  first(body: DiscordBody, files?: RawFile[]): Promise<APIMessage>;
+  create(body: DiscordBody, files?: RawFile[]): Promise<APIMessage>;
+  edit(messageId: string, body: DiscordBody): Promise<APIMessage>;
+  remove(messageId: string): Promise<void>;
+}
+
+export function createOutbound(
+  state: OutboundState,
+): Required<Pick<ChatAdapter, 'post' | 'update' | 'react' | 'uploadPreview' | 'notifyPrivately'>> {
+  const { api, interactions, logger } = state;
+  /** The ids of the continuation messages of a reply split at Discord's limits, by first message id. */
+  const extras = new Map<string, string[]>();
+  /** Messages re-posted to the channel after an interaction token expired: old id → new id. */
+  const aliases = new Map<string, string>();
+  const channelPosted = new Set<string>();
+
+  function channelSurface(target: ChannelTarget): Surface {
+    const create = (body: DiscordBody, files?: RawFile[]) =>
+      api.createMessage(target.channelId, forCreate(body), files);
+    return {
+      first: (body, files) => {
+        const message: MessageBody = forCreate(body);
+        if (target.replyTo)
+          message.message_reference = { message_id: target.replyTo, fail_if_not_exists: false };
+        return api.createMessage(target.channelId, message, files);
+      },
+      create,
+      edit: (id, body) => api.editMessage(target.channelId, id, forEdit(body)),
+      remove: (id) => api.deleteMessage(target.channelId, id),
+    };
+  }
+
+  function interactionSurface(context: InteractionContext): Surface {
+    const followup = (body: DiscordBody, files?: RawFile[]) =>
+      api.followup(context.applicationId, context.token, forCreate(body), files);
+    return {
+      async first(body, files) {
+        if (context.originalUsed || files?.length) return followup(body, files);
+        context.originalUsed = true;
+        const message = await api.editInteractionMessage(
+          context.applicationId,
+          context.token,
+          '@original',
+          forEdit(body),
+        );
+        context.originalId = message.id;
+        return message;
+      },
+      create: followup,
+      edit: (id, body) => api.editInteractionMessage(context.applicationId, context.token, id, forEdit(body)),
+      remove: async () => {
+        // Surplus continuation messages of an interaction are left in place (rare; editing is enough).
+      },
+    };
+  }
+
+  async function surfaceFor(
+    thread: ThreadRef,
+  ): Promise<{ surface: Surface; interaction: boolean; channelId: string }> {
+    const fromInteraction = parseInteractionThreadId(thread.threadId);
+    if (fromInteraction) {
+      const context = await interactions.live(fromInteraction.interactionId);
+      if (context)
+        return { surface: interactionSurface(context), interaction: true, channelId: context.channelId };
+      return {
+        surface: channelSurface({ channelId: fromInteraction.channelId }),
+        interaction: false,
+        channelId: fromInteraction.channelId,
+      };
+    }
+    if (thread.threadId === thread.channelId) {
+      return {
+        surface: channelSurface({ channelId: thread.channelId }),
+        interaction: false,
+        channelId: thread.channelId,
+      };
+    }
+    const target = (await state.threadTargets.get(thread.threadId)) ?? { channelId: thread.threadId };
+    return { surface: channelSurface(target), interaction: false, channelId: target.channelId };
+  }
+
+  async function sendAll(surface: Surface, parts: DiscordBody[]): Promise<APIMessage> {
+    const first = await surface.first(parts[0]!);
+    const more: string[] = [];
+    for (const part of parts.slice(1)) more.push((await surface.create(part)).id);
+    if (more.length > 0) extras.set(first.id, more);
+    return first;
+  }
+
+  async function editAll(surface: Surface, messageId: string, parts: DiscordBody[]): Promise<void> {
+    await surface.edit(messageId, parts[0]!);
+    const previous = extras.get(messageId) ?? [];
+    const next: string[] = [];
+    for (const [i, part] of parts.slice(1).entries()) {
+      const existing = previous[i];
+      next.push(existing ? (await surface.edit(existing, part)).id : (await surface.create(part)).id);
+    }
+    for (const surplus of previous.slice(parts.length - 1))
+      await surface.remove(surplus).catch(() => undefined);
+    if (next.length > 0) extras.set(messageId, next);
+    else extras.delete(messageId);
+  }
+
+  return {
+    async post(thread: ThreadRef, message: OutboundMessage): Promise<PostedRef> {
+      const parts = renderOutbound(message);
+      const { surface, interaction, channelId } = await surfaceFor(thread);
+      try {
+        const first = await sendAll(surface, parts);
+        if (!interaction && parseInteractionThreadId(thread.threadId)) channelPosted.add(first.id);
+        return { thread, messageId: first.id };
+      } catch (error) {
+        if (!interaction) throw error;
+        // The token stopped working early (revoked, expired): answer in the channel instead.
+        logger.warn({ kind: message.kind }, 'discord interaction reply failed; posting to the channel');
+        const first = await sendAll(channelSurface({ channelId }), parts);
+        channelPosted.add(first.id);
+        return { thread, messageId: first.id };
+      }
+    },
+
+    async update(ref: PostedRef, message: OutboundMessage): Promise<void> {
+      const parts = renderOutbound(message);
+      const messageId = aliases.get(ref.messageId) ?? ref.messageId;
+      const { surface, interaction, channelId } = await surfaceFor(ref.thread);
+      if (!parseInteractionThreadId(ref.thread.threadId)) {
+        await editAll(surface, messageId, parts);
+        return;
+      }
+      if (channelPosted.has(messageId)) {
+        await editAll(channelSurface({ channelId }), messageId, parts);
+        return;
+      }
+      if (interaction) {
+        try {
+          await editAll(surface, messageId, parts);
+          return;
+        } catch {
+          logger.warn({ kind: message.kind }, 'discord interaction edit failed; posting to the channel');
+        }
+      }
+      // The deferred response can no longer be edited (token window over): post the update anew.
+      const first = await sendAll(channelSurface({ channelId }), parts);
+      channelPosted.add(first.id);
+      aliases.set(ref.messageId, first.id);
+    },
+
+    async react(thread, messageId, reaction): Promise<void> {
+      if (parseInteractionThreadId(thread.threadId)) return; // a slash command has no message to react to
+      // The message a thread was started from lives in the parent channel; later ones in the thread.
+      const channelId =
+        messageId === thread.threadId || thread.threadId === thread.channelId
+          ? thread.channelId
+          : thread.threadId;
+      try {
+        await api.addReaction(channelId, messageId, REACTIONS[reaction]);
+        if (reaction !== 'received') await api.removeReaction(channelId, messageId, REACTIONS.received);
+      } catch (error) {
+        logger.warn({ err: error, reaction }, 'discord reaction failed');
+      }
+    },
+
+    async uploadPreview(thread, png, caption): Promise<void> {
+      const { surface } = await surfaceFor(thread);
+      const file: RawFile = { name: PREVIEW_NAME, data: png, contentType: 'image/png' };
+      await surface.create(previewBody(caption), [file]);
+    },
+
+    async notifyPrivately(thread, userId, message): Promise<void> {
+      const parts = renderOutbound(message);
+      const fromInteraction = parseInteractionThreadId(thread.threadId);
+      const context = fromInteraction ? await interactions.live(fromInteraction.interactionId) : undefined;
+      if (context) {
+        for (const part of parts) {
+          await api.followup(context.applicationId, context.token, {
+            ...forCreate(part),
+            flags: MessageFlags.Ephemeral,
+          });
+        }
+        return;
+      }
+      const dm = await api.openDm(userId);
+      for (const part of parts) await api.createMessage(dm.id, forCreate(part));
+    },
+  };
+}
