@@ -1,0 +1,307 @@
+import { randomUUID } from 'node:crypto';
+import Bottleneck from 'bottleneck';
+import type { Config } from '../config.ts';
+import type { Dispatcher } from '../dispatch/types.ts';
+import { AppError, toAppError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { type Store, type StoredJob, threadKeyOf } from '../store/types.ts';
+import type { BotCore, ChatAdapter, HandleOutcome, QueueSnapshot } from './adapter.ts';
+import { type CoreContext, createJobRunner, type PrepareFn } from './flow.ts';
+import { helpMessage } from './help.ts';
+import { isAllowed, isCancelCommand, priorityOf, userMessageIdOf } from './policy.ts';
+import type { Engine, InboundRequest, Platform, ThreadRef } from './types.ts';
+
+export type { PrepareFn } from './flow.ts';
+
+export interface BotCoreDeps {
+  config: Config;
+  logger: Logger;
+  store: Store;
+  dispatcher: Dispatcher;
+  engine: Engine;
+  prepare?: PrepareFn;
+  clock?: () => number;
+  /** The engine's prompt version for the model card before any read has come back. */
+  promptVersion?: string;
+  /** Least time between two queue-position edits of one status message (default 10 s). */
+  statusEditIntervalMs?: number;
+  /** Concurrent eager preparations (download + decode) of queued jobs (default 2). */
+  prepareConcurrency?: number;
+}
+
+export type RunningBotCore = BotCore & {
+  attach(adapter: ChatAdapter): void;
+  /** Resume queued and interrupted jobs and start the retention sweep. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+};
+
+/** A job interrupted this often (crashes while reading it) is failed instead of retried forever. */
+const maxResumes = 3;
+const terminal = new Set(['succeeded', 'failed', 'cancelled']);
+
+/**
+ * The bot flow (DESIGN §1): dedupe, authorise, persist, queue, answer exactly once. Adapters call
+ * `handle()` and ack their platform once it resolves; everything slow happens after.
+ */
+export function createBotCore(deps: BotCoreDeps): RunningBotCore {
+  const { config, store, dispatcher, engine } = deps;
+  const clock = deps.clock ?? Date.now;
+  const logger = deps.logger.child({ component: 'core' });
+  let stopping = false;
+  let sweepTimer: NodeJS.Timeout | undefined;
+  const flows = new Set<Promise<void>>();
+  let lastPromptVersion = deps.promptVersion ?? 'unknown';
+  const ctx: CoreContext = {
+    config,
+    logger,
+    store,
+    dispatcher,
+    ...(deps.prepare ? { prepare: deps.prepare } : {}),
+    clock,
+    adapters: new Map<Platform, ChatAdapter>(),
+    prepareLimiter: new Bottleneck({ maxConcurrent: deps.prepareConcurrency ?? 2 }),
+    statusEditIntervalMs: deps.statusEditIntervalMs ?? 10_000,
+    isStopping: () => stopping,
+    controllers: new Map(),
+    cancelled: new Set(),
+    // The model card shows the prompt version the engine actually reported last.
+    noteRead: (promptVersion) => {
+      lastPromptVersion = promptVersion;
+    },
+  };
+  const runner = createJobRunner(ctx);
+  const iso = () => new Date(clock()).toISOString();
+
+  function track(done: Promise<void>): void {
+    flows.add(done);
+    void done.finally(() => flows.delete(done));
+  }
+
+  async function refuse(request: InboundRequest, error: AppError): Promise<HandleOutcome> {
+    await store
+      .audit({
+        event: 'refused',
+        userId: request.userId,
+        channelId: request.thread.channelId,
+        platform: request.platform,
+        code: error.code,
+      })
+      .catch(() => undefined);
+    logger.info({ platform: request.platform, code: error.code }, 'request refused');
+    return { kind: 'refused', code: error.code, text: error.userMessage };
+  }
+
+  async function cancelInThread(request: InboundRequest, threadKey: string): Promise<boolean> {
+    const live = await store.listJobs(['queued', 'running']);
+    const mine = live.filter((job) => job.threadKey === threadKey && job.userId === request.userId);
+    let any = false;
+    for (const job of mine) any = (await core.cancel(job.id, request.userId)) || any;
+    return any;
+  }
+
+  const core: RunningBotCore = {
+    attach(adapter) {
+      ctx.adapters.set(adapter.platform, adapter);
+    },
+
+    async handle(request) {
+      if (stopping) throw new AppError('INTERNAL', 'bot stopping', { retryable: true });
+      const jobId = randomUUID();
+      const keys = { platform: request.platform, eventId: request.eventId, messageKey: request.messageKey };
+      const claim = await store.claimEvent(keys, jobId);
+      if (claim.duplicate) {
+        const existing = claim.jobId ? await store.getJob(claim.jobId) : undefined;
+        return existing ? { kind: 'duplicate', jobId: existing.id } : { kind: 'duplicate' };
+      }
+      if (!isAllowed(config, request))
+        return refuse(request, new AppError('NOT_ALLOWED', 'not on allow-list'));
+      const threadKey = threadKeyOf(request.platform, request.thread);
+      const thread = await store.getThread(threadKey);
+      const attachment = request.attachments[0];
+      if (!attachment) {
+        if (isCancelCommand(request.question) && thread) {
+          await cancelInThread(request, threadKey);
+          return { kind: 'ignored', reason: 'not-for-bot' };
+        }
+        if (!thread?.active || !thread.imageRef) return { kind: 'ignored', reason: 'no-image' };
+      } else if (attachment.external) {
+        return refuse(
+          request,
+          new AppError('INPUT_UNSUPPORTED', 'external file', {
+            userMessage:
+              'That file is hosted outside the chat platform (e.g. Google Drive); upload the image itself.',
+          }),
+        );
+      }
+      try {
+        await dispatcher.admit(request.userId);
+      } catch (error) {
+        return refuse(request, toAppError(error));
+      }
+      const now = iso();
+      const isFollowUp = !attachment;
+      const job: StoredJob = {
+        id: jobId,
+        eventId: request.eventId,
+        messageKey: request.messageKey,
+        platform: request.platform,
+        thread: request.thread,
+        threadKey,
+        userId: request.userId,
+        userMessageId: userMessageIdOf(request),
+        status: 'queued',
+        attempts: 0,
+        priority: priorityOf(config, request),
+        ...(isFollowUp && thread?.imageRef ? { imageRef: thread.imageRef } : {}),
+        createdAt: now,
+        isFollowUp,
+        request: {
+          question: request.question,
+          attachments: request.attachments,
+          receivedAt: request.receivedAt,
+          ...(request.platformData ? { platformData: request.platformData } : {}),
+        },
+      };
+      // One durable write holds the job and its thread: the adapter acks the platform after it.
+      await Promise.all([
+        store.putThread({
+          key: threadKey,
+          platform: request.platform,
+          thread: request.thread,
+          active: true,
+          turns: thread?.turns ?? [],
+          lastActivityAt: now,
+          ...(thread?.imageRef ? { imageRef: thread.imageRef } : {}),
+          ...(thread?.answeredJobs ? { answeredJobs: thread.answeredJobs } : {}),
+          ...(request.platformData ? { platformData: request.platformData } : {}),
+        }),
+        store.insertJob(job),
+      ]);
+      const { position, etaSec, done } = runner.launch(job, false);
+      track(done);
+      return { kind: isFollowUp ? 'followup' : 'accepted', jobId, position, etaSec };
+    },
+
+    async isActiveThread(platform: Platform, thread: ThreadRef) {
+      const stored = await store.getThread(threadKeyOf(platform, thread));
+      return !!stored?.active && !!stored.imageRef;
+    },
+
+    async acknowledge(jobId, userId) {
+      const job = await store.getJob(jobId);
+      if (job?.answer?.kind !== 'read') return undefined;
+      const existing = await store.getAcknowledgement(jobId);
+      if (existing) return { at: existing.at };
+      const at = iso();
+      await store.acknowledge({ jobId, userId, at });
+      const card = { ...job.answer.card, acknowledgedBy: { userId, at } };
+      await store.updateJob(jobId, { answer: { kind: 'read', card } });
+      const adapter = ctx.adapters.get(job.platform);
+      if (adapter && job.postedMessageId) {
+        await adapter
+          .update({ thread: job.thread, messageId: job.postedMessageId }, { kind: 'read', card })
+          .catch((error) => logger.warn({ err: error, job: jobId }, 'card not updated with acknowledgement'));
+      }
+      await store
+        .audit({
+          event: 'acknowledged',
+          jobId,
+          userId: job.userId,
+          channelId: job.thread.channelId,
+          platform: job.platform,
+          acknowledgedBy: userId,
+          ...(job.imageSha256 ? { imageSha256: job.imageSha256 } : {}),
+          ...(job.urgency ? { urgency: job.urgency } : {}),
+        })
+        .catch(() => undefined);
+      return { at };
+    },
+
+    async feedback(jobId, userId, vote) {
+      const job = await store.getJob(jobId);
+      if (!job) throw new AppError('USAGE', 'unknown job', { userMessage: 'That read is no longer kept.' });
+      await store.addFeedback({
+        jobId,
+        userHash: store.hashId(`${job.platform}:${userId}`),
+        vote,
+        at: iso(),
+        ...(job.model ? { model: job.model } : {}),
+        ...(job.promptVersion ? { promptVersion: job.promptVersion } : {}),
+      });
+    },
+
+    async cancel(jobId, userId) {
+      const job = await store.getJob(jobId);
+      if (!job || job.userId !== userId || terminal.has(job.status) || job.answer) return false;
+      const controller = ctx.controllers.get(jobId);
+      if (!controller) return false;
+      ctx.cancelled.add(jobId);
+      dispatcher.cancel(jobId);
+      controller.abort(new AppError('CANCELLED', 'cancelled by requester'));
+      return true;
+    },
+
+    queueStatus(): QueueSnapshot {
+      const stats = dispatcher.stats();
+      return {
+        queued: stats.queued,
+        running: stats.running,
+        engineUp: stats.engineUp,
+        etaSec: dispatcher.etaSec(),
+        model: engine.model,
+        promptVersion: lastPromptVersion,
+      };
+    },
+
+    helpText(platform) {
+      return helpMessage(platform, config, core.queueStatus());
+    },
+
+    async start() {
+      const pending = await store.listJobs(['queued', 'running']);
+      for (const job of pending) {
+        if (job.answer) {
+          track(
+            runner
+              .deliver(job.id)
+              .catch((error) => logger.error({ err: error, job: job.id }, 'resume failed')),
+          );
+        } else if (job.attempts >= maxResumes || !job.request) {
+          track(
+            runner.fail(
+              job.id,
+              new AppError('INTERNAL', 'job interrupted too often', {
+                userMessage:
+                  'This request could not be completed after several restarts; please post it again.',
+              }),
+            ),
+          );
+        } else {
+          track(runner.launch(job, true).done);
+        }
+      }
+      if (pending.length > 0) logger.info({ jobs: pending.length }, 'resumed jobs');
+      const retentionMs = config.RETENTION_HOURS * 3600_000;
+      const sweep = () =>
+        store.sweep(retentionMs).catch((error) => logger.error({ err: error }, 'sweep failed'));
+      await sweep();
+      sweepTimer = setInterval(sweep, Math.min(retentionMs / 4, 3600_000));
+      sweepTimer.unref();
+    },
+
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      clearInterval(sweepTimer);
+      await dispatcher.stop();
+      for (const controller of ctx.controllers.values()) controller.abort(new Error('stopping'));
+      await ctx.prepareLimiter.stop({ dropWaitingJobs: true }).catch(() => undefined);
+      await Promise.race([
+        Promise.allSettled([...flows]),
+        new Promise((resolve) => setTimeout(resolve, 5000)),
+      ]);
+    },
+  };
+  return core;
+}

@@ -1,0 +1,367 @@
+import type Bottleneck from 'bottleneck';
+import type { Config } from '../config.ts';
+import { isStoppedError } from '../dispatch/index.ts';
+import type { Dispatcher, DispatchUpdate } from '../dispatch/types.ts';
+import { AppError, toAppError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Store, StoredJob } from '../store/types.ts';
+import type { ChatAdapter } from './adapter.ts';
+import { cardAsTurn, toReadCard } from './card.ts';
+import type { OutboundMessage, PostedRef } from './reply.ts';
+import type { InferenceInput, Platform, PreparedImage } from './types.ts';
+
+/** The image pipeline's entry point (src/ingest prepareImage), injected so the core stays testable. */
+export type PrepareFn = (
+  bytes: Uint8Array,
+  options: {
+    maxSide?: number | 'native';
+    question?: string;
+    maxBytes?: number;
+    burnedInText?: 'redact' | 'flag' | 'refuse';
+  },
+) => Promise<PreparedImage>;
+
+export interface CoreContext {
+  config: Config;
+  logger: Logger;
+  store: Store;
+  dispatcher: Dispatcher;
+  prepare?: PrepareFn;
+  clock: () => number;
+  adapters: Map<Platform, ChatAdapter>;
+  /** Bounds eager preparation (download + decode) of queued jobs; the GPU slots do not gate it. */
+  prepareLimiter: Bottleneck;
+  statusEditIntervalMs: number;
+  isStopping(): boolean;
+  controllers: Map<string, AbortController>;
+  /** Jobs their requester withdrew: whatever error their flow sees becomes CANCELLED. */
+  cancelled: Set<string>;
+  noteRead(promptVersion: string): void;
+}
+
+const defaultQuestion = 'Describe the findings in this image.';
+const maxHistoryTurns = 12;
+const previewCaption = 'What the model saw: de-identified, downsized — not for diagnostic use.';
+
+/**
+ * One job from "queued" to exactly one visible answer (DESIGN §1, issue #5). Every step writes its
+ * outcome to the store before the next visible effect, so a process killed at any point resumes:
+ * an answer that exists is posted without asking the engine again, and a posted answer
+ * (postedMessageId) is never posted twice.
+ */
+export function createJobRunner(ctx: CoreContext) {
+  const { store, dispatcher, config } = ctx;
+  const iso = () => new Date(ctx.clock()).toISOString();
+  const log = (job: StoredJob) => ctx.logger.child({ job: job.id, platform: job.platform });
+
+  /** Edits of one status message are serialised; the answer waits for them and ends them. */
+  interface Status {
+    chain: Promise<void>;
+    final: boolean;
+    lastState?: string;
+    lastEditAt: number;
+  }
+  const statuses = new Map<string, Status>();
+
+  function statusOf(jobId: string): Status {
+    let status = statuses.get(jobId);
+    if (!status) {
+      status = { chain: Promise.resolve(), final: false, lastEditAt: 0 };
+      statuses.set(jobId, status);
+    }
+    return status;
+  }
+
+  function enqueueEdit(job: StoredJob, message: OutboundMessage, state: string): void {
+    const status = statusOf(job.id);
+    if (status.final) return;
+    status.lastState = state;
+    status.lastEditAt = ctx.clock();
+    status.chain = status.chain.then(async () => {
+      const adapter = ctx.adapters.get(job.platform);
+      const current = await store.getJob(job.id);
+      if (!adapter || status.final || !current) return;
+      try {
+        if (current.statusMessageId) {
+          await adapter.update({ thread: job.thread, messageId: current.statusMessageId }, message);
+        } else {
+          const ref = await adapter.post(job.thread, message);
+          await store.updateJob(job.id, { statusMessageId: ref.messageId });
+        }
+      } catch (error) {
+        log(job).warn({ err: error }, 'status message not posted');
+      }
+    });
+  }
+
+  function onUpdate(job: StoredJob, update: DispatchUpdate): void {
+    const status = statusOf(job.id);
+    if (update.state === 'preparing') return;
+    if (update.state === 'reading') {
+      void store
+        .updateJob(job.id, { status: 'running', startedAt: iso(), attempts: job.attempts + 1 })
+        .catch(() => undefined);
+      enqueueEdit(job, { kind: 'status', jobId: job.id, state: 'reading' }, 'reading');
+      return;
+    }
+    // A changed state is shown at once ("engine unavailable, you are #k" once per outage); a mere
+    // change of place at most every statusEditIntervalMs, to stay inside chat platforms' edit limits.
+    const due = ctx.clock() - status.lastEditAt >= ctx.statusEditIntervalMs;
+    if (update.state === status.lastState && !due) return;
+    enqueueEdit(job, { kind: 'status', jobId: job.id, ...update }, update.state);
+  }
+
+  async function prepareImage(job: StoredJob, signal: AbortSignal): Promise<string> {
+    const attachment = job.request?.attachments[0];
+    if (!attachment) {
+      const thread = await store.getThread(job.threadKey);
+      const ref = job.imageRef ?? thread?.imageRef;
+      if (ref && (await store.loadImage(ref))) return ref;
+      throw new AppError('INPUT_UNSUPPORTED', 'thread image gone', {
+        userMessage: 'The image of this thread is no longer kept (retention period). Please post it again.',
+      });
+    }
+    if (job.imageRef && (await store.loadImage(job.imageRef))) return job.imageRef;
+    const adapter = ctx.adapters.get(job.platform);
+    if (!adapter) throw new AppError('INTERNAL', `no adapter for ${job.platform}`);
+    if (!ctx.prepare) throw new AppError('INTERNAL', 'no image pipeline configured');
+    const bytes = await adapter.download(attachment, signal);
+    const image = await ctx.prepare(bytes, {
+      maxSide: config.MAX_IMAGE_SIZE,
+      question: job.request?.question ?? '',
+      maxBytes: config.MAX_UPLOAD_MB * 1024 * 1024,
+      burnedInText: config.BURNED_IN_TEXT,
+    });
+    // Discord has no BAA (DISCORD_PHI=refuse): a DICOM whose header still named the patient is refused
+    // even though de-identification removed it, because the original already crossed Discord.
+    if (
+      job.platform === 'discord' &&
+      config.DISCORD_PHI === 'refuse' &&
+      image.source.kind === 'dicom' &&
+      image.deid.identityPresent
+    ) {
+      throw new AppError('PHI_PRESENT', 'identified DICOM posted on Discord', {
+        userMessage:
+          'This DICOM still carries patient identity in its header, and Discord has no business associate agreement. Delete the post and share a de-identified image instead.',
+      });
+    }
+    const ref = await store.saveImage(image);
+    await store.updateJob(job.id, { imageRef: ref, imageSha256: image.sha256 });
+    const thread = await store.getThread(job.threadKey);
+    if (thread) await store.putThread({ ...thread, imageRef: ref, lastActivityAt: iso() });
+    return ref;
+  }
+
+  async function buildInput(job: StoredJob, ref: string): Promise<InferenceInput> {
+    const image = await store.loadImage(ref);
+    if (!image) throw new AppError('INTERNAL', 'prepared image missing');
+    const thread = await store.getThread(job.threadKey);
+    const history = job.isFollowUp ? (thread?.turns ?? []).slice(-maxHistoryTurns) : [];
+    const question = job.request?.question.trim() || defaultQuestion;
+    return { image, question, history, temperature: config.TEMPERATURE };
+  }
+
+  const delivering = new Map<string, Promise<void>>();
+
+  /** Post (or edit the status message into) the stored answer, then mark the job done; once per job. */
+  function deliver(jobId: string): Promise<void> {
+    let running = delivering.get(jobId);
+    if (!running) {
+      running = deliverOnce(jobId).finally(() => delivering.delete(jobId));
+      delivering.set(jobId, running);
+    }
+    return running;
+  }
+
+  async function deliverOnce(jobId: string): Promise<void> {
+    const status = statusOf(jobId);
+    status.final = true;
+    await status.chain;
+    let job = await store.getJob(jobId);
+    if (!job?.answer || ['succeeded', 'failed', 'cancelled'].includes(job.status)) return;
+    const adapter = ctx.adapters.get(job.platform);
+    if (!job.postedMessageId) {
+      if (!adapter) throw new AppError('INTERNAL', `no adapter for ${job.platform}`);
+      const message: OutboundMessage =
+        job.answer.kind === 'read'
+          ? { kind: 'read', card: job.answer.card }
+          : { kind: 'error', jobId, code: job.answer.code, text: job.answer.text };
+      const posted = await postOrEdit(adapter, job, message);
+      // Stored before the job is marked done: a restart finds it and does not post again.
+      job = (await store.updateJob(jobId, { postedMessageId: posted.messageId }))!;
+      if (job.answer?.kind === 'read' && adapter.uploadPreview && !job.previewAttempted && job.imageRef) {
+        await store.updateJob(jobId, { previewAttempted: true });
+        const image = await store.loadImage(job.imageRef);
+        if (image) await adapter.uploadPreview(job.thread, image.png, previewCaption).catch(() => undefined);
+      }
+    }
+    await finish(job);
+  }
+
+  /** Edit the status message in place; when there is none (or it is gone), post a new message. */
+  async function postOrEdit(
+    adapter: ChatAdapter,
+    job: StoredJob,
+    message: OutboundMessage,
+  ): Promise<PostedRef> {
+    if (job.statusMessageId) {
+      const ref = { thread: job.thread, messageId: job.statusMessageId };
+      for (let attempt = 0; attempt < 3; attempt += 1) {
+        try {
+          await adapter.update(ref, message);
+          return ref;
+        } catch (error) {
+          log(job).warn({ err: error, attempt }, 'answer edit failed');
+          await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
+        }
+      }
+    }
+    return adapter.post(job.thread, message);
+  }
+
+  async function finish(job: StoredJob): Promise<void> {
+    const answer = job.answer!;
+    const thread = await store.getThread(job.threadKey);
+    if (answer.kind === 'read' && thread && !(thread.answeredJobs ?? []).includes(job.id)) {
+      const turns = [
+        ...thread.turns,
+        { role: 'user' as const, text: job.request?.question.trim() || defaultQuestion },
+        cardAsTurn(answer.card),
+      ].slice(-maxHistoryTurns);
+      const answeredJobs = [...(thread.answeredJobs ?? []), job.id].slice(-50);
+      await store.putThread({ ...thread, turns, answeredJobs, lastActivityAt: iso() });
+    }
+    const status =
+      answer.kind === 'read' ? 'succeeded' : answer.code === 'CANCELLED' ? 'cancelled' : 'failed';
+    await store.updateJob(job.id, {
+      status,
+      finishedAt: iso(),
+      ...(answer.kind === 'error' ? { error: { code: answer.code, message: answer.text } } : {}),
+    });
+    statuses.delete(job.id);
+    await store
+      .audit({
+        event: answer.kind === 'read' ? 'read' : status === 'cancelled' ? 'cancelled' : 'failed',
+        jobId: job.id,
+        userId: job.userId,
+        channelId: job.thread.channelId,
+        platform: job.platform,
+        ...(job.imageSha256 ? { imageSha256: job.imageSha256 } : {}),
+        ...(job.model ? { model: job.model } : {}),
+        ...(job.promptVersion ? { promptVersion: job.promptVersion } : {}),
+        ...(job.urgency ? { urgency: job.urgency } : {}),
+        ...(answer.kind === 'error' ? { code: answer.code } : {}),
+      })
+      .catch((error) => log(job).error({ err: error }, 'audit write failed'));
+    const adapter = ctx.adapters.get(job.platform);
+    await adapter
+      ?.react?.(job.thread, job.userMessageId, answer.kind === 'read' ? 'done' : 'failed')
+      .catch(() => {});
+  }
+
+  async function fail(jobId: string, error: unknown): Promise<void> {
+    const appError = toAppError(error);
+    dispatcher.cancel(jobId);
+    const job = await store.getJob(jobId);
+    if (!job || job.answer) return deliver(jobId);
+    if (appError.code === 'INTERNAL') log(job).error({ err: appError }, 'job failed');
+    else log(job).info({ code: appError.code }, 'job failed');
+    await store.updateJob(jobId, {
+      answer: { kind: 'error', code: appError.code, text: appError.userMessage },
+    });
+    await deliver(jobId);
+  }
+
+  /** Queue a persisted job and run it to its one answer in the background; returns its place. */
+  function launch(
+    job: StoredJob,
+    isResume: boolean,
+  ): { position: number; etaSec: number; done: Promise<void> } {
+    const controller = new AbortController();
+    ctx.controllers.set(job.id, controller);
+    let started: Promise<string> | undefined;
+    let markReady: (ref: string) => void = () => undefined;
+    let markFailed: (error: unknown) => void = () => undefined;
+    const ready = new Promise<string>((resolve, reject) => {
+      markReady = resolve;
+      markFailed = reject;
+    });
+    ready.catch(() => undefined);
+    const ensureImage = (): Promise<string> => {
+      if (!started) {
+        started = prepareImage(job, controller.signal);
+        started.then(markReady, markFailed);
+      }
+      return started;
+    };
+    const result = dispatcher.schedule(
+      {
+        id: job.id,
+        userId: job.userId,
+        channelId: `${job.platform}:${job.thread.channelId}`,
+        priority: job.priority,
+        enqueuedAt: Date.parse(job.createdAt),
+        input: async () => buildInput(job, await ensureImage()),
+        onUpdate: (update) => onUpdate(job, update),
+      },
+      controller.signal,
+    );
+    result.catch(() => undefined);
+    const place = dispatcher.position(job.id) ?? { position: 1, etaSec: dispatcher.etaSec(1) };
+
+    const done = (async () => {
+      const adapter = ctx.adapters.get(job.platform);
+      if (!isResume) await adapter?.react?.(job.thread, job.userMessageId, 'received').catch(() => {});
+      const engineUp = dispatcher.stats().engineUp;
+      const state = engineUp ? 'queued' : 'waiting-engine';
+      if (!job.statusMessageId || isResume) {
+        enqueueEdit(job, { kind: 'status', jobId: job.id, state, ...place }, state);
+      }
+      ctx.prepareLimiter.schedule({ priority: job.priority > 0 ? 1 : 5 }, ensureImage).catch(() => undefined);
+      try {
+        const ref = await ready;
+        const inference = await result;
+        ctx.noteRead(inference.promptVersion);
+        const image = await store.loadImage(ref);
+        const card = toReadCard(
+          job.id,
+          inference,
+          image ?? {
+            width: 0,
+            height: 0,
+            tokens: 0,
+            deid: { removedTags: 0, burnedInAnnotation: false, identityPresent: false },
+          },
+          job.isFollowUp,
+        );
+        await store.updateJob(job.id, {
+          answer: { kind: 'read', card },
+          urgency: inference.urgency,
+          model: inference.model,
+          promptVersion: inference.promptVersion,
+        });
+        await deliver(job.id);
+      } catch (error) {
+        if (ctx.cancelled.has(job.id)) {
+          await fail(
+            job.id,
+            new AppError('CANCELLED', 'cancelled by requester', {
+              userMessage: 'Cancelled at your request.',
+            }),
+          );
+          return;
+        }
+        if (ctx.isStopping() && (isStoppedError(error) || controller.signal.aborted)) return;
+        await fail(job.id, error);
+      } finally {
+        ctx.controllers.delete(job.id);
+        ctx.cancelled.delete(job.id);
+      }
+    })().catch((error) => {
+      if (!ctx.isStopping()) log(job).error({ err: error }, 'job flow failed');
+    });
+    return { ...place, done };
+  }
+
+  return { launch, deliver, fail };
+}

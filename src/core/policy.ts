@@ -1,0 +1,41 @@
+import type { Config } from '../config.ts';
+import type { InboundRequest, Platform } from './types.ts';
+
+/** Does a list (ALLOWED_CHANNELS, STAT_CHANNELS…) name this channel, bare or as `platform:id`? */
+const names = (list: readonly string[], platform: Platform, id: string): boolean =>
+  list.includes(id) || list.includes(`${platform}:${id}`);
+
+/** ALLOWED_CHANNELS / ALLOWED_USERS: empty means everyone. */
+export function isAllowed(config: Config, request: InboundRequest): boolean {
+  const channelOk =
+    config.ALLOWED_CHANNELS.length === 0 ||
+    names(config.ALLOWED_CHANNELS, request.platform, request.thread.channelId);
+  const userOk =
+    config.ALLOWED_USERS.length === 0 || names(config.ALLOWED_USERS, request.platform, request.userId);
+  return channelOk && userOk;
+}
+
+/** Job.priority values: higher runs first; anything above 0 is STAT for the dispatcher. */
+export const STAT_PRIORITY = 10;
+export const ROUTINE_PRIORITY = 0;
+
+const statWords = /\b(stat|urgent)\b/i;
+
+/** STAT: a STAT channel, or the requester said "stat"/"urgent". */
+export function priorityOf(
+  config: Config,
+  request: Pick<InboundRequest, 'platform' | 'thread' | 'question'>,
+): number {
+  if (names(config.STAT_CHANNELS, request.platform, request.thread.channelId)) return STAT_PRIORITY;
+  return statWords.test(request.question) ? STAT_PRIORITY : ROUTINE_PRIORITY;
+}
+
+/** A message that is only the word "cancel" withdraws the poster's pending request in that thread. */
+export const isCancelCommand = (question: string): boolean => /^\s*(cancel|stop)\s*[.!]?\s*$/i.test(question);
+
+/** The message id of the user's own post, for reactions: adapters put it last in the message key. */
+export function userMessageIdOf(request: InboundRequest): string {
+  const explicit = request.platformData?.messageId;
+  if (typeof explicit === 'string' && explicit !== '') return explicit;
+  return request.messageKey.slice(request.messageKey.lastIndexOf(':') + 1);
+}

@@ -1,0 +1,61 @@
+import type { EventEmitter } from 'node:events';
+import type { InferenceInput, InferenceResult, Urgency } from '../core/types.ts';
+
+/** What the requester hears while a job waits (the bot core turns these into status edits). */
+export type DispatchUpdate =
+  | { state: 'queued'; position: number; etaSec: number }
+  /** Sent once per job per outage: "engine unavailable, you are #k". */
+  | { state: 'waiting-engine'; position: number; etaSec: number }
+  | { state: 'preparing' }
+  | { state: 'reading' };
+
+export interface DispatchRequest {
+  id: string;
+  userId: string;
+  /** The fairness unit: usually `${platform}:${channelId}`. */
+  channelId: string;
+  /** > 0 is STAT. */
+  priority: number;
+  /**
+   * The input, or a function that produces it (download + decode + load). Functions are called when
+   * the job is a few places from the GPU, so preparation overlaps the engine's work on earlier jobs.
+   */
+  input: InferenceInput | (() => Promise<InferenceInput>);
+  /** For resumed jobs: the original enqueue time (ms), which keeps their place and their age. */
+  enqueuedAt?: number;
+  onUpdate?: (update: DispatchUpdate) => void;
+}
+
+export interface DispatcherStats {
+  /** Waiting for a GPU slot (in the fair queue, or prepared and next in line). */
+  queued: number;
+  /** Picked for the GPU and being downloaded / decoded now. */
+  preparing: number;
+  running: number;
+  engineUp: boolean;
+  serviceMsEwma: number;
+}
+
+export interface FinishedEvent {
+  id: string;
+  durationMs: number;
+  waitMs: number;
+  urgency?: Urgency;
+  downscaled: boolean;
+  errorCode?: string;
+}
+
+export interface Dispatcher {
+  /** Admission: QUEUE_FULL (with an ETA) or RATE_LIMITED for this user; resolves when accepted. */
+  admit(userId: string): Promise<void>;
+  schedule(request: DispatchRequest, signal?: AbortSignal): Promise<InferenceResult>;
+  position(id: string): { position: number; etaSec: number } | undefined;
+  /** Seconds until an answer for a job entering the queue now (or at `position`). */
+  etaSec(position?: number): number;
+  cancel(id: string): boolean;
+  stats(): DispatcherStats;
+  /** 'finished' FinishedEvent, 'started' { id, waitMs }, 'engine' { up: boolean }. */
+  readonly events: EventEmitter;
+  /** Stop feeding the engine; waiting and running jobs reject with a `stopped` INTERNAL error. */
+  stop(): Promise<void>;
+}

@@ -1,0 +1,154 @@
+import type { ReadCard } from '../core/reply.ts';
+import type {
+  AttachmentRef,
+  DeidReport,
+  ImageSourceInfo,
+  Job,
+  JobStatus,
+  Platform,
+  PreparedImage,
+  SafeImageMeta,
+  ThreadRef,
+  Turn,
+  Urgency,
+  WindowInfo,
+} from '../core/types.ts';
+
+/**
+ * The state the bot keeps between restarts (DESIGN §1, §8). `Store` is an interface so a Redis-backed
+ * implementation can replace the lowdb one when several bot processes share a queue; nothing outside
+ * src/store may assume the data lives in one JSON file.
+ */
+
+/** What the requester asked: thread body, deleted by retention together with the thread. */
+export interface StoredRequest {
+  question: string;
+  attachments: AttachmentRef[];
+  receivedAt: string;
+  /** Opaque adapter data (e.g. a Discord interaction token). Never logged. */
+  platformData?: Record<string, unknown>;
+}
+
+export interface StoredJob extends Job {
+  /** threadKeyOf(platform, thread): the conversation this job belongs to. */
+  threadKey: string;
+  request?: StoredRequest;
+  isFollowUp: boolean;
+  /** Id of the user's own message, for reactions. */
+  userMessageId: string;
+  /** The status message posted at enqueue and edited in place into the answer. */
+  statusMessageId?: string;
+  /** Set once the answer exists; on resume it is posted without asking the engine again. */
+  answer?: { kind: 'read'; card: ReadCard } | { kind: 'error'; code: string; text: string };
+  /** The preview upload was tried (never retried on resume: a missing preview beats a duplicate). */
+  previewAttempted?: boolean;
+  urgency?: Urgency;
+  model?: string;
+  promptVersion?: string;
+  imageSha256?: string;
+}
+
+export interface StoredThread {
+  key: string;
+  platform: Platform;
+  thread: ThreadRef;
+  active: boolean;
+  /** sha256 of the prepared image follow-ups reuse. */
+  imageRef?: string;
+  turns: Turn[];
+  lastActivityAt: string;
+  platformData?: Record<string, unknown>;
+  /** Jobs whose turns are already in `turns`: a resumed job never appends them twice. */
+  answeredJobs?: string[];
+}
+
+export interface StoredImageInfo {
+  sha256: string;
+  width: number;
+  height: number;
+  tokens: number;
+  meta: SafeImageMeta;
+  deid: DeidReport;
+  window: WindowInfo;
+  source: ImageSourceInfo;
+  savedAt: string;
+  lastUsedAt: string;
+}
+
+export interface Acknowledgement {
+  jobId: string;
+  userId: string;
+  at: string;
+}
+
+export interface FeedbackEntry {
+  jobId: string;
+  /** Hashed: feedback is for calibration, not for knowing who voted. */
+  userHash: string;
+  vote: 'up' | 'down';
+  at: string;
+  model?: string;
+  promptVersion?: string;
+}
+
+/** One line of DATA_DIR/audit.jsonl. Hashes and codes only: never PHI or question text. */
+export interface AuditEntry {
+  event: 'read' | 'failed' | 'acknowledged' | 'cancelled' | 'refused';
+  jobId?: string;
+  userId: string;
+  channelId: string;
+  platform: Platform;
+  imageSha256?: string;
+  model?: string;
+  promptVersion?: string;
+  urgency?: Urgency;
+  acknowledgedBy?: string;
+  code?: string;
+}
+
+export interface EventKeys {
+  platform: Platform;
+  eventId: string;
+  messageKey: string;
+}
+
+export type ClaimResult = { duplicate: false } | { duplicate: true; jobId?: string };
+
+export interface SweepResult {
+  images: number;
+  threads: number;
+  jobs: number;
+  events: number;
+}
+
+export interface Store {
+  readonly dataDir: string;
+  /**
+   * Atomically record an event id and a message key as seen. A second delivery of either (Slack retries,
+   * app_mention + message for one chat message) comes back as a duplicate with the first job's id.
+   */
+  claimEvent(keys: EventKeys, jobId?: string): Promise<ClaimResult>;
+  /** Insert a job; resolves once it is durable on disk (the adapter acks the platform after this). */
+  insertJob(job: StoredJob): Promise<void>;
+  getJob(id: string): Promise<StoredJob | undefined>;
+  updateJob(id: string, patch: Partial<StoredJob>): Promise<StoredJob | undefined>;
+  listJobs(statuses?: JobStatus[]): Promise<StoredJob[]>;
+  getThread(key: string): Promise<StoredThread | undefined>;
+  putThread(thread: StoredThread): Promise<void>;
+  /** Store a prepared image (PNG under images/, facts in the state file); returns its reference. */
+  saveImage(image: PreparedImage): Promise<string>;
+  loadImage(ref: string): Promise<PreparedImage | undefined>;
+  acknowledge(ack: Acknowledgement): Promise<void>;
+  getAcknowledgement(jobId: string): Promise<Acknowledgement | undefined>;
+  addFeedback(entry: FeedbackEntry): Promise<void>;
+  listFeedback(): Promise<FeedbackEntry[]>;
+  audit(entry: AuditEntry): Promise<void>;
+  /** A keyed hash of an identifier for logs and audit lines. */
+  hashId(value: string): string;
+  /** Delete prepared images, thread bodies and finished jobs older than the retention period. */
+  sweep(retentionMs: number): Promise<SweepResult>;
+  close(): Promise<void>;
+}
+
+export const threadKeyOf = (platform: Platform, thread: ThreadRef): string =>
+  `${platform}:${thread.channelId}:${thread.threadId}`;
