@@ -39,7 +39,7 @@ const clamp01 = (x: number) => Math.min(1 - EPS, Math.max(EPS, x));
 const logit = (p: number) => Math.log(clamp01(p) / (1 - clamp01(p)));
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 
-/** Platt scaling by Newton's method on the smoothed targets. */
+/** Platt scaling: Newton's method with step halving (Lin, Lin & Weng 2007) on the smoothed targets. */
 export function fitPlatt(cases: readonly LabelledCase[]): { a: number; b: number } {
   const positives = cases.filter((c) => c.label === 1).length;
   const negatives = cases.length - positives;
@@ -47,18 +47,32 @@ export function fitPlatt(cases: readonly LabelledCase[]): { a: number; b: number
   const lo = 1 / (negatives + 2);
   const xs = cases.map((c) => logit(c.raw));
   const ts = cases.map((c) => (c.label === 1 ? hi : lo));
+  // A small ridge towards the identity map (a=1, b=0) keeps the problem strictly convex when every raw
+  // value is the same (the logit column is then collinear with the intercept).
+  const ridge = 1e-2;
+  const loss = (a: number, b: number) => {
+    let sum = (ridge / 2) * ((a - 1) ** 2 + b ** 2);
+    for (let i = 0; i < xs.length; i++) {
+      const z = a * xs[i]! + b;
+      // Cross-entropy written with log1p so large |z| does not overflow.
+      sum += ts[i]! * Math.log1p(Math.exp(-z)) + (1 - ts[i]!) * Math.log1p(Math.exp(z));
+      if (!Number.isFinite(sum)) return Number.POSITIVE_INFINITY;
+    }
+    return sum;
+  };
   let a = 1;
   let b = 0;
+  let current = loss(a, b);
   for (let iteration = 0; iteration < 100; iteration++) {
-    let ga = 0;
-    let gb = 0;
-    let haa = 1e-9;
+    let ga = ridge * (a - 1);
+    let gb = ridge * b;
+    let haa = ridge;
     let hab = 0;
-    let hbb = 1e-9;
+    let hbb = ridge;
     for (let i = 0; i < xs.length; i++) {
       const p = sigmoid(a * xs[i]! + b);
       const d = p - ts[i]!;
-      const w = p * (1 - p);
+      const w = Math.max(p * (1 - p), 1e-12);
       ga += d * xs[i]!;
       gb += d;
       haa += w * xs[i]! * xs[i]!;
@@ -66,12 +80,23 @@ export function fitPlatt(cases: readonly LabelledCase[]): { a: number; b: number
       hbb += w;
     }
     const det = haa * hbb - hab * hab;
-    if (Math.abs(det) < 1e-12) break;
+    if (!(Math.abs(det) > 1e-18)) break;
     const da = (hbb * ga - hab * gb) / det;
     const db = (haa * gb - hab * ga) / det;
-    a -= da;
-    b -= db;
-    if (Math.abs(da) + Math.abs(db) < 1e-9) break;
+    let step = 1;
+    let improved = false;
+    while (step > 1e-10) {
+      const next = loss(a - step * da, b - step * db);
+      if (next < current - 1e-12) {
+        a -= step * da;
+        b -= step * db;
+        current = next;
+        improved = true;
+        break;
+      }
+      step /= 2;
+    }
+    if (!improved || Math.abs(step * da) + Math.abs(step * db) < 1e-10) break;
   }
   return { a, b };
 }
