@@ -22,6 +22,7 @@ export interface DetectOptions {
 }
 
 const BASE = 32; // the DB detector needs sides that are multiples of 32
+const MARGIN = 16;
 
 /**
  * DB text detection (PP-OCRv4 det) over an RGB raster. Differences from @gutenye/ocr-common's
@@ -48,16 +49,17 @@ export async function detectText(
       .toBuffer();
     pixels = new Uint8Array(resized.buffer, resized.byteOffset, resized.byteLength);
   }
-  // Pad right and bottom with black up to a multiple of 32: no resampling, so coordinates map back
-  // by the scale alone.
-  const tw = Math.max(BASE, Math.ceil(sw / BASE) * BASE);
-  const th = Math.max(BASE, Math.ceil(sh / BASE) * BASE);
+  // A black margin on every side (and right/bottom up to a multiple of 32): DB misses text that
+  // touches the border (dates in the top corner of ultrasound screens). No resampling, so
+  // coordinates map back by the margin and the scale alone.
+  const tw = Math.ceil((sw + 2 * MARGIN) / BASE) * BASE;
+  const th = Math.ceil((sh + 2 * MARGIN) / BASE) * BASE;
   const plane = tw * th;
   const input = new Float32Array(plane * 3);
   for (let y = 0; y < sh; y += 1) {
     for (let x = 0; x < sw; x += 1) {
       const i = (y * sw + x) * 3;
-      const o = y * tw + x;
+      const o = (y + MARGIN) * tw + x + MARGIN;
       // BGR planes scaled to 0..1, as @gutenye/ocr-common feeds this model.
       input[o] = pixels[i + 2]! / 255;
       input[plane + o] = pixels[i + 1]! / 255;
@@ -73,10 +75,10 @@ export async function detectText(
   });
   const back = 1 / scale;
   return boxes.map((box) => ({
-    x0: clamp(Math.floor(box.x0 * back), 0, rgb.width),
-    y0: clamp(Math.floor(box.y0 * back), 0, rgb.height),
-    x1: clamp(Math.ceil(box.x1 * back), 0, rgb.width),
-    y1: clamp(Math.ceil(box.y1 * back), 0, rgb.height),
+    x0: clamp(Math.floor((box.x0 - MARGIN) * back), 0, rgb.width),
+    y0: clamp(Math.floor((box.y0 - MARGIN) * back), 0, rgb.height),
+    x1: clamp(Math.ceil((box.x1 - MARGIN) * back), 0, rgb.width),
+    y1: clamp(Math.ceil((box.y1 - MARGIN) * back), 0, rgb.height),
     score: box.score,
   }));
 }

@@ -105,24 +105,30 @@ export type RegionKind = 'marker' | 'text' | 'noise';
 
 /** Recognition confidence from which a non-empty reading counts as text (@gutenye/ocr-common keeps ≥ 0.5). */
 export const TEXT_MIN_CONFIDENCE = 0.5;
+/** One or two characters read from a blob (an eye read as "e.") need a surer reading. */
+export const SHORT_TEXT_MIN_CONFIDENCE = 0.8;
 
 /**
  * What a detected box is. The DB detector also fires on anatomy (whole-body blobs on CT, round
- * nodes), which the recogniser reads as nothing; those are noise and leave the pixels alone. A box
- * shaped like a line of text (at least twice as wide as tall, at most a tenth of the image high) is
- * treated as text even when it cannot be read: redaction fails closed for what looks like writing.
+ * nodes, an eye in a photograph), which the recogniser reads as nothing or as a doubtful letter;
+ * those are noise and leave the pixels alone. A confidently detected box shaped like a line of
+ * writing (at least three times as wide as tall, 8 px to a tenth of the image high) is treated as
+ * text even when it cannot be read: redaction fails closed for what looks like writing.
  */
 export function classifyRegion(input: {
   text: string;
   confidence: number;
-  box: { x0: number; y0: number; x1: number; y1: number };
+  box: { x0: number; y0: number; x1: number; y1: number; score: number };
   imageHeight: number;
 }): RegionKind {
   const width = input.box.x1 - input.box.x0;
   const height = input.box.y1 - input.box.y0;
   if (height > Math.max(64, input.imageHeight / 4)) return 'noise';
   if (isPositionMarker(input.text, input.confidence)) return 'marker';
-  const readable = input.text.trim().length > 0 && input.confidence >= TEXT_MIN_CONFIDENCE;
-  const lineShaped = width >= 2 * height && height <= input.imageHeight / 10;
+  const characters = input.text.replace(/[^\p{L}\p{N}]/gu, '').length;
+  const needed = characters < 3 ? SHORT_TEXT_MIN_CONFIDENCE : TEXT_MIN_CONFIDENCE;
+  const readable = characters > 0 && input.confidence >= needed;
+  const lineShaped =
+    input.box.score >= 0.85 && width >= 3 * height && height >= 8 && height <= input.imageHeight / 10;
   return readable || lineShaped ? 'text' : 'noise';
 }

@@ -50,7 +50,7 @@ describe('position markers', () => {
 });
 
 describe('classifyRegion', () => {
-  const box = (w: number, h: number) => ({ x0: 10, y0: 10, x1: 10 + w, y1: 10 + h });
+  const box = (w: number, h: number, score = 0.95) => ({ x0: 10, y0: 10, x1: 10 + w, y1: 10 + h, score });
 
   it('readable text is text; markers are markers', () => {
     expect(classifyRegion({ text: 'DOE JOHN', confidence: 0.9, box: box(120, 20), imageHeight: 512 })).toBe(
@@ -63,6 +63,23 @@ describe('classifyRegion', () => {
 
   it('fails closed for an unreadable box shaped like a line of writing', () => {
     expect(classifyRegion({ text: '', confidence: 0, box: box(120, 20), imageHeight: 512 })).toBe('text');
+  });
+
+  it('needs a sure reading for one or two characters (an eye read as "e.")', () => {
+    expect(classifyRegion({ text: 'e.', confidence: 0.54, box: box(15, 10), imageHeight: 480 })).toBe(
+      'noise',
+    );
+    expect(classifyRegion({ text: 'G', confidence: 0.94, box: box(21, 22), imageHeight: 600 })).toBe('text');
+    expect(classifyRegion({ text: '1957', confidence: 0.6, box: box(50, 20), imageHeight: 600 })).toBe(
+      'text',
+    );
+  });
+
+  it('an unreadable line shape counts only when the detector was sure of it', () => {
+    expect(classifyRegion({ text: '', confidence: 0, box: box(120, 20, 0.7), imageHeight: 512 })).toBe(
+      'noise',
+    );
+    expect(classifyRegion({ text: '', confidence: 0, box: box(16, 7), imageHeight: 512 })).toBe('noise');
   });
 
   it('ignores unreadable blobs and body-sized regions (detector noise on anatomy)', () => {
