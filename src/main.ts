@@ -1,15 +1,112 @@
+import { createMetrics } from './api/metrics.ts';
+import { createOpsRoutes } from './api/ops.ts';
 import type { CommandIO } from './commands/output.ts';
-import { notImplemented } from './commands/output.ts';
-import type { Config } from './config.ts';
+import { type Config, enabledPlatforms } from './config.ts';
 import type { ChatAdapter } from './core/adapter.ts';
+import { createBotCore } from './core/bot.ts';
+import type { Engine } from './core/types.ts';
+import { createDispatcher } from './dispatch/index.ts';
+import { createEngine, PROMPT_VERSION } from './engine/index.ts';
+import { closeIngestWorkers, prepareImage } from './ingest/index.ts';
+import { createLogger, type Logger } from './log.ts';
+import { openStore } from './store/index.ts';
+
+export interface StartDeps {
+  logger?: Logger;
+  /** Resolves when the bot should stop; default: SIGINT or SIGTERM. */
+  until?: Promise<unknown>;
+  engine?: Engine;
+}
 
 /**
- * Composition root (DESIGN §1): config → logger → store → engine → dispatcher → adapters.
- * The only module that wires adapters in.
+ * Composition root (DESIGN §1): config → logger → store → engine → dispatcher → bot core → adapters.
+ * The only module that wires adapters in. The store and the dispatcher are chosen here, so a
+ * Redis-backed store or a clustered limiter (DESIGN §8) replaces them without touching the rest.
  */
-export async function runStart(_config: Config, _io: CommandIO): Promise<number> {
+export async function runStart(config: Config, io: CommandIO, deps: StartDeps = {}): Promise<number> {
+  const logger = deps.logger ?? createLogger({ level: config.LOG_LEVEL });
+  const store = await openStore(config.DATA_DIR, { logger });
+  const engine = deps.engine ?? createEngine(config, { logger });
+  const dispatcher = createDispatcher({ engine, config, logger });
+  const metrics = createMetrics(dispatcher);
+  const extraRoutes = createOpsRoutes({
+    metrics,
+    source: dispatcher,
+    model: engine.model,
+    promptVersion: PROMPT_VERSION,
+  });
+  const core = createBotCore({
+    config,
+    logger,
+    store,
+    dispatcher,
+    engine,
+    prepare: prepareImage,
+    promptVersion: PROMPT_VERSION,
+  });
+  const on = enabledPlatforms(config);
   const adapters: ChatAdapter[] = [];
   // ADAPTERS: one line per adapter
-  void adapters;
-  notImplemented('start');
+  void on;
+  void extraRoutes;
+
+  const started: ChatAdapter[] = [];
+  const shutdown = async () => {
+    for (const adapter of started.reverse())
+      await adapter.stop().catch((error) => logger.error({ err: error }, 'adapter stop failed'));
+    await core.stop();
+    await store.close();
+    await engine.close?.();
+    await closeIngestWorkers();
+    metrics.close();
+  };
+  try {
+    for (const adapter of adapters) core.attach(adapter);
+    for (const adapter of adapters) {
+      await adapter.start(core);
+      started.push(adapter);
+    }
+    await core.start();
+  } catch (error) {
+    await shutdown();
+    throw error;
+  }
+
+  const health = await engine
+    .health(AbortSignal.timeout(3000))
+    .catch(() => ({ ok: false, detail: 'unreachable' }));
+  io.out(`quickread started · model ${engine.model} · prompt ${PROMPT_VERSION} · data ${config.DATA_DIR}`);
+  io.out(
+    health.ok
+      ? `engine: ${engine.id} reachable at ${config.ENGINE_URL}`
+      : `engine: not reachable yet at ${config.ENGINE_URL}; requests wait in the queue and resume when it is back`,
+  );
+  io.out(
+    adapters.length > 0
+      ? `adapters on: ${adapters.map((adapter) => adapter.platform).join(', ')}`
+      : 'adapters on: none (set SLACK_BOT_TOKEN, DISCORD_TOKEN or CONSOLE_PORT)',
+  );
+  for (const adapter of adapters) if (adapter.url) io.out(`${adapter.platform}: ${adapter.url}`);
+
+  // Signal handlers do not keep Node alive; with no adapter listening the loop would empty and exit.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  const signal = await (deps.until ?? waitForSignal());
+  clearInterval(keepAlive);
+  io.out(
+    `quickread stopping${typeof signal === 'string' ? ` (${signal})` : ''}; queued requests resume on the next start`,
+  );
+  await shutdown();
+  return 0;
+}
+
+function waitForSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const handler = (name: NodeJS.Signals) => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+      resolve(name);
+    };
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
+  });
 }

@@ -9,6 +9,8 @@ import type { AttachmentRef, InboundRequest, Platform, ThreadRef } from './types
 export interface ChatAdapter {
   /** Which platform this adapter speaks. */
   readonly platform: Platform;
+  /** Optional: where a person reaches this adapter (the console's http URL), known after start(). */
+  readonly url?: string;
   /** Connect (Socket Mode, gateway, HTTP listener) and start delivering requests to the core. */
   start(core: BotCore): Promise<void>;
   /** Disconnect and release ports; pending posts are flushed first. */
