@@ -67,7 +67,10 @@ function buildProgram(
     .option('--window <name|C,W>', 'auto | lung | mediastinum | bone | brain | soft-tissue | C,W', 'auto')
     .option('--frame <n>', 'frame of a multi-frame image (default: the middle one)')
     .option('--json', 'one JSON object per input on its own line')
-    .action(async () => notImplemented('prepare'));
+    .action(async (inputs: string[], options: import('./commands/prepare.ts').PrepareCliOptions) => {
+      const { runPrepare } = await import('./commands/prepare.ts');
+      setExit(await runPrepare(inputs, options, config(), io));
+    });
 
   program
     .command('ask')
@@ -94,7 +97,10 @@ function buildProgram(
     .requiredOption('--output-dir <dir>')
     .option('--split-every <n>', 'start a new summary part every N images')
     .option('--resume', 'skip images already read')
-    .action(async () => notImplemented('batch'));
+    .action(async (options: import('./commands/batch.ts').BatchCliOptions) => {
+      const { runBatch } = await import('./commands/batch.ts');
+      setExit(await runBatch(config(), io, options));
+    });
 
   const model = program.command('model').description('manage the local ONNX model for ENGINE=onnx');
   model

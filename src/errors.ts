@@ -11,6 +11,7 @@ export const errorCodes = {
   USAGE: { exit: 2, retryable: false, user: 'That command was not used correctly.' },
   NOT_IMPLEMENTED: { exit: 2, retryable: false, user: 'This feature is not implemented yet.' },
   INPUT_TOO_LARGE: { exit: 1, retryable: false, user: 'The file is larger than quickread accepts.' },
+  INPUT_NOT_FOUND: { exit: 1, retryable: false, user: 'The file or folder was not found.' },
   INPUT_HTML: {
     exit: 1,
     retryable: false,

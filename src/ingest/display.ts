@@ -1,5 +1,6 @@
 import type { DeidReport, ImageSourceInfo, SafeImageMeta, WindowInfo } from '../core/types.ts';
 import { AppError } from '../errors.ts';
+import type { WindowChoice } from './voi.ts';
 
 /**
  * The decoded, windowed 8-bit picture every decoder hands to the fitting step, whatever the input
@@ -17,14 +18,7 @@ export interface DisplayImage {
   deid: DeidReport;
 }
 
-export type WindowChoice =
-  | 'auto'
-  | 'lung'
-  | 'mediastinum'
-  | 'bone'
-  | 'brain'
-  | 'soft-tissue'
-  | { center: number; width: number };
+export type { WindowChoice } from './voi.ts';
 
 export const WINDOW_PRESETS = ['lung', 'mediastinum', 'bone', 'brain', 'soft-tissue'] as const;
 

@@ -1,10 +1,11 @@
 import type { PreparedImage } from '../core/types.ts';
 import { AppError } from '../errors.ts';
 import type { WindowChoice } from './display.ts';
+import { closeTextScanner } from './ocr/index.ts';
 import { type BurnedInTextMode, scanForBurnedInText } from './prepare-burned-in.ts';
 import type { DecodeTask } from './prepare-core.ts';
 import { sniff } from './sniff.ts';
-import { createDecodePool, type DecodePool } from './worker/pool.ts';
+import { createDecodePool, type DecodePool, defaultPoolSize } from './worker/pool.ts';
 
 /**
  * Ingest (DESIGN §1, §3): bytes in, a faithful, de-identified, token-budgeted PNG out. Sniffing and
@@ -42,6 +43,9 @@ export const DEFAULT_TIMEOUT_MS = 20_000;
 
 let sharedPool: DecodePool | undefined;
 
+/** How many decodes run at once in the shared pool. */
+export const defaultConcurrency = (): number => defaultPoolSize();
+
 /** The process-wide decode pool (lazily started; idle workers do not keep the process alive). */
 export function decodePool(): DecodePool {
   sharedPool ??= createDecodePool();
@@ -53,6 +57,11 @@ export async function closeDecodePool(): Promise<void> {
   const pool = sharedPool;
   sharedPool = undefined;
   await pool?.close();
+}
+
+/** Stop every ingest worker: decoders and the text scanner (CLI exit, bot shutdown). */
+export async function closeIngestWorkers(): Promise<void> {
+  await Promise.all([closeDecodePool(), closeTextScanner()]);
 }
 
 export async function prepareImage(

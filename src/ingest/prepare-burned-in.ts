@@ -1,51 +1,28 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import type { BurnedInTextReport, PreparedImage } from '../core/types.ts';
+import type { PreparedImage } from '../core/types.ts';
 import { AppError } from '../errors.ts';
+import { type BurnedInTextMode, scanBurnedInText, shouldScanForText } from './ocr/index.ts';
 
-export type BurnedInTextMode = 'redact' | 'flag' | 'refuse';
-
-/** The OCR module's entry (src/ingest/ocr/index.ts, issue #9); it runs its own worker. */
-interface OcrModule {
-  scanBurnedInText(
-    png: Buffer,
-    options: { mode: BurnedInTextMode },
-  ): Promise<{ png: Buffer; report: BurnedInTextReport; found: boolean }>;
-}
-
-const OCR_ENTRY = new URL('./ocr/index.ts', import.meta.url);
+export type { BurnedInTextMode } from './ocr/index.ts';
 
 /**
- * When to look for text in the pixels (issue #9): always for images ingest flagged (BurnedInAnnotation
- * YES, US, secondary capture) and for every raster image; for other DICOM unless the mode is `flag`.
- */
-export function shouldScanForText(image: PreparedImage, mode: BurnedInTextMode): boolean {
-  return image.deid.burnedInAnnotation || image.source.kind !== 'dicom' || mode !== 'flag';
-}
-
-let ocr: Promise<OcrModule | undefined> | undefined;
-
-function loadOcr(): Promise<OcrModule | undefined> {
-  ocr ??= existsSync(fileURLToPath(OCR_ENTRY))
-    ? (import(OCR_ENTRY.href) as Promise<OcrModule>)
-    : Promise.resolve(undefined);
-  return ocr;
-}
-
-/**
- * THE burned-in text step: the single place the pipeline hands a fitted PNG to OCR. Until the OCR
- * module exists it changes nothing and reports nothing (`deid.burnedInText` stays undefined); it never
- * pretends to have scanned. `redact` returns the blacked-out PNG, `refuse` throws BURNED_IN_TEXT.
+ * THE burned-in text step (issue #9): the single place the pipeline hands a fitted PNG to OCR, after
+ * fitting so that the scan sees exactly what the model and the preview will see. When to scan is the
+ * OCR module's rule (raster and flagged DICOM always; other DICOM unless the mode is `flag`).
+ * `redact` returns the blacked-out PNG, `flag` keeps the pixels and reports, `refuse` throws
+ * BURNED_IN_TEXT. The recognised text itself never leaves the OCR worker.
  */
 export async function scanForBurnedInText(
   image: PreparedImage,
   mode: BurnedInTextMode,
 ): Promise<PreparedImage> {
-  if (!shouldScanForText(image, mode)) return image;
-  const module = await loadOcr();
-  if (!module) return image;
-  const result = await module.scanBurnedInText(image.png, { mode });
+  const scan = shouldScanForText({
+    kind: image.source.kind,
+    burnedInAnnotation: image.deid.burnedInAnnotation,
+    mode,
+  });
+  if (!scan) return image;
+  const result = await scanBurnedInText(image.png, { mode });
   if (mode === 'refuse' && result.found) {
     throw new AppError('BURNED_IN_TEXT', 'text found in pixels (refuse mode)', {
       details: { regions: result.report.regions },

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { PreparedImage } from '../core/types.ts';
+import { decodeDicom } from './dicom/index.ts';
 import type { DecodeOptions, DisplayImage } from './display.ts';
 import { encodeFitted } from './fit.ts';
-import { loadDicom } from './prepare-dicom-link.ts';
 import { decodeRaster } from './raster/index.ts';
 import type { SniffKind } from './sniff.ts';
 
@@ -22,7 +22,6 @@ export async function decodeDisplay(task: DecodeTask): Promise<DisplayImage> {
     maxFrames: task.maxFrames,
   };
   if (task.kind === 'dicom') {
-    const { decodeDicom } = await loadDicom();
     return decodeDicom(task.bytes, options);
   }
   return decodeRaster(task.bytes, task.kind, options);

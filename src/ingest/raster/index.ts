@@ -2,7 +2,7 @@ import sharp, { type Metadata, type Sharp } from 'sharp';
 import type { DeidReport, WindowInfo } from '../../core/types.ts';
 import { AppError } from '../../errors.ts';
 import { checkFrameCap, type DecodeOptions, type DisplayImage, pickFrame } from '../display.ts';
-import { loadVoi } from './voi-link.ts';
+import { applyWindow, chooseWindow } from '../voi.ts';
 
 export type RasterKind = 'png' | 'jpeg' | 'webp' | 'tiff';
 
@@ -95,12 +95,11 @@ export async function decodeRaster(
         .raw({ depth: 'ushort' })
         .toBuffer({ resolveWithObject: true });
       const values = new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2);
-      const voi = await loadVoi();
       // Raster values are not Hounsfield units: a named CT preset would be meaningless, so only an
       // explicit C,W is honoured; otherwise a percentile window.
       const choice = typeof options.window === 'object' ? options.window : 'auto';
-      window = voi.chooseWindow(values, { choice });
-      pixels = voi.applyWindow(values, window, false);
+      window = chooseWindow(values, { choice });
+      pixels = applyWindow(values, window, false);
       ({ width, height } = info);
       channels = 1;
     } else {
@@ -117,9 +116,8 @@ export async function decodeRaster(
       if (channels === 1 && typeof choice === 'object') {
         // An explicit C,W is honoured on 8-bit grey; named presets need Hounsfield units, which a
         // raster image does not carry, so those fall back to the stored values.
-        const voi = await loadVoi();
-        window = voi.chooseWindow(pixels, { choice });
-        pixels = voi.applyWindow(pixels, window, false);
+        window = chooseWindow(pixels, { choice });
+        pixels = applyWindow(pixels, window, false);
       }
     }
     return {

@@ -2,11 +2,12 @@ import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { prepareImage } from '../../../src/ingest/index.ts';
+import { closeTextScanner } from '../../../src/ingest/ocr/index.ts';
 import { createDecodePool } from '../../../src/ingest/worker/pool.ts';
 import { pngChunks } from './png-chunks.ts';
 
 const pool = createDecodePool({ size: 2 });
-afterAll(() => pool.close());
+afterAll(() => Promise.all([pool.close(), closeTextScanner()]));
 
 /** A noisy 16-bit greyscale PNG: slow enough to decode and window that a blocked loop would show. */
 async function large16BitPng(side: number): Promise<Buffer> {
@@ -20,6 +21,16 @@ async function large16BitPng(side: number): Promise<Buffer> {
     .toColourspace('grey16')
     .png({ compressionLevel: 1 })
     .toBuffer();
+}
+
+/** A dark radiograph-like image with a patient name and date written into the pixels. */
+async function imageWithText(): Promise<Buffer> {
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="512">
+    <rect width="100%" height="100%" fill="#101010"/>
+    <ellipse cx="320" cy="280" rx="220" ry="200" fill="#606060"/>
+    <text x="24" y="56" font-family="DejaVu Sans, sans-serif" font-size="34" fill="#f0f0f0">SMITH JOHN 12/03/1951</text>
+  </svg>`;
+  return sharp(Buffer.from(svg)).greyscale().png().toBuffer();
 }
 
 describe('prepareImage', () => {
@@ -105,5 +116,27 @@ describe('prepareImage', () => {
     // thread it would be one long gap. In a worker the timer keeps firing throughout.
     expect(ticks).toBeGreaterThan(5);
     expect(maxGap).toBeLessThan(duration / 2);
+  });
+
+  it('hands the fitted image to the burned-in text scan: redact, flag and refuse', async () => {
+    const png = await imageWithText();
+    const flagged = await prepareImage(png, { burnedInText: 'flag' }, pool);
+    expect(flagged.deid.burnedInText?.regions).toBeGreaterThan(0);
+    const redacted = await prepareImage(png, { burnedInText: 'redact' }, pool);
+    expect(redacted.deid.burnedInText?.redacted).toBeGreaterThan(0);
+    expect(redacted.sha256).not.toBe(flagged.sha256);
+    expect(redacted.sha256).toBe(createHash('sha256').update(redacted.png).digest('hex'));
+    // the text band is blacked out in the redacted image, untouched in the flagged one
+    const band = async (image: Buffer) => {
+      // stats() reads the pipeline's input, so cut the band out first
+      const cut = await sharp(image).extract({ left: 24, top: 24, width: 360, height: 40 }).png().toBuffer();
+      return (await sharp(cut).stats()).channels[0]!;
+    };
+    expect((await band(flagged.png)).max).toBeGreaterThan(200);
+    expect((await band(flagged.png)).mean).toBeGreaterThan(30);
+    expect((await band(redacted.png)).mean).toBeLessThan(5);
+    await expect(prepareImage(png, { burnedInText: 'refuse' }, pool)).rejects.toMatchObject({
+      code: 'BURNED_IN_TEXT',
+    });
   });
 });

@@ -1,0 +1,169 @@
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Config } from '../config.ts';
+import type { PreparedImage } from '../core/types.ts';
+import { AppError, toAppError } from '../errors.ts';
+import {
+  closeIngestWorkers,
+  defaultConcurrency,
+  type PrepareOptions,
+  prepareImage,
+  WINDOW_PRESETS,
+  type WindowChoice,
+} from '../ingest/index.ts';
+import { type PrepareInput, resolveInputs } from '../ingest/prepare-files.ts';
+import type { CommandIO } from './output.ts';
+
+/** `quickread prepare` (DESIGN §5): render what the model would see, one PNG per input. */
+export interface PrepareCliOptions {
+  out?: string;
+  size?: string;
+  window?: string;
+  frame?: string;
+  json?: boolean;
+}
+
+function usage(message: string): AppError {
+  return new AppError('USAGE', message, { userMessage: message });
+}
+
+export function parseSize(raw: string | undefined, fallback: number): number | 'native' {
+  if (raw === undefined) return fallback;
+  if (raw === 'native') return 'native';
+  const size = Number(raw);
+  if (!Number.isInteger(size) || size < 32 || size > 16_384) {
+    throw usage(`--size must be a whole number of pixels from 32 to 16384, or native (got "${raw}").`);
+  }
+  return size;
+}
+
+export function parseWindow(raw: string | undefined): WindowChoice {
+  if (raw === undefined || raw === 'auto') return 'auto';
+  if ((WINDOW_PRESETS as readonly string[]).includes(raw)) return raw as WindowChoice;
+  const match = /^\s*(-?\d+(?:\.\d+)?)\s*,\s*(\d+(?:\.\d+)?)\s*$/.exec(raw);
+  if (match && Number(match[2]) >= 1) return { center: Number(match[1]), width: Number(match[2]) };
+  throw usage(
+    `--window must be auto, ${WINDOW_PRESETS.join(', ')} or CENTER,WIDTH such as 40,400 (got "${raw}").`,
+  );
+}
+
+export function parseFrame(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const frame = Number(raw);
+  if (!Number.isInteger(frame) || frame < 1) {
+    throw usage(`--frame must be a frame number from 1 (got "${raw}").`);
+  }
+  return frame;
+}
+
+function tooLarge(size: number, maxBytes: number): AppError {
+  const mb = (bytes: number) => (bytes / (1024 * 1024)).toFixed(0);
+  return new AppError('INPUT_TOO_LARGE', `input ${size} bytes over cap ${maxBytes}`, {
+    userMessage: `The file is ${mb(size)} MB; quickread accepts files up to ${mb(maxBytes)} MB (MAX_UPLOAD_MB).`,
+    details: { bytes: size, maxBytes },
+  });
+}
+
+function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((done) => {
+    resolve = done;
+  });
+  return { promise, resolve };
+}
+
+type Outcome = { input: PrepareInput; image: PreparedImage } | { input: PrepareInput; error: AppError };
+
+async function prepareOne(input: PrepareInput, options: PrepareOptions): Promise<Outcome> {
+  try {
+    if (input.missing) throw new AppError('INPUT_NOT_FOUND', 'input path does not exist');
+    const size = (await stat(input.file)).size;
+    const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
+    // Checked before reading, so a 5 GB file is refused without loading it into memory.
+    if (size > maxBytes) throw tooLarge(size, maxBytes);
+    const image = await prepareImage(await readFile(input.file), options);
+    await mkdir(dirname(input.output), { recursive: true });
+    await writeFile(input.output, image.png);
+    return { input, image };
+  } catch (error) {
+    return { input, error: toAppError(error, 'INPUT_CORRUPT') };
+  }
+}
+
+/** The `--json` record: exactly the DESIGN §5 fields (plus burnedInText once OCR reports it). */
+export function jsonRecord(outcome: Outcome): Record<string, unknown> {
+  const { input } = outcome;
+  if ('error' in outcome) return { file: input.file, ok: false, error: outcome.error.toJSON() };
+  const { image } = outcome;
+  return {
+    file: input.file,
+    ok: true,
+    source: image.source.kind,
+    modality: image.meta.modality ?? null,
+    rows: image.source.rows,
+    columns: image.source.columns,
+    frames: image.source.frames,
+    transferSyntax: image.source.transferSyntax ?? null,
+    photometric: image.source.photometric ?? null,
+    window: { center: image.window.center, width: image.window.width, source: image.window.source },
+    output: { path: input.output, width: image.width, height: image.height, tokens: image.tokens },
+    deid: {
+      removedTags: image.deid.removedTags,
+      burnedInAnnotation: image.deid.burnedInAnnotation,
+      ...(image.deid.burnedInText ? { burnedInText: image.deid.burnedInText } : {}),
+    },
+  };
+}
+
+function humanLine(outcome: Outcome): string {
+  const { input } = outcome;
+  if ('error' in outcome) return `✗ ${input.file}: ${outcome.error.userMessage} [${outcome.error.code}]`;
+  const { image } = outcome;
+  const window = image.window.preset
+    ? `${image.window.preset} (${image.window.source})`
+    : image.window.source;
+  const what = [image.meta.modality, `window ${window}`].filter(Boolean).join(', ');
+  return `✓ ${input.file} → ${input.output}  ${image.width}×${image.height}, ${image.tokens} tokens; ${what}`;
+}
+
+export async function runPrepare(
+  paths: string[],
+  cli: PrepareCliOptions,
+  config: Config,
+  io: CommandIO,
+): Promise<number> {
+  const options: PrepareOptions = {
+    maxSide: parseSize(cli.size, config.MAX_IMAGE_SIZE),
+    window: parseWindow(cli.window),
+    frame: parseFrame(cli.frame),
+    maxBytes: config.MAX_UPLOAD_MB * 1024 * 1024,
+    burnedInText: config.BURNED_IN_TEXT,
+  };
+  const inputs = await resolveInputs(paths, cli.out);
+  if (inputs.length === 0) throw usage('No files found in the given folder(s).');
+  // Decode a few files at once (the worker pool bounds real parallelism); print in input order.
+  const settled = inputs.map(() => deferred<Outcome>());
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < inputs.length) {
+      const index = next++;
+      settled[index]!.resolve(await prepareOne(inputs[index]!, options));
+    }
+  };
+  const lanes = Array.from({ length: defaultConcurrency() + 1 }, lane);
+  let failed = 0;
+  try {
+    for (const { promise } of settled) {
+      const outcome = await promise;
+      if ('error' in outcome) failed += 1;
+      if (cli.json) io.out(JSON.stringify(jsonRecord(outcome)));
+      else if ('error' in outcome) io.err(humanLine(outcome));
+      else io.out(humanLine(outcome));
+    }
+    await Promise.all(lanes);
+  } finally {
+    await closeIngestWorkers();
+  }
+  if (!cli.json && inputs.length > 1) io.out(`${inputs.length - failed} prepared, ${failed} failed.`);
+  return failed === 0 ? 0 : 1;
+}
