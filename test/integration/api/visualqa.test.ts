@@ -26,6 +26,9 @@ async function syntheticPng(): Promise<Buffer> {
     .toBuffer();
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the test inspects arbitrary JSON answers
+const json = (res: Response): Promise<any> => res.json();
+
 function metricValue(text: string, name: string, labels = ''): number {
   const line = text
     .split('\n')
@@ -90,7 +93,7 @@ describe('POST /v1/visualqa through prepareImage and the dispatcher', () => {
       'application/json',
     );
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = await json(res);
     expect(typeof body.response).toBe('string');
     expect(body.response.length).toBeGreaterThan(0);
     expect(body.model).toBe('Qwen/Qwen3-VL-8B-Instruct');
@@ -115,7 +118,7 @@ describe('POST /v1/visualqa through prepareImage and the dispatcher', () => {
       'application/json',
     );
     expect(res.status).toBe(200);
-    expect((await res.json()).findings.length).toBeGreaterThan(0);
+    expect((await json(res)).findings.length).toBeGreaterThan(0);
     const sent = fake.requests.filter((r) => r.kind === 'read').at(-1)!;
     expect(sent.body.temperature).toBe(0);
   });
@@ -126,7 +129,7 @@ describe('POST /v1/visualqa through prepareImage and the dispatcher', () => {
     form.append('image', new Blob([png], { type: 'image/png' }), 'scan.png');
     const res = await post(form);
     expect(res.status).toBe(200);
-    expect((await res.json()).model).toBe('Qwen/Qwen3-VL-8B-Instruct');
+    expect((await json(res)).model).toBe('Qwen/Qwen3-VL-8B-Instruct');
   });
 
   it('refuses a garbage image, a path string (never reading it) and malformed JSON with 4xx JSON errors', async () => {
@@ -140,7 +143,7 @@ describe('POST /v1/visualqa through prepareImage and the dispatcher', () => {
     );
     expect(garbage.status).toBeGreaterThanOrEqual(400);
     expect(garbage.status).toBeLessThan(500);
-    expect((await garbage.json()).error.code).toMatch(/^INPUT_/);
+    expect((await json(garbage)).error.code).toMatch(/^INPUT_/);
 
     // A real image on the server's disk: if the API ever opened `image` as a path, this would succeed.
     const onDisk = join(dir, 'scan.png');
@@ -148,18 +151,18 @@ describe('POST /v1/visualqa through prepareImage and the dispatcher', () => {
     for (const image of ['/etc/passwd', onDisk, `file://${onDisk}`, '../../etc/shadow']) {
       const res = await post(JSON.stringify({ image, question: 'Any nodule?' }), 'application/json');
       expect(res.status).toBe(400);
-      const body = await res.json();
+      const body = await json(res);
       expect(body.error.code).toBe('USAGE');
       expect(body.error.message).toMatch(/base64|path/);
     }
 
     const malformed = await post('{"image": "abc", "question": ', 'application/json');
     expect(malformed.status).toBe(400);
-    expect((await malformed.json()).error.message).toMatch(/not valid JSON/);
+    expect((await json(malformed)).error.message).toMatch(/not valid JSON/);
 
     const missing = await post(JSON.stringify({ image: png.toString('base64') }), 'application/json');
     expect(missing.status).toBe(400);
-    expect((await missing.json()).error.message).toMatch(/question/);
+    expect((await json(missing)).error.message).toMatch(/question/);
 
     const tooBig = await post(
       JSON.stringify({ image: Buffer.alloc(3 * 1024 * 1024, 7).toString('base64'), question: 'x?' }),
@@ -174,7 +177,7 @@ describe('POST /v1/visualqa through prepareImage and the dispatcher', () => {
     // Still healthy and still reading afterwards.
     const health = await fetch(`${api.url}/healthz`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toMatchObject({ ok: true, engine: 'up' });
+    expect(await json(health)).toMatchObject({ ok: true, engine: 'up' });
     const again = await post(
       JSON.stringify({ image: png.toString('base64'), question: 'Any nodule?' }),
       'application/json',

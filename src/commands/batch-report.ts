@@ -1,0 +1,223 @@
+import { open, readFile, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DISCLAIMER, urgencyBadge } from '../core/reply.ts';
+import type { Finding, InferenceResult, Urgency } from '../core/types.ts';
+import { type AppError, errorCodes } from '../errors.ts';
+
+/**
+ * The batch's durable outputs: `results.jsonl` (the checkpoint: one row per finished image, appended
+ * and fsynced before the next one counts as done) and the merged `summary.md` / `summary.csv`.
+ */
+export interface BatchRow {
+  /** The input's path relative to --input-dir. */
+  file: string;
+  /** 1-based frame, for multi-frame inputs only. */
+  frame?: number;
+  frames?: number;
+  ok: boolean;
+  error?: { code: string; message: string };
+  findings: Finding[];
+  impression: string | null;
+  urgency: Urgency | null;
+  model: string;
+  promptVersion?: string;
+}
+
+export const unitKey = (file: string, frame?: number): string => (frame ? `${file}#${frame}` : file);
+
+export function rowFromResult(
+  file: string,
+  frame: { index?: number; count?: number },
+  result: InferenceResult,
+): BatchRow {
+  return {
+    file,
+    ...(frame.index ? { frame: frame.index, frames: frame.count } : {}),
+    ok: true,
+    findings: result.findings,
+    impression: result.impression,
+    urgency: result.urgency,
+    model: result.model,
+    promptVersion: result.promptVersion,
+  };
+}
+
+export function rowFromError(
+  file: string,
+  frame: { index?: number; count?: number },
+  error: AppError,
+  model: string,
+): BatchRow {
+  return {
+    file,
+    ...(frame.index ? { frame: frame.index, frames: frame.count } : {}),
+    ok: false,
+    error: error.toJSON(),
+    findings: [],
+    impression: null,
+    urgency: null,
+    model,
+  };
+}
+
+/** A row is finished unless it failed for a reason that may pass (engine timeout…): those are redone. */
+export function isFinished(row: BatchRow): boolean {
+  if (row.ok) return true;
+  const code = row.error?.code as keyof typeof errorCodes | undefined;
+  return code === undefined || !(errorCodes[code]?.retryable ?? false);
+}
+
+/**
+ * Read the checkpoint. A crash can leave a half-written last line: it is cut off so the next append
+ * starts on a fresh line. The last row per image wins.
+ */
+export async function loadCheckpoint(path: string): Promise<Map<string, BatchRow>> {
+  const rows = new Map<string, BatchRow>();
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return rows;
+  }
+  let goodBytes = 0;
+  for (const line of text.split('\n')) {
+    const lineBytes = Buffer.byteLength(line) + 1;
+    if (line.trim() === '') {
+      goodBytes += lineBytes;
+      continue;
+    }
+    try {
+      const row = JSON.parse(line) as BatchRow;
+      if (typeof row.file !== 'string' || typeof row.ok !== 'boolean') break;
+      rows.set(unitKey(row.file, row.frame), row);
+      goodBytes += lineBytes;
+    } catch {
+      break;
+    }
+  }
+  const size = Buffer.byteLength(text);
+  if (goodBytes < size) await truncate(path, Math.min(goodBytes, size));
+  return rows;
+}
+
+/** Append-only writer: each row is written and fsynced before the promise resolves. */
+export async function openCheckpoint(path: string) {
+  const handle = await open(path, 'a');
+  let chain: Promise<void> = Promise.resolve();
+  return {
+    append(row: BatchRow): Promise<void> {
+      chain = chain.then(async () => {
+        await handle.appendFile(`${JSON.stringify(row)}\n`);
+        await handle.sync();
+      });
+      return chain;
+    },
+    async close() {
+      await chain;
+      await handle.close();
+    },
+  };
+}
+
+const csvCell = (value: string | number | boolean | null | undefined): string => {
+  const text = value === null || value === undefined ? '' : String(value);
+  // RFC 4180 quoting; a leading = + - @ is defused so a spreadsheet never runs model text as a formula.
+  const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+};
+
+const mdCell = (text: string): string =>
+  text
+    .replace(/\|/g, '\\|')
+    .replace(/[\r\n]+/g, ' ')
+    .replace(/[<>]/g, '');
+
+const findingText = (finding: Finding): string =>
+  `${finding.label}${finding.location ? ` (${finding.location})` : ''} ${Math.round(finding.confidence.value * 100)}%`;
+
+export function summaryCsv(rows: BatchRow[]): string {
+  const header = [
+    'file',
+    'frame',
+    'ok',
+    'urgency',
+    'impression',
+    'findings',
+    'top_confidence',
+    'model',
+    'error_code',
+    'error',
+  ];
+  const lines = rows.map((row) =>
+    [
+      row.file,
+      row.frame,
+      row.ok,
+      row.urgency,
+      row.impression,
+      row.findings.map(findingText).join('; '),
+      row.findings.length ? Math.max(...row.findings.map((f) => f.confidence.value)).toFixed(2) : '',
+      row.model,
+      row.error?.code,
+      row.error?.message,
+    ]
+      .map(csvCell)
+      .join(','),
+  );
+  return `${[header.join(','), ...lines].join('\r\n')}\r\n`;
+}
+
+export function summaryMarkdown(rows: BatchRow[], title: string): string {
+  const count = (urgency: Urgency) => rows.filter((row) => row.urgency === urgency).length;
+  const failed = rows.filter((row) => !row.ok).length;
+  const models = [...new Set(rows.filter((r) => r.ok).map((r) => `${r.model} · ${r.promptVersion ?? ''}`))];
+  const lines = [
+    `# ${title}`,
+    '',
+    `${rows.length} images: ${urgencyBadge.critical.emoji} ${count('critical')} critical, ${urgencyBadge.urgent.emoji} ${count('urgent')} urgent, ${urgencyBadge.routine.emoji} ${count('routine')} routine, ${failed} failed.`,
+    '',
+    models.length ? `Model: ${models.join('; ')}` : '',
+    '',
+    '| # | file | urgency | impression | findings |',
+    '|---|---|---|---|---|',
+    ...rows.map((row, index) => {
+      const name = mdCell(row.frame ? `${row.file} (frame ${row.frame})` : row.file);
+      if (!row.ok)
+        return `| ${index + 1} | ${name} | failed | ${mdCell(row.error?.message ?? '')} (${row.error?.code ?? ''}) | |`;
+      const badge = row.urgency ? `${urgencyBadge[row.urgency].emoji} ${row.urgency}` : '';
+      return `| ${index + 1} | ${name} | ${badge} | ${mdCell(row.impression ?? '')} | ${mdCell(row.findings.map(findingText).join('; '))} |`;
+    }),
+    '',
+    `_${DISCLAIMER}_`,
+    '',
+  ];
+  return lines.join('\n');
+}
+
+/** summary.md + summary.csv over every image; with splitEvery, also summary-part-NNN.{md,csv}. */
+export async function writeSummaries(
+  outputDir: string,
+  rows: BatchRow[],
+  splitEvery?: number,
+): Promise<string[]> {
+  const written: string[] = [];
+  const put = async (name: string, text: string) => {
+    await writeFile(join(outputDir, name), text);
+    written.push(name);
+  };
+  await put('summary.md', summaryMarkdown(rows, 'quickread batch summary'));
+  await put('summary.csv', summaryCsv(rows));
+  if (splitEvery && splitEvery > 0 && rows.length > splitEvery) {
+    const parts = Math.ceil(rows.length / splitEvery);
+    for (let part = 0; part < parts; part += 1) {
+      const slice = rows.slice(part * splitEvery, (part + 1) * splitEvery);
+      const tag = String(part + 1).padStart(3, '0');
+      await put(
+        `summary-part-${tag}.md`,
+        summaryMarkdown(slice, `quickread batch summary, part ${part + 1} of ${parts}`),
+      );
+      await put(`summary-part-${tag}.csv`, summaryCsv(slice));
+    }
+  }
+  return written;
+}

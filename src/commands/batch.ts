@@ -1,0 +1,267 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
+import cliProgress from 'cli-progress';
+import { createReadPipeline, type ReadPipeline } from '../api/pipeline.ts';
+import type { Config } from '../config.ts';
+import type { PreparedImage } from '../core/types.ts';
+import { AppError, toAppError } from '../errors.ts';
+import type { PrepareOptions } from '../ingest/index.ts';
+import { createLogger } from '../log.ts';
+import {
+  type BatchRow,
+  isFinished,
+  loadCheckpoint,
+  openCheckpoint,
+  rowFromError,
+  rowFromResult,
+  unitKey,
+  writeSummaries,
+} from './batch-report.ts';
+import type { CommandIO } from './output.ts';
+
+/**
+ * `quickread batch` (DESIGN §5): read a case series — every file of a folder, and every frame of a
+ * multi-frame image — through the dispatcher, checkpointing each image to results.jsonl so a crash or
+ * Ctrl-C loses at most the reads in flight, and `--resume` redoes nothing that finished.
+ */
+export interface BatchCliOptions {
+  inputDir: string;
+  outputDir: string;
+  splitEvery?: string;
+  resume?: boolean;
+}
+
+export interface BatchDeps {
+  pipeline?: ReadPipeline;
+  /** Where the progress display goes (default stderr). */
+  progress?: NodeJS.WriteStream;
+}
+
+const BATCH_QUESTION =
+  'Review this image as a radiologist. List every finding with its location, and give an overall impression and urgency.';
+
+/** Files of the case series in a stable order; hidden files, DICOMDIR and the output folder are skipped. */
+async function listInputs(inputDir: string, outputDir: string): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (dir: string) => {
+    const entries = await readdir(dir, { withFileTypes: true });
+    for (const entry of entries) {
+      const path = join(dir, entry.name);
+      if (entry.name.startsWith('.') || entry.name.toUpperCase() === 'DICOMDIR') continue;
+      if (entry.isDirectory()) {
+        if (resolve(path) !== outputDir) await walk(path);
+      } else if (entry.isFile()) {
+        found.push(relative(inputDir, path).split(sep).join('/'));
+      }
+    }
+  };
+  await walk(inputDir);
+  return found.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+}
+
+function parseSplit(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new AppError('USAGE', 'batch: bad --split-every', {
+      userMessage: '--split-every must be a whole number ≥ 1.',
+    });
+  }
+  return n;
+}
+
+interface Unit {
+  file: string;
+  /** Set for frames 2..N of a multi-frame input, once frame 1 revealed the count. */
+  frame?: number;
+  frames?: number;
+}
+
+export async function runBatch(
+  config: Config,
+  io: CommandIO,
+  options: BatchCliOptions,
+  deps: BatchDeps = {},
+) {
+  const inputDir = resolve(options.inputDir);
+  const outputDir = resolve(options.outputDir);
+  const splitEvery = parseSplit(options.splitEvery);
+  const inputStat = await stat(inputDir).catch(() => undefined);
+  if (!inputStat?.isDirectory()) {
+    throw new AppError('USAGE', 'batch: input dir missing', {
+      userMessage: `--input-dir ${options.inputDir} is not a folder.`,
+    });
+  }
+  await mkdir(outputDir, { recursive: true });
+  const resultsPath = join(outputDir, 'results.jsonl');
+  const previous = await loadCheckpoint(resultsPath);
+  if (previous.size > 0 && !options.resume) {
+    throw new AppError('USAGE', 'batch: output has results', {
+      userMessage: `${options.outputDir} already holds results.jsonl (${previous.size} images). Pass --resume to continue that run, or choose an empty --output-dir.`,
+    });
+  }
+  const files = await listInputs(inputDir, outputDir);
+  if (files.length === 0) {
+    throw new AppError('USAGE', 'batch: no inputs', {
+      userMessage: `${options.inputDir} holds no files to read.`,
+    });
+  }
+
+  const logger = createLogger({ level: config.LOG_LEVEL });
+  const pipeline = deps.pipeline ?? createReadPipeline(config, { logger });
+  const checkpoint = await openCheckpoint(resultsPath);
+  const rows = new Map(previous);
+  const done = (key: string) => {
+    const row = rows.get(key);
+    return row !== undefined && isFinished(row);
+  };
+  const progress = createProgress(deps.progress ?? process.stderr);
+  const queue: Unit[] = files.map((file) => ({ file }));
+  let total = files.length;
+  let finished = 0;
+  let failed = 0;
+  // Files known to be multi-frame (frames 2..N are units of their own); expanded once.
+  const expanded = new Set<string>();
+  const expand = (file: string, frames: number, front: boolean) => {
+    if (expanded.has(file)) return;
+    expanded.add(file);
+    const units: Unit[] = [];
+    for (let frame = 2; frame <= frames; frame += 1) units.push({ file, frame, frames });
+    if (front) queue.unshift(...units);
+    else queue.push(...units);
+    total += frames - 1;
+  };
+  for (const row of previous.values()) if (row.frames && row.frames > 1) expand(row.file, row.frames, false);
+  finished = [...rows.keys()].filter(done).length;
+  progress.start(total, finished);
+
+  const prepareOptions = (frame?: number): PrepareOptions => ({
+    maxSide: config.MAX_IMAGE_SIZE,
+    maxBytes: config.MAX_UPLOAD_MB * 1024 * 1024,
+    burnedInText: config.BURNED_IN_TEXT,
+    question: BATCH_QUESTION,
+    ...(frame ? { frame } : {}),
+  });
+
+  const readUnit = async (unit: Unit) => {
+    const firstPass = unit.frame === undefined;
+    // Frame 1 of a multi-frame file is keyed "file#1"; a single-frame file by its name.
+    if (done(unitKey(unit.file, unit.frame)) || (firstPass && done(unitKey(unit.file, 1)))) return;
+    const path = join(inputDir, unit.file);
+    let frameInfo: { index?: number; count?: number } = unit.frame
+      ? { index: unit.frame, count: unit.frames }
+      : {};
+    let row: BatchRow;
+    try {
+      const bytes = await readFile(path);
+      const options = prepareOptions(unit.frame ?? 1);
+      const result = await pipeline.dispatcher.schedule({
+        id: `batch-${randomUUID()}`,
+        userId: 'batch',
+        channelId: 'batch',
+        priority: 0,
+        input: async () => {
+          const image: PreparedImage = await pipeline.prepare(bytes, options);
+          if (firstPass && image.source.frames > 1) {
+            frameInfo = { index: 1, count: image.source.frames };
+            expand(unit.file, image.source.frames, true);
+            progress.setTotal(total);
+            pump();
+          }
+          return {
+            image,
+            question: BATCH_QUESTION,
+            history: [],
+            refit: (maxSide: number) => pipeline.prepare(bytes, { ...options, maxSide }),
+            temperature: config.TEMPERATURE,
+          };
+        },
+      });
+      row = rowFromResult(unit.file, frameInfo, result);
+    } catch (error) {
+      const appError = toAppError(error);
+      if (appError.code === 'INTERNAL' && appError.details.stopped) throw appError;
+      row = rowFromError(unit.file, frameInfo, appError, pipeline.engine.model);
+      logger.warn({ code: appError.code }, 'batch image failed');
+    }
+    await checkpoint.append(row);
+    rows.set(unitKey(row.file, row.frame), row);
+    finished += 1;
+    if (!row.ok) failed += 1;
+    progress.update(finished, failed);
+  };
+
+  // A few images in flight: enough to keep the GPU slots and the dispatcher's look-ahead busy.
+  const width = Math.max(2, config.ENGINE_CONCURRENCY + 2);
+  let active = 0;
+  let settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
+  const pump = () => {
+    while (active < width && queue.length > 0) {
+      const unit = queue.shift()!;
+      active += 1;
+      readUnit(unit).then(
+        () => {
+          active -= 1;
+          pump();
+        },
+        (error: unknown) => settle?.reject(error),
+      );
+    }
+    if (active === 0 && queue.length === 0) settle?.resolve();
+  };
+  try {
+    await new Promise<void>((resolveAll, rejectAll) => {
+      settle = { resolve: resolveAll, reject: rejectAll };
+      pump();
+    });
+  } finally {
+    progress.stop();
+    await checkpoint.close();
+    if (!deps.pipeline) await pipeline.close();
+  }
+
+  const order = new Map(files.map((file, index) => [file, index]));
+  const ordered = [...rows.values()].sort(
+    (a, b) => (order.get(a.file) ?? 1e9) - (order.get(b.file) ?? 1e9) || (a.frame ?? 0) - (b.frame ?? 0),
+  );
+  const written = await writeSummaries(outputDir, ordered, splitEvery);
+  const failures = ordered.filter((row) => !row.ok).length;
+  io.out(
+    `quickread batch: ${ordered.length} images, ${ordered.length - failures} read, ${failures} failed → ${join(options.outputDir, 'results.jsonl')}, ${written.join(', ')}`,
+  );
+  return failures > 0 ? 1 : 0;
+}
+
+/** cli-progress on a terminal; one plain line per image otherwise (logs, CI, a parent process). */
+function createProgress(stream: NodeJS.WriteStream) {
+  if (stream.isTTY) {
+    const bar = new cliProgress.SingleBar(
+      {
+        stream,
+        format: 'reading [{bar}] {value}/{total} · {failed} failed · ETA {eta_formatted}',
+        hideCursor: true,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    return {
+      start: (total: number, value: number) => bar.start(total, value, { failed: 0 }),
+      setTotal: (total: number) => bar.setTotal(total),
+      update: (value: number, failed: number) => bar.update(value, { failed }),
+      stop: () => bar.stop(),
+    };
+  }
+  let total = 0;
+  return {
+    start: (t: number, value: number) => {
+      total = t;
+      stream.write(`batch: ${value}/${total} already done\n`);
+    },
+    setTotal: (t: number) => {
+      total = t;
+    },
+    update: (value: number, failed: number) =>
+      stream.write(`batch: ${value}/${total} done, ${failed} failed\n`),
+    stop: () => undefined,
+  };
+}

@@ -1,0 +1,218 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeOpenAI, startFakeOpenAI } from '../../fakes/openai-server.ts';
+
+const bin = fileURLToPath(new URL('../../../src/quickread.mjs', import.meta.url));
+
+/**
+ * A loopback proxy in front of the fake engine that can hold back reads: after `allowReads` reads it
+ * stops forwarding them, so exactly that many reads reach the engine before the batch is killed.
+ */
+async function startGate(target: string) {
+  const upstream = new URL(target);
+  let allowReads = Number.POSITIVE_INFINITY;
+  let forwardedReads = 0;
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      let isRead = false;
+      if (req.url?.endsWith('/chat/completions')) {
+        const json = JSON.parse(body.toString('utf8'));
+        isRead = !(json.max_tokens === 1 && json.logprobs === true);
+      }
+      if (isRead) {
+        if (forwardedReads >= allowReads) return; // held: never reaches the engine
+        forwardedReads += 1;
+      }
+      const forward = request(
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          path: req.url,
+          method: req.method,
+          headers: req.headers,
+        },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      forward.on('error', () => res.destroy());
+      forward.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    hold(after: number) {
+      allowReads = after;
+    },
+    open() {
+      allowReads = Number.POSITIVE_INFINITY;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function image(seed: number): Promise<Buffer> {
+  const blob = await sharp({
+    create: { width: 30 + seed * 7, height: 50, channels: 3, background: { r: 200, g: 180, b: 160 } },
+  })
+    .png()
+    .toBuffer();
+  return sharp({
+    create: { width: 160, height: 160, channels: 3, background: { r: 10 * seed, g: 20, b: 30 } },
+  })
+    .composite([{ input: blob, left: 10 + seed * 5, top: 40 }])
+    .png()
+    .toBuffer();
+}
+
+const rowsOf = async (path: string) =>
+  (await readFile(path, 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map(
+      (line) =>
+        JSON.parse(line) as {
+          file: string;
+          ok: boolean;
+          findings: unknown[];
+          urgency: string;
+          model: string;
+        },
+    );
+
+function runBatch(args: string[], env: Record<string, string>, cwd: string): ChildProcess {
+  return spawn(process.execPath, [bin, 'batch', ...args], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+const exited = (child: ChildProcess) =>
+  new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+
+describe('quickread batch: checkpoint, crash, --resume', () => {
+  let fake: FakeOpenAI;
+  let gate: Awaited<ReturnType<typeof startGate>>;
+  let dir: string;
+  const total = 6;
+  const killAfter = 3;
+
+  beforeAll(async () => {
+    fake = await startFakeOpenAI();
+    gate = await startGate(fake.url);
+    dir = await mkdtemp(join(tmpdir(), 'qr-batch-'));
+    await mkdir(join(dir, 'in', 'series'), { recursive: true });
+    for (let i = 1; i <= total; i += 1) {
+      const sub = i > 4 ? 'series/' : '';
+      await writeFile(join(dir, 'in', `${sub}img-${i}.png`), await image(i));
+    }
+    await writeFile(join(dir, 'in', '.DS_Store'), 'junk');
+  });
+
+  afterAll(async () => {
+    await gate?.close();
+    await fake?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('is killed half-way, resumes, and reads every image exactly once', async () => {
+    const env = {
+      ENGINE_URL: gate.url,
+      DATA_DIR: join(dir, 'data'),
+      LOG_LEVEL: 'silent',
+      ENGINE_TIMEOUT_MS: '60000',
+    };
+    const args = ['--input-dir', join(dir, 'in'), '--output-dir', join(dir, 'out'), '--split-every', '4'];
+    const results = join(dir, 'out', 'results.jsonl');
+
+    gate.hold(killAfter);
+    const first = runBatch(args, env, dir);
+    let stderr = '';
+    first.stderr?.on('data', (chunk) => {
+      stderr += String(chunk);
+    });
+    const firstExit = exited(first);
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      if (existsSync(results) && (await rowsOf(results)).length >= killAfter) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    first.kill('SIGKILL');
+    expect((await firstExit).signal).toBe('SIGKILL');
+    expect(await rowsOf(results)).toHaveLength(killAfter);
+    expect(stderr).toContain(`batch: ${killAfter}/${total} done`);
+    expect(fake.requests.filter((r) => r.kind === 'read')).toHaveLength(killAfter);
+    expect(existsSync(join(dir, 'out', 'summary.md'))).toBe(false);
+
+    // Starting again without --resume refuses to mix runs.
+    const refused = runBatch(args, env, dir);
+    let refusal = '';
+    refused.stderr?.on('data', (chunk) => {
+      refusal += String(chunk);
+    });
+    expect((await exited(refused)).code).toBe(2);
+    expect(refusal).toContain('--resume');
+
+    gate.open();
+    const second = runBatch([...args, '--resume'], env, dir);
+    let out = '';
+    second.stdout?.on('data', (chunk) => {
+      out += String(chunk);
+    });
+    expect((await exited(second)).code).toBe(0);
+    expect(out).toContain(`${total} images, ${total} read, 0 failed`);
+
+    const rows = await rowsOf(results);
+    const files = rows.map((row) => row.file).sort();
+    expect(files).toEqual([
+      'img-1.png',
+      'img-2.png',
+      'img-3.png',
+      'img-4.png',
+      'series/img-5.png',
+      'series/img-6.png',
+    ]);
+    expect(
+      rows.every((row) => row.ok && row.findings.length > 0 && row.model === 'Qwen/Qwen3-VL-8B-Instruct'),
+    ).toBe(true);
+    // Exactly one read per image reached the engine across both runs.
+    expect(fake.requests.filter((r) => r.kind === 'read')).toHaveLength(total);
+
+    const csv = await readFile(join(dir, 'out', 'summary.csv'), 'utf8');
+    expect(csv.split('\r\n').filter(Boolean)).toHaveLength(total + 1);
+    expect(csv.split('\r\n')[0]).toBe(
+      'file,frame,ok,urgency,impression,findings,top_confidence,model,error_code,error',
+    );
+    const md = await readFile(join(dir, 'out', 'summary.md'), 'utf8');
+    expect(md).toContain(`${total} images`);
+    expect(md).toContain('| 6 | series/img-6.png |');
+    expect(md).toMatch(/not a diagnosis/);
+    expect(
+      (await readFile(join(dir, 'out', 'summary-part-001.csv'), 'utf8')).split('\r\n').filter(Boolean),
+    ).toHaveLength(5);
+    expect(
+      (await readFile(join(dir, 'out', 'summary-part-002.md'), 'utf8')).match(/^\| \d+ \|/gm),
+    ).toHaveLength(2);
+  }, 120_000);
+});
