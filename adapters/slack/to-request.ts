@@ -117,7 +117,7 @@ export function messageToRequest(event: SlackMessageEvent, ctx: MapContext): Inb
     question: cleanQuestion(event.text, ctx.botUserId),
     attachments: toAttachments(event.files),
     receivedAt: ctx.receivedAt,
-    platformData: { messageTs: event.ts, channelType: event.channel_type ?? 'channel' },
+    platformData: { messageId: event.ts, channelType: event.channel_type ?? 'channel' },
   };
 }
 
@@ -146,7 +146,7 @@ export function shortcutToRequest(
     question: cleanQuestion(message.text, ctx.botUserId),
     attachments: toAttachments(message.files),
     receivedAt: ctx.receivedAt,
-    platformData: { messageTs: message.ts, via: 'shortcut' },
+    platformData: { messageId: message.ts, via: 'shortcut' },
   };
 }
 
