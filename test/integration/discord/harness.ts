@@ -1,0 +1,227 @@
+import { type Config, loadConfig } from '../../../src/config.ts';
+import { type FakeGateway, startFakeGateway } from '../../fakes/discord-gateway.ts';
+import {
+  type FakeCdn,
+  type FakeDiscordRest,
+  snowflake,
+  startFakeCdn,
+  startFakeDiscordRest,
+} from '../../fakes/discord-rest.ts';
+
+/** Loopback Discord for adapter tests: REST + gateway + an allowed CDN + a second, foreign origin. */
+export interface DiscordWorld {
+  token: string;
+  botId: string;
+  appId: string;
+  guildId: string;
+  channelId: string;
+  userId: string;
+  rest: FakeDiscordRest;
+  gateway: FakeGateway;
+  cdn: FakeCdn;
+  foreign: FakeCdn;
+  env: Record<string, string>;
+  config: Config;
+  close(): Promise<void>;
+}
+
+export async function startDiscordWorld(extraEnv: Record<string, string> = {}): Promise<DiscordWorld> {
+  // A token shaped like a real one (base64 user id . timestamp . hmac), so log scrubbing applies to it.
+  const token = `MTIzNDU2Nzg5MDEyMzQ1Njc4OTA.GabcDE.${'x'.repeat(38)}`;
+  const botId = snowflake();
+  const appId = snowflake();
+  const guildId = snowflake();
+  const channelId = snowflake();
+  const userId = snowflake();
+  const rest = await startFakeDiscordRest({
+    token,
+    botUser: { id: botId, username: 'quickread' },
+    applicationId: appId,
+    channels: [{ id: channelId, type: 0, guild_id: guildId, name: 'reads' }],
+  });
+  const gateway = await startFakeGateway({
+    token,
+    user: { id: botId, username: 'quickread' },
+    applicationId: appId,
+    heartbeatIntervalMs: 200,
+    guilds: [{ id: guildId, name: 'Teaching', channels: [{ id: channelId, type: 0, name: 'reads' }] }],
+  });
+  rest.setGatewayUrl(gateway.url);
+  // Discord dispatches THREAD_CREATE to the bot after it starts a thread.
+  rest.events.on('thread', (thread) => gateway.dispatch('THREAD_CREATE', { ...thread, newly_created: true }));
+  const cdn = await startFakeCdn();
+  const foreign = await startFakeCdn();
+  const env = {
+    DISCORD_TOKEN: token,
+    DISCORD_APP_ID: appId,
+    DISCORD_API_URL: rest.apiUrl,
+    DISCORD_CDN_HOSTS: cdn.origin,
+    CONSOLE_PORT: '0',
+    ...extraEnv,
+  };
+  return {
+    token,
+    botId,
+    appId,
+    guildId,
+    channelId,
+    userId,
+    rest,
+    gateway,
+    cdn,
+    foreign,
+    env,
+    config: loadConfig(env),
+    async close() {
+      await Promise.allSettled([rest.close(), gateway.close(), cdn.close(), foreign.close()]);
+    },
+  };
+}
+
+export function attachment(url: string, filename: string, size: number, contentType = 'image/png') {
+  return { id: snowflake(), filename, size, url, proxy_url: url, content_type: contentType };
+}
+
+/** A MESSAGE_CREATE payload as the gateway sends it (API v10). */
+export function messageCreate(
+  world: DiscordWorld,
+  input: {
+    content: string;
+    channelId?: string;
+    channelType?: number;
+    mention?: boolean;
+    attachments?: ReturnType<typeof attachment>[];
+    id?: string;
+  },
+) {
+  const author = {
+    id: world.userId,
+    username: 'dr.who',
+    discriminator: '0',
+    avatar: null,
+    global_name: 'Dr Who',
+  };
+  return {
+    id: input.id ?? snowflake(),
+    channel_id: input.channelId ?? world.channelId,
+    guild_id: world.guildId,
+    channel_type: input.channelType ?? 0,
+    author,
+    member: { roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 },
+    content: input.content,
+    timestamp: new Date().toISOString(),
+    edited_timestamp: null,
+    tts: false,
+    mention_everyone: false,
+    mentions: input.mention
+      ? [
+          {
+            id: world.botId,
+            username: 'quickread',
+            discriminator: '0',
+            avatar: null,
+            global_name: null,
+            bot: true,
+          },
+        ]
+      : [],
+    mention_roles: [],
+    attachments: input.attachments ?? [],
+    embeds: [],
+    pinned: false,
+    type: 0,
+    flags: 0,
+    components: [],
+  };
+}
+
+/** A /read INTERACTION_CREATE payload with a resolved attachment option. */
+export function readInteraction(world: DiscordWorld, file: ReturnType<typeof attachment>, question: string) {
+  const id = snowflake();
+  const token = `aW50ZXJhY3Rpb246${id}:${'t'.repeat(40)}`;
+  world.rest.bindInteraction(token, world.channelId);
+  return {
+    id,
+    application_id: world.appId,
+    type: 2,
+    token,
+    version: 1,
+    guild_id: world.guildId,
+    channel_id: world.channelId,
+    channel: { id: world.channelId, type: 0, guild_id: world.guildId, name: 'reads' },
+    member: {
+      user: { id: world.userId, username: 'dr.who', discriminator: '0', avatar: null, global_name: 'Dr Who' },
+      roles: [],
+      permissions: '0',
+      joined_at: new Date().toISOString(),
+      deaf: false,
+      mute: false,
+      flags: 0,
+    },
+    app_permissions: '0',
+    locale: 'en-GB',
+    guild_locale: 'en-US',
+    entitlements: [],
+    authorizing_integration_owners: { '0': world.guildId },
+    context: 0,
+    attachment_size_limit: 10_485_760,
+    data: {
+      id: snowflake(),
+      name: 'read',
+      type: 1,
+      options: [
+        { name: 'image', type: 11, value: file.id },
+        { name: 'question', type: 3, value: question },
+      ],
+      resolved: { attachments: { [file.id]: file } },
+    },
+  };
+}
+
+/** A button click (MESSAGE_COMPONENT) on one of the bot's messages. */
+export function buttonInteraction(world: DiscordWorld, customId: string, message: unknown) {
+  const id = snowflake();
+  const token = `YnV0dG9u${id}:${'b'.repeat(40)}`;
+  world.rest.bindInteraction(token, world.channelId);
+  return {
+    id,
+    application_id: world.appId,
+    type: 3,
+    token,
+    version: 1,
+    guild_id: world.guildId,
+    channel_id: world.channelId,
+    channel: { id: world.channelId, type: 0, guild_id: world.guildId, name: 'reads' },
+    member: {
+      user: { id: world.userId, username: 'dr.who', discriminator: '0', avatar: null, global_name: 'Dr Who' },
+      roles: [],
+      permissions: '0',
+      joined_at: new Date().toISOString(),
+      deaf: false,
+      mute: false,
+      flags: 0,
+    },
+    message,
+    app_permissions: '0',
+    locale: 'en-GB',
+    entitlements: [],
+    authorizing_integration_owners: { '0': world.guildId },
+    context: 0,
+    attachment_size_limit: 10_485_760,
+    data: { custom_id: customId, component_type: 2 },
+  };
+}
+
+export async function waitFor<T>(
+  probe: () => T | undefined | false,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
