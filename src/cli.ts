@@ -78,7 +78,10 @@ function buildProgram(
     .argument('<file>')
     .argument('<question>')
     .option('--json', 'print the read as JSON')
-    .action(async () => notImplemented('ask'));
+    .action(async (file: string, question: string, options: { json?: boolean }) => {
+      const { runAsk } = await import('./commands/ask.ts');
+      setExit(await runAsk(config(), io, file, question, options));
+    });
 
   program
     .command('serve-api')
@@ -116,7 +119,10 @@ function buildProgram(
     .command('calibrate')
     .description('fit the confidence calibration for the current model and prompt version')
     .requiredOption('--labels <file.csv>')
-    .action(async () => notImplemented('calibrate'));
+    .action(async (options: { labels: string }) => {
+      const { runCalibrate } = await import('./commands/calibrate.ts');
+      setExit(await runCalibrate(config(), io, options.labels));
+    });
 
   program
     .command('doctor')

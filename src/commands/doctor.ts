@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config.ts';
+import { AppError } from '../errors.ts';
 import type { CommandIO } from './output.ts';
 
 /** One line of the doctor's report: what was checked, whether it holds, and how to fix it. */
@@ -154,12 +155,44 @@ function checkCredentials(config: Config): DoctorCheck[] {
 
 export type EngineCheck = (config: Config, deps: DoctorDeps) => Promise<DoctorCheck[]>;
 
+/** The prompt files load and validate (front matter, declared variables, version). */
+async function checkPrompts(): Promise<DoctorCheck> {
+  const { loadPrompts, PROMPT_VERSION } = await import('../engine/prompts.ts');
+  try {
+    loadPrompts();
+    return { name: 'prompts', ok: true, detail: `${PROMPT_VERSION} and its templates are valid` };
+  } catch (error) {
+    return {
+      name: 'prompts',
+      ok: false,
+      detail: error instanceof AppError ? error.userMessage : 'the prompt files could not be loaded',
+      fix: 'Restore the prompts/ folder from the release, or fix the file named above.',
+    };
+  }
+}
+
+/** The visualqa service answers (GET /healthz; a service without it counts as up when it answers 404). */
+async function checkVisualQaEngine(config: Config, deps: DoctorDeps = {}): Promise<DoctorCheck[]> {
+  const { createEngine } = await import('../engine/index.ts');
+  const { silentLogger } = await import('../log.ts');
+  const engine = createEngine(config, { logger: silentLogger, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
+  const health = await engine.health(AbortSignal.timeout(deps.timeoutMs ?? 5000));
+  if (health.ok)
+    return [{ name: 'engine', ok: true, detail: `visualqa service reachable at ${config.ENGINE_URL}` }];
+  return [
+    {
+      name: 'engine',
+      ok: false,
+      detail: `the visualqa service at ${config.ENGINE_URL} does not answer (${health.detail ?? 'unreachable'})`,
+      fix: 'Start the :7860 service, or set ENGINE_URL to where it runs.',
+    },
+  ];
+}
+
 /** Engine checks by engine kind; later engines register theirs here. */
 export const engineChecks: Record<Config['ENGINE'], EngineCheck> = {
-  openai: checkOpenAiEngine,
-  visualqa: async (config) => [
-    { name: 'engine', ok: true, detail: `visualqa engine at ${config.ENGINE_URL} (checked on first read)` },
-  ],
+  openai: async (config, deps) => [...(await checkOpenAiEngine(config, deps)), await checkPrompts()],
+  visualqa: async (config, deps) => [...(await checkVisualQaEngine(config, deps)), await checkPrompts()],
   onnx: async (config) => [
     {
       name: 'engine',

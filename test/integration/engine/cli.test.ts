@@ -1,0 +1,105 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeOpenAI, startFakeOpenAI } from '../../fakes/openai-server.ts';
+import { runCliCaptured } from '../../helpers/run-cli.ts';
+import { syntheticPng } from './image.ts';
+
+let dir: string;
+let fake: FakeOpenAI;
+let scan: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'qr-ask-'));
+  fake = await startFakeOpenAI();
+  scan = join(dir, 'Doe_Jane_chest.png');
+  await writeFile(scan, await syntheticPng(640, 480));
+});
+
+afterAll(async () => {
+  await fake.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const env = () => ({ ENGINE_URL: fake.url, DATA_DIR: dir, LOG_LEVEL: 'silent', MAX_IMAGE_SIZE: '512' });
+
+describe('quickread ask', () => {
+  it('prints the read as JSON in the documented shape', async () => {
+    const { code, out, err } = await runCliCaptured(['ask', scan, 'Any nodules?', '--json'], env());
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    const read = JSON.parse(out);
+    expect(read).toMatchObject({
+      impression: expect.any(String),
+      urgency: 'routine',
+      recommendations: expect.any(Array),
+      model: 'Qwen/Qwen3-VL-8B-Instruct',
+      promptVersion: 'radiologist@1',
+      image: { width: 512, height: 384, tokens: 192 },
+      downscaled: false,
+    });
+    expect(read.findings[0]).toMatchObject({
+      label: 'Pulmonary nodule',
+      location: 'right upper lobe',
+      confidence: { source: 'probe-logprob', calibrated: false, grounded: true },
+    });
+    const sent = fake.requests.find((r) => r.kind === 'read');
+    expect(sent?.image).toMatchObject({ width: 512, height: 384 });
+  });
+
+  it('prints human-readable text with the confidence source and the disclaimer, never the file name', async () => {
+    const { code, out } = await runCliCaptured(['ask', scan, 'Any nodules?'], env());
+    expect(code).toBe(0);
+    expect(out).toMatch(/Pulmonary nodule — right upper lobe/);
+    expect(out).toMatch(/confidence 90% \(yes\/no probe, uncalibrated\)/);
+    expect(out).toContain('not for diagnostic use');
+    expect(out).not.toContain('Doe_Jane');
+  });
+
+  it('exits 1 with a coded message when the engine is down, and 2 for a missing file', async () => {
+    const down = await runCliCaptured(['ask', scan, 'q'], { ...env(), ENGINE_URL: 'http://127.0.0.1:9/v1' });
+    expect(down.code).toBe(1);
+    expect(down.err).toContain('[ENGINE_UNAVAILABLE]');
+    const missing = await runCliCaptured(['ask', join(dir, 'Smith_John.dcm'), 'q'], env());
+    expect(missing.code).toBe(2);
+    expect(missing.err).not.toContain('Smith_John');
+  });
+});
+
+describe('quickread calibrate', () => {
+  it('fits a table from a labelled CSV that the next read applies', async () => {
+    const rows = ['raw_confidence,label,source,model'];
+    for (let i = 0; i < 40; i++)
+      rows.push(`0.9,${i % 4 === 0 ? 1 : 0},probe-logprob,Qwen/Qwen3-VL-8B-Instruct`);
+    rows.push('0.9,1,probe-logprob,some-other-model');
+    const csv = join(dir, 'labels.csv');
+    await writeFile(csv, `${rows.join('\n')}\n`);
+    const fit = await runCliCaptured(['calibrate', '--labels', csv], env());
+    expect(fit.code).toBe(0);
+    expect(fit.out).toMatch(/✓ probe-logprob: platt on 40 cases \(10 positive\)/);
+    expect(fit.out).toContain('Skipped 1 row');
+    const saved = JSON.parse(
+      await readFile(
+        join(dir, 'calibration', 'Qwen_Qwen3-VL-8B-Instruct__radiologist@1__probe-logprob.json'),
+        'utf8',
+      ),
+    );
+    expect(saved.brierAfter).toBeLessThan(saved.brierBefore);
+    const { out } = await runCliCaptured(['ask', scan, 'Any nodules?', '--json'], env());
+    const confidence = JSON.parse(out).findings[0].confidence;
+    expect(confidence.calibrated).toBe(true);
+    expect(confidence.value).toBeLessThan(0.4);
+  });
+
+  it('refuses a file without the needed columns or with too few cases', async () => {
+    const bad = join(dir, 'bad.csv');
+    await writeFile(bad, 'score,truth_value\n0.5,1\n');
+    expect((await runCliCaptured(['calibrate', '--labels', bad], env())).code).toBe(2);
+    const few = join(dir, 'few.csv');
+    await writeFile(few, 'raw_confidence,label\n0.5,1\n0.4,0\n');
+    const result = await runCliCaptured(['calibrate', '--labels', few], env());
+    expect(result.code).toBe(2);
+    expect(result.err).toContain('at least 20');
+  });
+});
