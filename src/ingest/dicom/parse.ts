@@ -66,7 +66,12 @@ function parsePart10(buf: Buffer): ParsedDicom {
   const tsElement = meta.elements.x00020010;
   if (!tsElement) {
     // File Meta without a Transfer Syntax UID: guess the body's encoding like pydicom does.
-    const position = (meta as DataSet & { position: number }).position;
+    // The group length (0002,0000) says where the body starts; the parser's own stop is fooled by
+    // bodies whose first tag is below (0002,FFFF).
+    const groupLength = meta.elements.x00020000 ? meta.uint32('x00020000') : undefined;
+    const position =
+      groupLength !== undefined ? 132 + 12 + groupLength : (meta as DataSet & { position: number }).position;
+    if (position > buf.length) throw corrupt('file meta group length beyond the end of the file', 'meta');
     const guess = guessBareSyntax(buf, position) ?? IMPLICIT_LE;
     const body = buf.subarray(position);
     if (body.length === 0) {
