@@ -76,7 +76,12 @@ export function createSlackAdapter(config: Config, deps: SlackAdapterDeps): Slac
           'Socket Mode needs SLACK_APP_TOKEN (an xapp- token with connections:write), or set SLACK_MODE=http.',
       });
     }
-    receiver = createSocketReceiver({ appToken: config.SLACK_APP_TOKEN, boltLogger, logger });
+    receiver = createSocketReceiver({
+      appToken: config.SLACK_APP_TOKEN,
+      slackApiUrl: config.SLACK_API_URL,
+      boltLogger,
+      logger,
+    });
   }
 
   const app = new App({

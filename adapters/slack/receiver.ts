@@ -148,10 +148,18 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
  */
 export function createSocketReceiver(options: {
   appToken: string;
+  /** Web API base for apps.connections.open (SLACK_API_URL). */
+  slackApiUrl: string;
   boltLogger: BoltLogger;
   logger: Logger;
 }): Receiver {
-  const inner = new SocketModeReceiver({ appToken: options.appToken, logger: options.boltLogger });
+  const inner = new SocketModeReceiver({
+    appToken: options.appToken,
+    logger: options.boltLogger,
+    // Bolt hands installerOptions.clientOptions to the SocketModeClient's WebClient; no installer is
+    // created without clientId/clientSecret.
+    installerOptions: { clientOptions: { slackApiUrl: options.slackApiUrl, allowAbsoluteUrls: false } },
+  });
   let app: App | undefined;
   inner.client.removeAllListeners('slack_event');
   inner.client.on('slack_event', async (args: SocketEventArgs) => {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse as parseQuery } from 'node:querystring';
+import { type WebSocket, WebSocketServer } from 'ws';
 
 /**
  * A loopback fake of the Slack Web API (https://docs.slack.dev/reference/methods) and of files.slack.com:
@@ -9,10 +10,20 @@ import { parse as parseQuery } from 'node:querystring';
  * page, as Slack does), accepts files-upload-v2 uploads, and can answer a method with 429 + Retry-After.
  */
 
+/** Web API arguments as Slack's JSON: tests index into them freely. */
+// biome-ignore lint/suspicious/noExplicitAny: arbitrary JSON from the WebClient, asserted on by tests
+export type SlackArgs = Record<string, any>;
+
 export interface FakeSlackCall {
   method: string;
-  args: Record<string, any>;
+  args: SlackArgs;
   authorization: string | undefined;
+  at: number;
+}
+
+export interface SocketAck {
+  envelope_id: string;
+  payload?: unknown;
   at: number;
 }
 
@@ -45,6 +56,12 @@ export interface FakeSlack {
   /** GET `path` answers a redirect to `location`. */
   addRedirect(path: string, location: string): void;
   rateLimitOnce(method: string, retryAfterSec: number): void;
+  /**
+   * Socket Mode (https://docs.slack.dev/apis/events-api/using-socket-mode): send one envelope over the
+   * open WebSocket and resolve with the app's ack frame ({envelope_id, payload}).
+   */
+  socketSend(type: 'events_api' | 'interactive' | 'slash_commands', payload: unknown): Promise<SocketAck>;
+  socketConnected(): boolean;
   waitFor(predicate: () => boolean, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -62,10 +79,10 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 }
 
 /** The WebClient sends form-urlencoded bodies with nested values JSON-encoded. */
-function parseArgs(body: Buffer, contentType: string | undefined): Record<string, any> {
+function parseArgs(body: Buffer, contentType: string | undefined): SlackArgs {
   if (contentType?.includes('application/json')) return JSON.parse(body.toString('utf8') || '{}');
   const form = parseQuery(body.toString('utf8'));
-  const args: Record<string, any> = {};
+  const args: SlackArgs = {};
   for (const [key, value] of Object.entries(form)) {
     const text = Array.isArray(value) ? value[0] : value;
     if (typeof text === 'string' && /^[[{]/.test(text)) {
@@ -81,7 +98,12 @@ function parseArgs(body: Buffer, contentType: string | undefined): Record<string
   return args;
 }
 
-export async function startFakeSlack(options: { botToken: string; botUserId?: string }): Promise<FakeSlack> {
+export async function startFakeSlack(options: {
+  botToken: string;
+  botUserId?: string;
+  /** xapp- token accepted by apps.connections.open (Socket Mode). */
+  appToken?: string;
+}): Promise<FakeSlack> {
   const botUserId = options.botUserId ?? 'UQUICKREAD';
   const calls: FakeSlackCall[] = [];
   const fileRequests: FakeFileRequest[] = [];
@@ -103,7 +125,7 @@ export async function startFakeSlack(options: { botToken: string; botUserId?: st
     res.end(JSON.stringify(body));
   };
 
-  function answer(method: string, args: Record<string, any>): Record<string, unknown> {
+  function answer(method: string, args: SlackArgs): Record<string, unknown> {
     switch (method) {
       case 'auth.test':
         return {
@@ -171,6 +193,11 @@ export async function startFakeSlack(options: { botToken: string; botUserId?: st
         return json(res, 429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(limited) });
       }
       const token = authorization?.replace(/^Bearer /, '') ?? args.token;
+      if (method === 'apps.connections.open') {
+        if (!options.appToken || token !== options.appToken)
+          return json(res, 200, { ok: false, error: 'invalid_auth' });
+        return json(res, 200, { ok: true, url: `${origin.replace('http:', 'ws:')}/link/?ticket=fake` });
+      }
       if (token !== options.botToken) return json(res, 200, { ok: false, error: 'invalid_auth' });
       return json(res, 200, answer(method, args));
     }
@@ -215,6 +242,31 @@ export async function startFakeSlack(options: { botToken: string; botUserId?: st
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
+  const sockets = new WebSocketServer({ server, path: '/link/' });
+  let socket: WebSocket | undefined;
+  const acks = new Map<string, (frame: SocketAck) => void>();
+  let envelopes = 0;
+  sockets.on('connection', (ws) => {
+    socket = ws;
+    ws.on('message', (data) => {
+      const frame = JSON.parse(String(data)) as { envelope_id?: string; payload?: unknown };
+      if (frame.envelope_id)
+        acks.get(frame.envelope_id)?.({
+          envelope_id: frame.envelope_id,
+          payload: frame.payload,
+          at: Date.now(),
+        });
+    });
+    ws.send(
+      JSON.stringify({
+        type: 'hello',
+        num_connections: 1,
+        connection_info: { app_id: 'A0FAKE' },
+        debug_info: { host: 'fake' },
+      }),
+    );
+  });
+
   return {
     apiUrl: `${origin}/api/`,
     origin,
@@ -245,6 +297,24 @@ export async function startFakeSlack(options: { botToken: string; botUserId?: st
     },
     addRedirect: (path, location) => redirects.set(path, location),
     rateLimitOnce: (method, retryAfterSec) => rateLimits.set(method, retryAfterSec),
+    socketSend(type, payload) {
+      if (!socket) return Promise.reject(new Error('fake slack: no Socket Mode connection'));
+      envelopes += 1;
+      const envelopeId = `env-${envelopes}`;
+      const acked = new Promise<SocketAck>((resolve) => acks.set(envelopeId, resolve));
+      socket.send(
+        JSON.stringify({
+          envelope_id: envelopeId,
+          type,
+          payload,
+          accepts_response_payload: type !== 'events_api',
+          retry_attempt: 0,
+          retry_reason: '',
+        }),
+      );
+      return acked;
+    },
+    socketConnected: () => socket !== undefined && socket.readyState === 1,
     async waitFor(predicate, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       while (!predicate()) {
@@ -254,6 +324,8 @@ export async function startFakeSlack(options: { botToken: string; botUserId?: st
     },
     close: () =>
       new Promise<void>((resolve) => {
+        for (const client of sockets.clients) client.terminate();
+        sockets.close();
         server.close(() => resolve());
         server.closeAllConnections();
       }),
