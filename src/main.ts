@@ -1,5 +1,8 @@
+import { createConsoleAdapter } from '../adapters/console/index.ts';
+import { createSlackAdapter } from '../adapters/slack/index.ts';
 import { createMetrics } from './api/metrics.ts';
 import { createOpsRoutes } from './api/ops.ts';
+import { vllmCommand } from './commands/doctor.ts';
 import type { CommandIO } from './commands/output.ts';
 import { type Config, enabledPlatforms } from './config.ts';
 import type { ChatAdapter } from './core/adapter.ts';
@@ -46,7 +49,10 @@ export async function runStart(config: Config, io: CommandIO, deps: StartDeps = 
   });
   const on = enabledPlatforms(config);
   const adapters: ChatAdapter[] = [];
+  const hint = config.ENGINE === 'openai' ? vllmCommand(config) : undefined; // console's engine-down banner
   // ADAPTERS: one line per adapter
+  if (on.slack) adapters.push(createSlackAdapter(config, { logger }));
+  if (on.console) adapters.push(createConsoleAdapter(config, { logger, extraRoutes, engineCommand: hint }));
   void on;
   void extraRoutes;
 
