@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../../fakes/openai-server.ts';
+import { imageElements, writeDicom } from '../../helpers/dicom-writer.ts';
 
 const bin = fileURLToPath(new URL('../../../src/quickread.mjs', import.meta.url));
 
@@ -215,4 +216,38 @@ describe('quickread batch: checkpoint, crash, --resume', () => {
       (await readFile(join(dir, 'out', 'summary-part-002.md'), 'utf8')).match(/^\| \d+ \|/gm),
     ).toHaveLength(2);
   }, 120_000);
+
+  it('reads every frame of a multi-frame DICOM as its own image', async () => {
+    const rows = 64;
+    const columns = 64;
+    const frames = 3;
+    const pixels = new Uint8Array(rows * columns * frames);
+    for (let f = 0; f < frames; f += 1) {
+      for (let i = 0; i < rows * columns; i += 1) pixels[f * rows * columns + i] = (i % columns) * 3 + f * 20;
+    }
+    const input = join(dir, 'cine');
+    await mkdir(input, { recursive: true });
+    await writeFile(
+      join(input, 'cine.dcm'),
+      writeDicom(imageElements({ rows, columns, frames, bitsAllocated: 8, pixels })),
+    );
+    const readsBefore = fake.requests.filter((r) => r.kind === 'read').length;
+    const child = runBatch(
+      ['--input-dir', input, '--output-dir', join(dir, 'cine-out')],
+      { ENGINE_URL: gate.url, DATA_DIR: join(dir, 'data2'), LOG_LEVEL: 'silent' },
+      dir,
+    );
+    expect((await exited(child)).code).toBe(0);
+    const results = (await rowsOf(join(dir, 'cine-out', 'results.jsonl'))) as Array<{
+      file: string;
+      frame?: number;
+    }>;
+    expect(results.map((row) => `${row.file}#${row.frame}`).sort()).toEqual([
+      'cine.dcm#1',
+      'cine.dcm#2',
+      'cine.dcm#3',
+    ]);
+    expect(fake.requests.filter((r) => r.kind === 'read').length - readsBefore).toBe(frames);
+    expect(await readFile(join(dir, 'cine-out', 'summary.md'), 'utf8')).toContain('cine.dcm (frame 3)');
+  }, 60_000);
 });
