@@ -5,7 +5,6 @@ import {
   type APIEmbedField,
   ButtonStyle,
   ComponentType,
-  escapeMarkdown,
 } from 'discord.js';
 import {
   confidenceSourceLabel,
@@ -57,13 +56,12 @@ const ZWSP = '\u200b';
  * and <@id>/<@&id>/<#id> broken with a zero-width space, and URL schemes broken so nothing auto-links.
  */
 export function neutralise(text: string): string {
-  const escaped = escapeMarkdown(text, {
-    maskedLink: true,
-    heading: true,
-    bulletedList: true,
-    numberedList: true,
-  });
-  return escaped
+  // Linear escaping (discord.js's escapeMarkdown is super-linear on long text): a backslash before every
+  // markdown character, and before heading, list and quote markers at the start of a line.
+  return text
+    .replace(/[\\*_~`|>[\]]/g, '\\$&')
+    .replace(/^([ \t]*)([#-])/gm, '$1\\$2')
+    .replace(/^([ \t]*)(\d+)\.(?=\s)/gm, '$1$2\\.')
     .replace(/@(everyone|here)/gi, `@${ZWSP}$1`)
     .replace(/<(@[!&]?|#|\/)/g, `<${ZWSP}$1`)
     .replace(/\b([a-z][a-z0-9+.-]*):\/\//gi, `$1:${ZWSP}//`);
