@@ -171,6 +171,8 @@ export interface EngineHealth {
   model?: string;
   /** Safe one-line explanation when not ok (never secrets). */
   detail?: string;
+  /** The AppError code behind a failed check (e.g. ENGINE_UNAVAILABLE, ENGINE_MODEL_MISSING). */
+  code?: string;
 }
 
 export interface Engine {

@@ -86,6 +86,7 @@ function createLazyOnnxEngine(config: Config, deps: CreateEngineDeps): Engine {
       } catch (error) {
         return {
           ok: false,
+          code: error instanceof AppError ? error.code : 'INTERNAL',
           detail: error instanceof AppError ? error.userMessage : 'the onnx engine failed to load',
         };
       }

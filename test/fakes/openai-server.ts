@@ -69,6 +69,8 @@ export interface FakeOpenAIOptions {
   errorShape?: 'flat' | 'nested';
   /** When set, requests without `Authorization: Bearer <apiKey>` get 401. */
   apiKey?: string;
+  /** Delay before answering each chat completion, in ms (lets tests see concurrency). */
+  delayMs?: number;
 }
 
 export interface RecordedRequest {
@@ -87,6 +89,8 @@ export interface FakeOpenAI {
   /** Base URL ending in /v1. */
   url: string;
   requests: RecordedRequest[];
+  /** Most chat completions that were in flight at the same time. */
+  readonly peakInFlight: number;
   /** Change the fault mode; await it when switching to or from 'down'. */
   setMode(mode: FakeMode, arg?: number): Promise<void>;
   close(): Promise<void>;
@@ -112,6 +116,8 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   let mode: FakeMode = 'ok';
   let modeArg: number | undefined;
   let port = 0;
+  let inFlight = 0;
+  let peakInFlight = 0;
 
   const sendJson = (
     res: ServerResponse,
@@ -175,6 +181,12 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     if (imageUrl) recorded.image = await imageFacts(decodeImageRef(imageUrl)).catch(() => undefined);
     const probe = request.max_tokens === 1 && request.logprobs === true;
     recorded.kind = probe ? 'probe' : 'read';
+    inFlight++;
+    peakInFlight = Math.max(peakInFlight, inFlight);
+    res.on('close', () => {
+      inFlight--;
+    });
+    if (options.delayMs) await new Promise((resolve) => setTimeout(resolve, options.delayMs));
 
     if (mode === 'hang') {
       hanging.add(res);
@@ -263,6 +275,9 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   return {
     url: `http://127.0.0.1:${port}/v1`,
     requests,
+    get peakInFlight() {
+      return peakInFlight;
+    },
     async setMode(next, arg) {
       const wasDown = mode === 'down';
       mode = next;

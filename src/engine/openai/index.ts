@@ -208,10 +208,15 @@ export function createOpenAiEngine(config: Config, deps: EngineDeps): Engine {
       try {
         const served = await listModels(signal);
         if (served.includes(model)) return { ok: true, model };
-        return { ok: false, model, detail: modelMissing(served).userMessage };
+        return { ok: false, model, code: 'ENGINE_MODEL_MISSING', detail: modelMissing(served).userMessage };
       } catch (error) {
         const app = isAppError(error) ? error : undefined;
-        return { ok: false, model, detail: app ? `${app.code}: ${app.userMessage}` : 'unreachable' };
+        return {
+          ok: false,
+          model,
+          code: app?.code ?? 'ENGINE_UNAVAILABLE',
+          detail: app?.userMessage ?? 'unreachable',
+        };
       }
     },
     async infer(input: InferenceInput, signal: AbortSignal): Promise<InferenceResult> {

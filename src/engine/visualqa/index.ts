@@ -98,7 +98,11 @@ export function createVisualQaEngine(config: Config, deps: EngineDeps): Engine {
         // A service without /healthz still answered: it is up.
         if (isAppError(error, 'ENGINE_ERROR') && error.details.status === 404) return { ok: true };
         const app = isAppError(error) ? error : undefined;
-        return { ok: false, detail: app ? `${app.code}: ${app.userMessage}` : 'unreachable' };
+        return {
+          ok: false,
+          code: app?.code ?? 'ENGINE_UNAVAILABLE',
+          detail: app?.userMessage ?? 'unreachable',
+        };
       }
     },
     async infer(input: InferenceInput, signal: AbortSignal): Promise<InferenceResult> {

@@ -37,3 +37,19 @@ describe('known facts', () => {
     expect(text).toContain('lung window');
   });
 });
+
+describe('thread history', () => {
+  it('keeps the newest turns within the token budget, starting with a question', async () => {
+    const { boundHistory, estimateTokens } = await import('../../../src/engine/openai/messages.ts');
+    const turns = Array.from({ length: 10 }, (_, i) => ({
+      role: (i % 2 === 0 ? 'user' : 'assistant') as 'user' | 'assistant',
+      text: `turn ${i} ${'x'.repeat(400)}`,
+    }));
+    const kept = boundHistory(turns, 350);
+    expect(kept.length).toBeLessThan(turns.length);
+    expect(kept[0]!.role).toBe('user');
+    expect(kept.at(-1)).toEqual(turns.at(-1));
+    expect(estimateTokens('肺结节')).toBe(3);
+    expect(boundHistory(turns, 10_000)).toHaveLength(10);
+  });
+});
