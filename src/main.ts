@@ -1,4 +1,5 @@
 import { createConsoleAdapter } from '../adapters/console/index.ts';
+import { createDiscordAdapter } from '../adapters/discord/index.ts';
 import { createSlackAdapter } from '../adapters/slack/index.ts';
 import { createMetrics } from './api/metrics.ts';
 import { createOpsRoutes } from './api/ops.ts';
@@ -52,6 +53,7 @@ export async function runStart(config: Config, io: CommandIO, deps: StartDeps = 
   const hint = config.ENGINE === 'openai' ? vllmCommand(config) : undefined; // console's engine-down banner
   // ADAPTERS: one line per adapter
   if (on.slack) adapters.push(createSlackAdapter(config, { logger }));
+  if (on.discord) adapters.push(createDiscordAdapter(config, { logger }));
   if (on.console) adapters.push(createConsoleAdapter(config, { logger, extraRoutes, engineCommand: hint }));
   void on;
   void extraRoutes;
