@@ -186,6 +186,7 @@ export function createJobRunner(ctx: CoreContext) {
         job.answer.kind === 'read'
           ? { kind: 'read', card: job.answer.card }
           : { kind: 'error', jobId, code: job.answer.code, text: job.answer.text };
+      await rememberTurns(job);
       const posted = await postOrEdit(adapter, job, message);
       // Stored before the job is marked done: a restart finds it and does not post again.
       job = (await store.updateJob(jobId, { postedMessageId: posted.messageId }))!;
@@ -196,6 +197,19 @@ export function createJobRunner(ctx: CoreContext) {
       }
     }
     await finish(job);
+  }
+
+  /** The question and answer join the thread's history (once per job) before the answer is shown. */
+  async function rememberTurns(job: StoredJob): Promise<void> {
+    const thread = await store.getThread(job.threadKey);
+    if (job.answer?.kind !== 'read' || !thread || (thread.answeredJobs ?? []).includes(job.id)) return;
+    const turns = [
+      ...thread.turns,
+      { role: 'user' as const, text: job.request?.question.trim() || defaultQuestion },
+      cardAsTurn(job.answer.card),
+    ].slice(-maxHistoryTurns);
+    const answeredJobs = [...(thread.answeredJobs ?? []), job.id].slice(-50);
+    await store.putThread({ ...thread, turns, answeredJobs, lastActivityAt: iso() });
   }
 
   /** Edit the status message in place; when there is none (or it is gone), post a new message. */
@@ -221,16 +235,6 @@ export function createJobRunner(ctx: CoreContext) {
 
   async function finish(job: StoredJob): Promise<void> {
     const answer = job.answer!;
-    const thread = await store.getThread(job.threadKey);
-    if (answer.kind === 'read' && thread && !(thread.answeredJobs ?? []).includes(job.id)) {
-      const turns = [
-        ...thread.turns,
-        { role: 'user' as const, text: job.request?.question.trim() || defaultQuestion },
-        cardAsTurn(answer.card),
-      ].slice(-maxHistoryTurns);
-      const answeredJobs = [...(thread.answeredJobs ?? []), job.id].slice(-50);
-      await store.putThread({ ...thread, turns, answeredJobs, lastActivityAt: iso() });
-    }
     const status =
       answer.kind === 'read' ? 'succeeded' : answer.code === 'CANCELLED' ? 'cancelled' : 'failed';
     await store.updateJob(job.id, {

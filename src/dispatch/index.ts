@@ -40,6 +40,7 @@ interface Entry extends QueueItem {
   lastUpdate?: string;
   toldDown: boolean;
   cancelled: boolean;
+  settled: boolean;
 }
 
 const stoppedError = () => new AppError('INTERNAL', 'dispatcher stopped', { details: { stopped: true } });
@@ -119,6 +120,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   }
 
   function settle(entry: Entry, outcome: { result?: InferenceResult; error?: unknown }, startedAt?: number) {
+    if (entry.settled) return;
+    entry.settled = true;
     queue.remove(entry.id);
     staged.delete(entry);
     const errorCode = outcome.error === undefined ? undefined : toAppError(outcome.error).code;
@@ -167,6 +170,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   }
 
   async function run(entry: Entry): Promise<void> {
+    if (entry.settled) return;
     if (entry.cancelled) return settle(entry, { error: cancelledError() });
     if (stopped) return;
     if (!engineUp || clock() < pausedUntil) return requeue(entry);
@@ -261,6 +265,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     if (!active) return false;
     active.cancelled = true;
     active.controller.abort(cancelledError());
+    // Not on the GPU yet: answer now rather than when a slot frees (run() skips settled entries).
+    if (active.state === 'staged') settle(active, { error: cancelledError() });
     return true;
   }
 
@@ -291,6 +297,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           firstQueuedAt: request.enqueuedAt ?? now,
           toldDown: false,
           cancelled: false,
+          settled: false,
         };
         queue.push(entry);
         signal?.addEventListener('abort', () => cancel(entry.id), { once: true });
