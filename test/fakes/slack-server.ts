@@ -19,6 +19,10 @@ export interface FakeSlackCall {
   args: SlackArgs;
   authorization: string | undefined;
   at: number;
+  /** Answered 429 by rateLimitOnce. */
+  rateLimited?: boolean;
+  /** The JSON answer sent back. */
+  result?: Record<string, unknown>;
 }
 
 export interface SocketAck {
@@ -50,6 +54,8 @@ export interface FakeSlack {
   botUserId: string;
   calls: FakeSlackCall[];
   callsTo(method: string): FakeSlackCall[];
+  /** The ts of each message chat.postMessage created in a thread. */
+  postedTs(threadTs: string): string[];
   fileRequests: FakeFileRequest[];
   uploads: Array<{ fileId: string; bytes: Buffer; authorization: string | undefined }>;
   addFile(bytes: Buffer, options?: { name?: string; mimetype?: string; path?: string }): FakeSlackFile;
@@ -190,6 +196,7 @@ export async function startFakeSlack(options: {
       const limited = rateLimits.get(method);
       if (limited !== undefined) {
         rateLimits.delete(method);
+        calls.at(-1)!.rateLimited = true;
         return json(res, 429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(limited) });
       }
       const token = authorization?.replace(/^Bearer /, '') ?? args.token;
@@ -199,7 +206,9 @@ export async function startFakeSlack(options: {
         return json(res, 200, { ok: true, url: `${origin.replace('http:', 'ws:')}/link/?ticket=fake` });
       }
       if (token !== options.botToken) return json(res, 200, { ok: false, error: 'invalid_auth' });
-      return json(res, 200, answer(method, args));
+      const result = answer(method, args);
+      calls.at(-1)!.result = result;
+      return json(res, 200, result);
     }
     if (url.pathname.startsWith('/upload/v1/') && req.method === 'POST') {
       uploads.push({ fileId: url.pathname.split('/').pop()!, bytes: await readBody(req), authorization });
@@ -273,6 +282,10 @@ export async function startFakeSlack(options: {
     botUserId,
     calls,
     callsTo: (method) => calls.filter((c) => c.method === method),
+    postedTs: (threadTs) =>
+      calls
+        .filter((c) => c.method === 'chat.postMessage' && c.args.thread_ts === threadTs && c.result?.ok)
+        .map((c) => String(c.result!.ts)),
     fileRequests,
     uploads,
     addFile(bytes, fileOptions = {}) {
