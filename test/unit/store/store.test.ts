@@ -1,0 +1,252 @@
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { PreparedImage } from '../../../src/core/types.ts';
+import { isAppError } from '../../../src/errors.ts';
+import { silentLogger } from '../../../src/log.ts';
+import { createDurableJsonFile } from '../../../src/store/durable-file.ts';
+import { openStore } from '../../../src/store/index.ts';
+import type { StoredJob } from '../../../src/store/types.ts';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'qr-store-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const job = (id: string, overrides: Partial<StoredJob> = {}): StoredJob => ({
+  id,
+  eventId: `e-${id}`,
+  messageKey: `console:c:${id}`,
+  platform: 'console',
+  thread: { channelId: 'c', threadId: id },
+  threadKey: `console:c:${id}`,
+  userId: 'U1',
+  userMessageId: id,
+  status: 'queued',
+  attempts: 0,
+  priority: 0,
+  createdAt: new Date().toISOString(),
+  isFollowUp: false,
+  request: { question: 'q', attachments: [], receivedAt: new Date().toISOString() },
+  ...overrides,
+});
+
+const image = (seed: string): PreparedImage => {
+  const png = Buffer.from(`png-${seed}`);
+  return {
+    png,
+    width: 64,
+    height: 64,
+    tokens: 4,
+    sha256: createHash('sha256').update(png).digest('hex'),
+    meta: { modality: 'CR' },
+    deid: { removedTags: 3, burnedInAnnotation: false, identityPresent: false },
+    window: { center: 1, width: 2, source: 'none', reason: 'test' },
+    source: { kind: 'png', rows: 64, columns: 64, frames: 1, frameIndex: 1 },
+  };
+};
+
+/** A store that has written twice, so state.json and state.json.bak both hold jobs a and b. */
+async function seeded(): Promise<void> {
+  const store = await openStore(dir, { logger: silentLogger });
+  await store.insertJob(job('a'));
+  await store.insertJob(job('b'));
+  await store.close();
+}
+
+describe('store durability', () => {
+  it('keeps jobs across a restart, with a backup generation and fsync on every write', async () => {
+    const file = join(dir, 'x.json');
+    const adapter = createDurableJsonFile<{ n: number }>(file, {
+      logger: silentLogger,
+      clock: Date.now,
+      validate: (d): d is { n: number } => typeof (d as { n?: unknown }).n === 'number',
+    });
+    await adapter.write({ n: 1 });
+    await adapter.write({ n: 2 });
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ n: 2 });
+    expect(JSON.parse(await readFile(`${file}.bak`, 'utf8'))).toEqual({ n: 1 });
+    // file + directory per write
+    expect(adapter.fsyncs).toBe(4);
+
+    await seeded();
+    const store = await openStore(dir, { logger: silentLogger });
+    expect((await store.listJobs()).map((j) => j.id)).toEqual(['a', 'b']);
+    await store.close();
+  });
+
+  const damage: Array<[string, (path: string) => Promise<void>]> = [
+    ['garbage', (path) => writeFile(path, 'not json {')],
+    ['truncated', async (path) => truncate(path, Math.floor((await stat(path)).size / 2))],
+    ['all-zero', async (path) => writeFile(path, Buffer.alloc((await stat(path)).size))],
+    ['empty', (path) => writeFile(path, '')],
+    ['wrong shape', (path) => writeFile(path, '{"version":1,"jobs":[]}')],
+  ];
+  for (const [name, corrupt] of damage) {
+    it(`moves a ${name} state file aside and restores the backup`, async () => {
+      await seeded();
+      await corrupt(join(dir, 'state.json'));
+      const store = await openStore(dir, { logger: silentLogger });
+      expect((await store.listJobs()).map((j) => j.id)).toEqual(['a', 'b']);
+      await store.close();
+      const names = await readdir(dir);
+      expect(names.some((n) => n.startsWith('state.json.corrupt-'))).toBe(true);
+      expect(JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')).jobs.a.id).toBe('a');
+    });
+  }
+
+  it('refuses to start empty when the state is damaged and there is no backup', async () => {
+    await writeFile(join(dir, 'state.json'), '{"version":1,"jobs":{"a":');
+    const error = await openStore(dir, { logger: silentLogger }).catch((e: unknown) => e);
+    expect(isAppError(error, 'STORE_CORRUPT')).toBe(true);
+    expect((await readdir(dir)).some((n) => n.startsWith('state.json.corrupt-'))).toBe(true);
+    // The lock was released: after the operator fixes things, the next start is not "locked".
+    await expect(openStore(dir, { logger: silentLogger }).then((s) => s.close())).resolves.toBeUndefined();
+  });
+
+  it('starts empty on a first run whose only write was cut short (empty file, no backup)', async () => {
+    await writeFile(join(dir, 'state.json'), '');
+    const store = await openStore(dir, { logger: silentLogger });
+    expect(await store.listJobs()).toEqual([]);
+    await store.close();
+  });
+
+  it('refuses a second writer and takes over a stale lock', async () => {
+    const first = await openStore(dir, { logger: silentLogger });
+    const error = await openStore(dir, { logger: silentLogger }).catch((e: unknown) => e);
+    expect(isAppError(error, 'STORE_LOCKED')).toBe(true);
+    await first.close();
+    // A lock left by a process that no longer exists.
+    const dead = spawnSync(process.execPath, [
+      '-e',
+      'process.stdout.write(String(process.pid))',
+    ]).stdout.toString();
+    await writeFile(join(dir, 'state.lock'), `${dead}\n`);
+    const second = await openStore(dir, { logger: silentLogger });
+    expect(Number.parseInt(await readFile(join(dir, 'state.lock'), 'utf8'), 10)).toBe(process.pid);
+    await second.close();
+    await expect(stat(join(dir, 'state.lock'))).rejects.toThrow();
+  });
+
+  it('refuses a lock held by another live process', async () => {
+    await writeFile(join(dir, 'state.lock'), `${process.ppid}\n`);
+    const error = await openStore(dir, { logger: silentLogger }).catch((e: unknown) => e);
+    expect(isAppError(error, 'STORE_LOCKED')).toBe(true);
+  });
+});
+
+describe('store contents', () => {
+  it('claims an event once by event id and once by message key, across restarts', async () => {
+    const store = await openStore(dir, { logger: silentLogger });
+    const keys = { platform: 'slack' as const, eventId: 'Ev1', messageKey: 'slack:C1:1.1' };
+    expect(await store.claimEvent(keys, 'job-1')).toEqual({ duplicate: false });
+    expect(await store.claimEvent({ ...keys, eventId: 'Ev2' }, 'job-2')).toEqual({
+      duplicate: true,
+      jobId: 'job-1',
+    });
+    expect(await store.claimEvent({ ...keys, messageKey: 'slack:C1:2.2' }, 'job-3')).toEqual({
+      duplicate: true,
+      jobId: 'job-1',
+    });
+    // The same ids on another platform are another message.
+    expect(await store.claimEvent({ ...keys, platform: 'discord' }, 'job-4')).toEqual({ duplicate: false });
+    await store.close();
+    const reopened = await openStore(dir, { logger: silentLogger });
+    expect(await reopened.claimEvent({ ...keys, eventId: 'Ev9' })).toEqual({
+      duplicate: true,
+      jobId: 'job-1',
+    });
+    await reopened.close();
+  });
+
+  it('keeps prepared images as PNG files named by their sha256', async () => {
+    const store = await openStore(dir, { logger: silentLogger });
+    const img = image('one');
+    const ref = await store.saveImage(img);
+    expect(ref).toBe(img.sha256);
+    expect(await readFile(join(dir, 'images', `${ref}.png`))).toEqual(img.png);
+    const loaded = await store.loadImage(ref);
+    expect(loaded).toMatchObject({ sha256: ref, width: 64, meta: { modality: 'CR' } });
+    expect(loaded?.png.equals(img.png)).toBe(true);
+    await store.close();
+  });
+
+  it('sweeps images, thread bodies and finished jobs after the retention period, not live work', async () => {
+    let now = Date.parse('2026-01-01T00:00:00Z');
+    const clock = () => now;
+    const store = await openStore(dir, { logger: silentLogger, clock });
+    const old = image('old');
+    const live = image('live');
+    await store.saveImage(old);
+    await store.saveImage(live);
+    await store.insertJob(
+      job('done', { status: 'succeeded', finishedAt: new Date(now).toISOString(), imageRef: old.sha256 }),
+    );
+    await store.insertJob(job('waiting', { imageRef: live.sha256, threadKey: 'console:c:waiting' }));
+    await store.putThread({
+      key: 'console:c:done',
+      platform: 'console',
+      thread: { channelId: 'c', threadId: 'done' },
+      active: true,
+      imageRef: old.sha256,
+      turns: [{ role: 'user', text: 'body' }],
+      lastActivityAt: new Date(now).toISOString(),
+    });
+    await store.claimEvent({ platform: 'console', eventId: 'e', messageKey: 'm' });
+    const stray = join(dir, 'images', `${'f'.repeat(64)}.png`);
+    await writeFile(stray, 'orphan');
+    await utimes(stray, new Date(now - 10 * 3600_000), new Date(now - 10 * 3600_000));
+
+    now += 2 * 3600_000;
+    expect(await store.sweep(3600_000)).toEqual({ images: 2, threads: 1, jobs: 1, events: 0 });
+    expect(await store.getJob('done')).toBeUndefined();
+    expect(await store.getThread('console:c:done')).toBeUndefined();
+    expect(await store.loadImage(old.sha256)).toBeUndefined();
+    expect(await store.loadImage(live.sha256)).toBeDefined();
+    expect(await store.getJob('waiting')).toBeDefined();
+    now += 48 * 3600_000;
+    expect((await store.sweep(3600_000)).events).toBe(2);
+    await store.close();
+  });
+
+  it('writes an append-only audit log of keyed hashes, never raw ids', async () => {
+    const store = await openStore(dir, { logger: silentLogger });
+    await store.audit({
+      event: 'read',
+      jobId: 'j',
+      userId: 'U123',
+      channelId: 'C-ward-7',
+      platform: 'slack',
+      model: 'm',
+      urgency: 'urgent',
+    });
+    await store.audit({
+      event: 'acknowledged',
+      jobId: 'j',
+      userId: 'U123',
+      channelId: 'C-ward-7',
+      platform: 'slack',
+      acknowledgedBy: 'U999',
+    });
+    await store.close();
+    const text = await readFile(join(dir, 'audit.jsonl'), 'utf8');
+    const lines = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatchObject({ event: 'read', job: 'j', model: 'm', urgency: 'urgent' });
+    expect(lines[0].user).toBe(lines[1].user);
+    expect(text).not.toMatch(/U123|U999|ward/);
+    // Re-opening keeps the same key, so hashes stay comparable across restarts.
+    const again = await openStore(dir, { logger: silentLogger });
+    expect(again.hashId('slack:U123')).toBe(lines[0].user);
+    await again.close();
+  });
+});
