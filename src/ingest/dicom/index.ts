@@ -103,7 +103,8 @@ export async function decodeDicom(
 }
 
 function pickFrame(frame: number | undefined, frames: number): number {
-  if (frame === undefined) return Math.floor((frames - 1) / 2);
+  // Same convention as the raster path (display.ts pickFrame): frame ⌊n/2⌋+1 of n.
+  if (frame === undefined) return Math.floor(frames / 2);
   if (!Number.isInteger(frame) || frame < 1 || frame > frames) {
     throw new AppError('USAGE', `frame ${frame} outside 1..${frames}`, {
       userMessage: `This file has ${frames} frame${frames === 1 ? '' : 's'}; choose a frame from 1 to ${frames}.`,
@@ -139,7 +140,11 @@ function greyscale(
   modality: string | undefined,
 ): Pick<DicomDisplayImage, 'pixels' | 'window' | 'stats'> {
   const modalityValues = modalityTransform(stored.values, ds, frameIndex, info.signed).values;
-  const m = stats(modalityValues);
+  // Without a modality LUT the values are the stored ones: reuse their statistics.
+  const m =
+    modalityValues === stored.values
+      ? { min: storedPart.storedMin, max: storedPart.storedMax, mean: storedPart.storedMean }
+      : stats(modalityValues);
   const statsOut = { ...storedPart, modalityMin: m.min, modalityMax: m.max, modalityMean: m.mean };
   const invert = info.photometric === 'MONOCHROME1';
   const dataset = datasetWindow(ds, frameIndex);

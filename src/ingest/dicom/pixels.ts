@@ -74,6 +74,17 @@ function maskAndExtend(
     }
     return out;
   }
+  if (little && bytes.byteOffset % 2 === 0) {
+    // Aligned little-endian words: read through a typed view instead of byte by byte.
+    const words = new Uint16Array(bytes.buffer, bytes.byteOffset, n);
+    if (bits === 16 && !signed) return Int32Array.from(words);
+    if (bits === 16) return Int32Array.from(new Int16Array(bytes.buffer, bytes.byteOffset, n));
+    for (let i = 0; i < n; i++) {
+      const v = words[i]! & mask;
+      out[i] = signed ? (v << shift) >> shift : v;
+    }
+    return out;
+  }
   for (let i = 0, p = 0; i < n; i++, p += 2) {
     const raw = little ? bytes[p]! | (bytes[p + 1]! << 8) : (bytes[p]! << 8) | bytes[p + 1]!;
     const v = raw & mask;
