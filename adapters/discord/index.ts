@@ -66,19 +66,27 @@ export function createDiscordAdapter(config: Config, deps: DiscordAdapterDeps): 
     fetch: deps.fetch ?? globalThis.fetch,
   };
   const allowedOrigins = normaliseOrigins(config.DISCORD_CDN_HOSTS);
-  const prefetched = new Map<string, { bytes: Promise<Buffer>; timer: NodeJS.Timeout }>();
+  /**
+   * url → bytes fetched at receipt (until download() takes them), or a bare marker once the core has
+   * downloaded it, so a prefetch that loses the race with the core does not fetch a second time.
+   */
+  const fetched = new Map<string, { bytes?: Promise<Buffer>; timer: NodeJS.Timeout }>();
   const inFlight = new Set<Promise<void>>();
   let botUserId = '';
   let started = false;
 
+  function remember(url: string, bytes?: Promise<Buffer>): void {
+    const timer = setTimeout(() => fetched.delete(url), PREFETCH_TTL_MS);
+    timer.unref();
+    fetched.set(url, bytes ? { bytes, timer } : { timer });
+  }
+
   function prefetch(attachments: AttachmentRef[]): void {
     for (const attachment of attachments) {
-      if (prefetched.has(attachment.url) || !isAllowedUrl(attachment.url, allowedOrigins)) continue;
+      if (fetched.has(attachment.url) || !isAllowedUrl(attachment.url, allowedOrigins)) continue;
       const bytes = downloadAttachment(attachment.url, downloadOptions);
       bytes.catch(() => undefined); // observed later by download(); never an unhandled rejection
-      const timer = setTimeout(() => prefetched.delete(attachment.url), PREFETCH_TTL_MS);
-      timer.unref();
-      prefetched.set(attachment.url, { bytes, timer });
+      remember(attachment.url, bytes);
     }
   }
 
@@ -152,24 +160,25 @@ export function createDiscordAdapter(config: Config, deps: DiscordAdapterDeps): 
     async stop(): Promise<void> {
       await Promise.allSettled([...inFlight]);
       interactions.clear();
-      for (const { timer } of prefetched.values()) clearTimeout(timer);
-      prefetched.clear();
+      for (const { timer } of fetched.values()) clearTimeout(timer);
+      fetched.clear();
       if (started) client.removeAllListeners();
       client.ws.removeAllListeners();
       await client.destroy();
     },
 
     async download(attachment, signal): Promise<Buffer> {
-      const hit = prefetched.get(attachment.url);
-      if (hit) {
-        prefetched.delete(attachment.url);
-        clearTimeout(hit.timer);
+      const hit = fetched.get(attachment.url);
+      if (hit?.bytes) {
+        const { bytes } = hit;
+        hit.bytes = undefined; // hand the buffer over; keep the marker
         try {
-          return await hit.bytes;
+          return await bytes;
         } catch (error) {
           if (!(error instanceof AppError) || !error.retryable) throw error;
         }
       }
+      if (!hit && isAllowedUrl(attachment.url, allowedOrigins)) remember(attachment.url);
       return downloadAttachment(attachment.url, downloadOptions, signal);
     },
 
