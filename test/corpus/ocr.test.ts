@@ -99,6 +99,13 @@ describe.skipIf(!hasCorpus)('burned-in text over the corpus', () => {
     expect(result.report.keptMarkers).toBeGreaterThanOrEqual(1);
   });
 
+  it('the mammogram keeps its slanted "L MLO" marker and comes back unchanged', async () => {
+    const png = await dicomPng('mg_wg04_mammo_jpeg_extended_12bit.dcm');
+    const result = await scanBurnedInText(png, { mode: 'redact' });
+    expect(result.report).toEqual({ regions: 1, redacted: 0, keptMarkers: 1 });
+    expect(result.png.equals(png)).toBe(true);
+  });
+
   it('a bedside radiograph keeps its position caption ("liegend") and comes back unchanged', async () => {
     const png = readFileSync(join(corpus, 'images', 'cxr_hannover_b343e657_cr_ap.png'));
     const result = await scanBurnedInText(png, { mode: 'redact' });

@@ -10,7 +10,23 @@ export interface TextBox {
   y1: number;
   /** Mean text probability over the detected component, 0..1. */
   score: number;
+  /** Set for writing that runs at a slant (a rotated "L MLO" on a mammogram): its centre line. */
+  slant?: Slant;
 }
+
+export interface Slant {
+  /** Degrees from the x axis towards y (clockwise on screen), in (-90, 90]. */
+  angle: number;
+  cx: number;
+  cy: number;
+  /** Extent along and across the writing, unclip growth included. */
+  length: number;
+  thickness: number;
+}
+
+/** Below this tilt a box is read as it stands; elongation is needed for the angle to mean anything. */
+const MIN_SLANT_DEGREES = 10;
+const MIN_ELONGATION = 2.5;
 
 export interface DetectOptions {
   /** Longest side the detector sees; larger images are scaled down for it (PaddleOCR det_limit_side_len). */
@@ -74,13 +90,25 @@ export async function detectText(
     boxThreshold: options.boxThreshold ?? 0.6,
   });
   const back = 1 / scale;
-  return boxes.map((box) => ({
-    x0: clamp(Math.floor((box.x0 - MARGIN) * back), 0, rgb.width),
-    y0: clamp(Math.floor((box.y0 - MARGIN) * back), 0, rgb.height),
-    x1: clamp(Math.ceil((box.x1 - MARGIN) * back), 0, rgb.width),
-    y1: clamp(Math.ceil((box.y1 - MARGIN) * back), 0, rgb.height),
-    score: box.score,
-  }));
+  return boxes.map((box) => {
+    const out: TextBox = {
+      x0: clamp(Math.floor((box.x0 - MARGIN) * back), 0, rgb.width),
+      y0: clamp(Math.floor((box.y0 - MARGIN) * back), 0, rgb.height),
+      x1: clamp(Math.ceil((box.x1 - MARGIN) * back), 0, rgb.width),
+      y1: clamp(Math.ceil((box.y1 - MARGIN) * back), 0, rgb.height),
+      score: box.score,
+    };
+    if (box.slant) {
+      out.slant = {
+        angle: box.slant.angle,
+        cx: (box.slant.cx - MARGIN) * back,
+        cy: (box.slant.cy - MARGIN) * back,
+        length: box.slant.length * back,
+        thickness: box.slant.thickness * back,
+      };
+    }
+    return out;
+  });
 }
 
 function clamp(value: number, min: number, max: number): number {
@@ -112,12 +140,22 @@ export function componentBoxes(
     let maxY = -1;
     let sum = 0;
     let count = 0;
+    let sx = 0;
+    let sy = 0;
+    let sxx = 0;
+    let syy = 0;
+    let sxy = 0;
     while (top > 0) {
       const index = stack[--top]!;
       const x = index % width;
       const y = (index - x) / width;
       sum += probability[index]!;
       count += 1;
+      sx += x;
+      sy += y;
+      sxx += x * x;
+      syy += y * y;
+      sxy += x * y;
       if (x < minX) minX = x;
       if (x > maxX) maxX = x;
       if (y < minY) minY = y;
@@ -141,7 +179,48 @@ export function componentBoxes(
     if (Math.min(w, h) < 3 || score < thresholds.boxThreshold) continue;
     const grow = (1.5 * w * h) / (2 * (w + h));
     if (Math.min(w, h) + 2 * grow < 5) continue;
-    boxes.push({ x0: minX - grow, y0: minY - grow, x1: maxX + 1 + grow, y1: maxY + 1 + grow, score });
+    const box: TextBox = {
+      x0: minX - grow,
+      y0: minY - grow,
+      x1: maxX + 1 + grow,
+      y1: maxY + 1 + grow,
+      score,
+    };
+    const slant = slantOf(count, sx, sy, sxx, syy, sxy, grow);
+    if (slant) box.slant = slant;
+    boxes.push(box);
   }
   return boxes;
+}
+
+/**
+ * Orientation from the component's second moments: the major axis of its pixel cloud. A filled
+ * w×h rectangle has variance w²/12 along w, hence the √(12λ) extents.
+ */
+function slantOf(
+  n: number,
+  sx: number,
+  sy: number,
+  sxx: number,
+  syy: number,
+  sxy: number,
+  grow: number,
+): Slant | undefined {
+  const mx = sx / n;
+  const my = sy / n;
+  const cxx = sxx / n - mx * mx;
+  const cyy = syy / n - my * my;
+  const cxy = sxy / n - mx * my;
+  const half = Math.sqrt(((cxx - cyy) / 2) ** 2 + cxy * cxy);
+  const major = (cxx + cyy) / 2 + half;
+  const minor = Math.max((cxx + cyy) / 2 - half, 0.25);
+  const angle = (0.5 * Math.atan2(2 * cxy, cxx - cyy) * 180) / Math.PI;
+  if (major / minor < MIN_ELONGATION || Math.abs(angle) < MIN_SLANT_DEGREES) return undefined;
+  return {
+    angle,
+    cx: mx + 0.5,
+    cy: my + 0.5,
+    length: Math.sqrt(12 * major) + 2 * grow,
+    thickness: Math.sqrt(12 * minor) + 2 * grow,
+  };
 }

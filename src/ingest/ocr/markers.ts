@@ -1,3 +1,5 @@
+import type { TextBox } from './detect.ts';
+
 /**
  * Laterality, projection and patient-position markers are kept in the image: removing an "L" or
  * "PORTABLE AP SUPINE" makes a read less safe, and none of them identifies anyone (issue 9).
@@ -36,6 +38,22 @@ const MARKER_WORDS = new Set([
   'EXP',
   'INSPIRATION',
   'EXPIRATION',
+  // mammography views (PS3.16 CID 4014: CC, MLO, ML, LM, XCCL, XCCM, SIO, FB, LMO, AT), also
+  // written fused with the side (LCC, RMLO)
+  'CC',
+  'MLO',
+  'ML',
+  'LM',
+  'XCCL',
+  'XCCM',
+  'SIO',
+  'FB',
+  'LMO',
+  'AT',
+  'LCC',
+  'RCC',
+  'LMLO',
+  'RMLO',
   // patient position
   'SUPINE',
   'PRONE',
@@ -118,11 +136,12 @@ export const SHORT_TEXT_MIN_CONFIDENCE = 0.8;
 export function classifyRegion(input: {
   text: string;
   confidence: number;
-  box: { x0: number; y0: number; x1: number; y1: number; score: number };
+  box: TextBox;
   imageHeight: number;
 }): RegionKind {
-  const width = input.box.x1 - input.box.x0;
-  const height = input.box.y1 - input.box.y0;
+  // Slanted writing is measured along and across its own line, not by its upright bounding box.
+  const width = input.box.slant?.length ?? input.box.x1 - input.box.x0;
+  const height = input.box.slant?.thickness ?? input.box.y1 - input.box.y0;
   if (height > Math.max(64, input.imageHeight / 4)) return 'noise';
   if (isPositionMarker(input.text, input.confidence)) return 'marker';
   const characters = input.text.replace(/[^\p{L}\p{N}]/gu, '').length;

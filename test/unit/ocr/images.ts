@@ -11,6 +11,8 @@ export interface PlantedText {
   y: number;
   size: number;
   fill?: string;
+  /** Degrees clockwise about the text's start point. */
+  rotate?: number;
 }
 
 const FONT = 'DejaVu Sans, Liberation Sans, sans-serif';
@@ -26,7 +28,7 @@ export function sceneSvg(width: number, height: number, texts: readonly PlantedT
   const words = texts
     .map(
       (t) =>
-        `<text x="${t.x}" y="${t.y}" font-family="${FONT}" font-size="${t.size}" fill="${t.fill ?? '#f0f0f0'}">${escapeXml(t.text)}</text>`,
+        `<text x="${t.x}" y="${t.y}"${t.rotate ? ` transform="rotate(${t.rotate} ${t.x} ${t.y})"` : ''} font-family="${FONT}" font-size="${t.size}" fill="${t.fill ?? '#f0f0f0'}">${escapeXml(t.text)}</text>`,
     )
     .join('');
   // Anatomy-like content: soft gradients, ellipses, a rib-like arc, a bright round "nodule".

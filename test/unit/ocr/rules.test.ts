@@ -114,6 +114,27 @@ describe('componentBoxes (DB post-processing)', () => {
   });
 });
 
+describe('componentBoxes slant', () => {
+  it('measures the angle and extent of a diagonal stroke, and leaves level lines alone', () => {
+    const width = 80;
+    const height = 80;
+    const map = new Float32Array(width * height);
+    // a 3-pixel-thick stroke going down-right at 45° (clockwise on screen), 40 px long on each axis
+    for (let t = 0; t < 40; t += 1) {
+      for (let k = -1; k <= 1; k += 1) map[(20 + t + k) * width + (20 + t)] = 0.9;
+    }
+    // a level line 30×5 at the bottom
+    for (let y = 70; y < 75; y += 1) for (let x = 10; x < 40; x += 1) map[y * width + x] = 0.9;
+    const boxes = componentBoxes(map, width, height, { pixelThreshold: 0.3, boxThreshold: 0.6 });
+    const diagonal = boxes.find((box) => box.slant);
+    const level = boxes.find((box) => !box.slant);
+    expect(diagonal?.slant?.angle).toBeCloseTo(45, 0);
+    expect(diagonal!.slant!.length).toBeGreaterThan(40 * Math.SQRT2 * 0.9);
+    expect(diagonal!.slant!.thickness).toBeLessThan(diagonal!.slant!.length / 2);
+    expect(level).toBeDefined();
+  });
+});
+
 describe('ctcGreedyDecode', () => {
   it('collapses repeats, drops blanks and averages the emitted probabilities', () => {
     const dictionary = ['A', 'B'];

@@ -82,6 +82,19 @@ describe('scanBurnedInText', () => {
     expect(leaks(await readAllText(result.png))).toEqual([]);
   });
 
+  it('reads slanted writing: a tilted "L MLO" is kept, a tilted name is blacked out', async () => {
+    const image = await renderScene(768, 768, [
+      { text: 'L MLO', x: 560, y: 60, size: 40, rotate: 35 },
+      { text: 'DOE^JOHN 1957', x: 60, y: 560, size: 32, rotate: -30 },
+    ]);
+    expect(leaks(await readAllText(image))).not.toEqual([]);
+    const result = await scanBurnedInText(image, { mode: 'redact' });
+    expect(result.report.keptMarkers).toBe(1);
+    expect(result.report.redacted).toBeGreaterThanOrEqual(1);
+    expect(await changedPixels(image, result.png, { x0: 540, y0: 20, x1: 740, y1: 220 })).toBe(0);
+    expect(leaks(await readAllText(result.png))).toEqual([]);
+  });
+
   it('a clean image (gradients and shapes, no text) comes back byte-identical with nothing found', async () => {
     for (const mode of ['redact', 'flag', 'refuse'] as const) {
       const result = await scanBurnedInText(clean, { mode });
