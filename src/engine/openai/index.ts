@@ -193,6 +193,8 @@ export function createOpenAiEngine(config: Config, deps: EngineDeps): Engine {
     } catch (error) {
       // Probes refine confidence; a failed probe must not fail a read that already succeeded.
       if (isAppError(error, 'CANCELLED')) throw error;
+      // A server that rejects logprobs/top_logprobs (HTTP 400) will keep rejecting them: stop probing it.
+      if (isAppError(error, 'ENGINE_ERROR') && error.details.status === 400) logprobsSupported = false;
       deps.logger.warn(
         { code: isAppError(error) ? error.code : 'unknown' },
         'confidence probes failed; using model-stated',
