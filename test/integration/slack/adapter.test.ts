@@ -315,6 +315,69 @@ describe('slack adapter: triggers and acks', () => {
   });
 });
 
+describe('slack adapter: injected clock and feedback', () => {
+  it('checks the signature window against the injected clock, not the machine clock', async () => {
+    const skewedCore = createCoreDouble();
+    const skewMs = 10 * 60 * 1000;
+    const skewed = createSlackAdapter(
+      loadConfig({
+        SLACK_BOT_TOKEN: TOKEN,
+        SLACK_SIGNING_SECRET: SECRET,
+        SLACK_MODE: 'http',
+        SLACK_PORT: '0',
+        SLACK_API_URL: fake.apiUrl,
+        SLACK_FILE_HOSTS: fake.origin,
+      }),
+      { logger: silentLogger, host: '127.0.0.1', paceMs: 0, clock: () => Date.now() + skewMs },
+    );
+    await skewed.start(skewedCore);
+    try {
+      const url = `http://127.0.0.1:${skewed.httpAddress()!.port}/slack/events`;
+      const nowSec = Math.floor(Date.now() / 1000);
+      const atMachineTime = await deliverSlack(
+        url,
+        { json: eventEnvelope(mention(nextTs())) },
+        { signingSecret: SECRET, timestampSec: nowSec },
+      );
+      const atClockTime = await deliverSlack(
+        url,
+        { json: eventEnvelope(mention(nextTs())) },
+        { signingSecret: SECRET, timestampSec: nowSec + skewMs / 1000 },
+      );
+      expect(atMachineTime.status).toBe(401);
+      expect(atClockTime.status).toBe(200);
+      expect(skewedCore.handled).toHaveLength(1);
+    } finally {
+      await skewed.stop();
+    }
+  });
+
+  it('records 👍/👎 feedback for the job with the voter', async () => {
+    const payload = (actionId: string) => ({
+      type: 'block_actions',
+      user: { id: 'U0VOTER' },
+      team: { id: 'T0FAKE' },
+      container: { type: 'message', channel_id: 'C1', message_ts: '1700000998.000100' },
+      channel: { id: 'C1' },
+      trigger_id: 'trig',
+      message: { ts: '1700000998.000100', thread_ts: '1700000990.000100', text: 'read', blocks: [] },
+      actions: [
+        { type: 'button', action_id: actionId, block_id: 'qr_actions', value: 'job-7', action_ts: '1' },
+      ],
+      response_url: 'https://hooks.slack.invalid/z',
+    });
+    await deliverSlack(eventsUrl, interactivity(payload(ACTION_IDS.up)), { signingSecret: SECRET });
+    await deliverSlack(eventsUrl, interactivity(payload(ACTION_IDS.down)), { signingSecret: SECRET });
+    expect(core.feedbacks).toEqual([
+      { jobId: 'job-7', userId: 'U0VOTER', vote: 'up' },
+      { jobId: 'job-7', userId: 'U0VOTER', vote: 'down' },
+    ]);
+    await fake.waitFor(
+      () => fake.callsTo('chat.postEphemeral').filter((c) => c.args.user === 'U0VOTER').length === 2,
+    );
+  });
+});
+
 describe('slack adapter: outbound', () => {
   const thread = { channelId: 'C5', threadId: '1700000500.000100' };
 
