@@ -100,6 +100,9 @@ async function decodeWasm(codec: PixelCodec, data: Uint8Array, info: ImageInfo):
   if (!spec) throw corruptCodestream(codec, 'no decoder');
   const wasm = await loadWasm(spec.module);
   const decoder = new wasm[spec.decoder]!();
+  // These Emscripten builds set process.exitCode if the C code calls exit(); a codec must never
+  // decide the app's exit status, so it is restored whatever happens.
+  const exitCode = process.exitCode;
   try {
     decoder.getEncodedBuffer(data.length).set(data);
     try {
@@ -124,6 +127,7 @@ async function decodeWasm(codec: PixelCodec, data: Uint8Array, info: ImageInfo):
         ((codec === 'j2k' || codec === 'htj2k') && /^YBR_(ICT|RCT)$/.test(info.photometric)));
     return { bytes: bytes.subarray(0, expected), bytesPerSample, planar, rgbConverted };
   } finally {
+    process.exitCode = exitCode;
     decoder.delete?.();
   }
 }
