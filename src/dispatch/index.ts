@@ -93,8 +93,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     return result;
   }
 
+  /** An update is sent when the state or the place changed; a drifting ETA alone is not news. */
+  const updateKey = (update: DispatchUpdate): string =>
+    `${update.state}:${'position' in update ? update.position : ''}`;
+
   function send(entry: Entry, update: DispatchUpdate): void {
-    const key = JSON.stringify(update);
+    const key = updateKey(update);
     if (key === entry.lastUpdate) return;
     entry.lastUpdate = key;
     try {
@@ -113,8 +117,15 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       for (const [id, position] of positions()) {
         const entry = queue.get(id) ?? [...staged].find((candidate) => candidate.id === id);
         if (!entry) continue;
-        if (!engineUp) entry.toldDown = true;
-        send(entry, { state: engineUp ? 'queued' : 'waiting-engine', position, etaSec: etaSec(position) });
+        if (!engineUp) {
+          // Told once per outage ("engine unavailable, you are #k"); places barely move meanwhile.
+          if (entry.toldDown) continue;
+          entry.toldDown = true;
+          send(entry, { state: 'waiting-engine', position, etaSec: etaSec(position) });
+          continue;
+        }
+        entry.toldDown = false;
+        send(entry, { state: 'queued', position, etaSec: etaSec(position) });
       }
     });
   }
@@ -180,6 +191,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     const startedAt = clock();
     events.emit('started', { id: entry.id, waitMs: startedAt - entry.firstQueuedAt });
     send(entry, { state: 'reading' });
+    publish();
     try {
       const result = await engine.infer(entry.input!, entry.controller.signal);
       running -= 1;
@@ -302,11 +314,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         queue.push(entry);
         signal?.addEventListener('abort', () => cancel(entry.id), { once: true });
         const position = positions().get(entry.id) ?? 1;
-        entry.lastUpdate = JSON.stringify({
-          state: engineUp ? 'queued' : 'waiting-engine',
-          position,
-          etaSec: etaSec(position),
-        });
+        entry.lastUpdate = updateKey({ state: engineUp ? 'queued' : 'waiting-engine', position, etaSec: 0 });
+        if (!engineUp) entry.toldDown = true;
         pump();
         publish();
       });
