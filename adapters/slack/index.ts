@@ -153,15 +153,10 @@ export function createSlackAdapter(config: Config, deps: SlackAdapterDeps): Slac
       core = botCore;
       try {
         await app.init();
+        botUserId = (await app.client.auth.test()).user_id;
       } catch (error) {
-        throw new AppError('CONFIG_INVALID', 'slack auth.test failed', {
-          cause: error,
-          userMessage:
-            'Slack rejected SLACK_BOT_TOKEN (auth.test failed); check the token and that the app is installed.',
-        });
+        throw startupError(error);
       }
-      const auth = await app.client.auth.test();
-      botUserId = auth.user_id;
       if (httpReceiver) await app.start(config.SLACK_PORT);
       else await app.start();
       logger.info({ mode: config.SLACK_MODE }, 'slack adapter started');
@@ -179,4 +174,26 @@ export function createSlackAdapter(config: Config, deps: SlackAdapterDeps): Slac
     notifyPrivately: outbound.notifyPrivately,
     httpAddress: () => httpReceiver?.address(),
   };
+}
+
+/** auth.test failing means a bad token, or no route to the Web API: say which (never the token). */
+function startupError(error: unknown): AppError {
+  const text =
+    error instanceof Error
+      ? `${error.message} ${String((error as { original?: unknown }).original ?? '')}`
+      : String(error);
+  if (
+    /invalid_auth|not_authed|account_inactive|token_revoked|token_expired|not_allowed_token_type/.test(text)
+  ) {
+    return new AppError('CONFIG_INVALID', 'slack auth.test rejected the bot token', {
+      cause: error,
+      userMessage:
+        'Slack rejected SLACK_BOT_TOKEN (auth.test failed): check the xoxb- token and that the app is installed in the workspace.',
+    });
+  }
+  return new AppError('CHAT_API_FAILED', 'slack auth.test failed', {
+    cause: error,
+    userMessage:
+      'quickread could not reach the Slack Web API (SLACK_API_URL) to check its token; check the network and try again.',
+  });
 }

@@ -438,3 +438,44 @@ describe('slack adapter: outbound', () => {
     });
   });
 });
+
+describe('slack adapter: startup', () => {
+  const configFor = (apiUrl: string, token = TOKEN) =>
+    loadConfig({
+      SLACK_BOT_TOKEN: token,
+      SLACK_SIGNING_SECRET: SECRET,
+      SLACK_MODE: 'http',
+      SLACK_PORT: '0',
+      SLACK_API_URL: apiUrl,
+      SLACK_FILE_HOSTS: fake.origin,
+    });
+
+  it('says the token was rejected when auth.test answers invalid_auth', async () => {
+    const bad = createSlackAdapter(configFor(fake.apiUrl, 'xoxb-wrong'), {
+      logger: silentLogger,
+      host: '127.0.0.1',
+      webRetry: { retries: 0 },
+    });
+    await expect(bad.start(createCoreDouble())).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+  });
+
+  it('says Slack is unreachable when nothing answers at SLACK_API_URL', async () => {
+    const unreachable = createSlackAdapter(configFor('http://127.0.0.1:9/api/'), {
+      logger: silentLogger,
+      host: '127.0.0.1',
+      webRetry: { retries: 0 },
+    });
+    await expect(unreachable.start(createCoreDouble())).rejects.toMatchObject({ code: 'CHAT_API_FAILED' });
+  });
+
+  it('refuses to build without the credentials its mode needs', () => {
+    expect(() =>
+      createSlackAdapter(loadConfig({ SLACK_BOT_TOKEN: TOKEN }), { logger: silentLogger }),
+    ).toThrow(/SLACK_APP_TOKEN/);
+    expect(() =>
+      createSlackAdapter(loadConfig({ SLACK_BOT_TOKEN: TOKEN, SLACK_MODE: 'http' }), {
+        logger: silentLogger,
+      }),
+    ).toThrow(/SLACK_SIGNING_SECRET/);
+  });
+});
