@@ -1,5 +1,4 @@
 import {
-  type APIEmbed,
   type APIInteraction,
   type APIMessageComponentInteraction,
   ComponentType,
@@ -12,11 +11,12 @@ import {
 import type { BotCore, HandleOutcome } from '../../src/core/adapter.ts';
 import type { OutboundMessage } from '../../src/core/reply.ts';
 import type { AttachmentRef, ThreadRef } from '../../src/core/types.ts';
+import { isAppError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
 import type { DiscordApi } from './api.ts';
 import type { InteractionRegistry } from './interactions.ts';
 import type { ChannelTarget } from './outbound.ts';
-import { buttonsRow, forCreate, NO_MENTIONS, renderOutbound } from './render.ts';
+import { forCreate, NO_MENTIONS, renderOutbound } from './render.ts';
 import {
   interactionToRequest,
   interactionUserId,
@@ -230,57 +230,45 @@ async function onRead(
   if (await context.deferred) await deps.post(request.thread, reply);
 }
 
-/** The read's embeds with an "Acknowledged" field added (the core has recorded who and when). */
-export function acknowledgedEmbeds(embeds: APIEmbed[], userId: string, at: string): APIEmbed[] {
-  const unix = Math.floor(Date.parse(at) / 1000);
-  return embeds.map((embed, i) => {
-    const clean: APIEmbed = {};
-    if (embed.title) clean.title = embed.title;
-    if (embed.description) clean.description = embed.description;
-    if (embed.color !== undefined) clean.color = embed.color;
-    if (embed.footer) clean.footer = { text: embed.footer.text };
-    const fields = (embed.fields ?? []).filter((field) => field.name !== 'Acknowledged');
-    if (i === 0 && fields.length < 25)
-      fields.push({ name: 'Acknowledged', value: `by <@${userId}> <t:${unix}:f>` });
-    clean.fields = fields;
-    return clean;
-  });
-}
-
 async function onButton(interaction: APIMessageComponentInteraction, deps: InboundDeps): Promise<void> {
   if (interaction.data.component_type !== ComponentType.Button) return;
   const parsed = parseCustomId(interaction.data.custom_id);
   const userId = interactionUserId(interaction);
   if (!parsed || !userId) return;
-  const ephemeral = (text: string) =>
-    deps.api.interactionCallback(
-      interaction.id,
-      interaction.token,
-      InteractionResponseType.ChannelMessageWithSource,
-      {
-        content: text,
-        allowed_mentions: { ...NO_MENTIONS },
-        flags: MessageFlags.Ephemeral,
-      },
-    );
+  const { id, token, application_id: applicationId } = interaction;
+  const privately = (text: string) => ({
+    content: text,
+    allowed_mentions: { ...NO_MENTIONS },
+    flags: MessageFlags.Ephemeral,
+  });
   if (parsed.action === 'ack') {
-    const result = await deps.core.acknowledge(parsed.jobId, userId);
-    if (!result) {
-      await ephemeral('This read can no longer be acknowledged.');
-      return;
-    }
+    // Ack within 3 s (type 6 DEFERRED_UPDATE_MESSAGE); the core then re-renders the card through
+    // update() with who acknowledged and when, and the button disabled.
+    await deps.api.interactionCallback(id, token, InteractionResponseType.DeferredMessageUpdate);
+    const result = await deps.core.acknowledge(parsed.jobId, userId).catch((error: unknown) => {
+      deps.logger.warn({ err: error, eventId: id }, 'discord acknowledge failed');
+      return undefined;
+    });
+    if (!result)
+      await deps.api.followup(applicationId, token, privately('This read can no longer be acknowledged.'));
+    return;
+  }
+  try {
+    await deps.core.feedback(parsed.jobId, userId, parsed.action);
+  } catch (error) {
+    const text = isAppError(error) ? error.userMessage : 'Your feedback could not be recorded.';
     await deps.api.interactionCallback(
-      interaction.id,
-      interaction.token,
-      InteractionResponseType.UpdateMessage,
-      {
-        embeds: acknowledgedEmbeds(interaction.message.embeds, userId, result.at),
-        components: [buttonsRow(parsed.jobId, true)],
-        allowed_mentions: { ...NO_MENTIONS },
-      },
+      id,
+      token,
+      InteractionResponseType.ChannelMessageWithSource,
+      privately(text),
     );
     return;
   }
-  await deps.core.feedback(parsed.jobId, userId, parsed.action);
-  await ephemeral(`Thanks — your ${parsed.action === 'up' ? '👍' : '👎'} was recorded for this read.`);
+  await deps.api.interactionCallback(
+    id,
+    token,
+    InteractionResponseType.ChannelMessageWithSource,
+    privately(`Thanks — your ${parsed.action === 'up' ? '👍' : '👎'} was recorded for this read.`),
+  );
 }

@@ -228,24 +228,32 @@ describe('discord adapter over the gateway (loopback Discord)', () => {
     expect(request.platformData?.interactionToken).toBe(interaction.token);
   });
 
-  it('Acknowledge updates the card in place; 👍 is recorded and answered privately', async () => {
+  it('Acknowledge defers the update and the card is re-rendered in place; 👍 is recorded and answered privately', async () => {
     const readMessage = [...world.rest.messages.values()].find((message) =>
       JSON.stringify(message.components).includes('qr:ack:job-1'),
     )!;
     const ack = buttonInteraction(world, 'qr:ack:job-1', readMessage);
     world.gateway.dispatch('INTERACTION_CREATE', ack);
-    const update = await waitFor(
+    const deferred = await waitFor(
       () => world.rest.calls.find((call) => call.path === `/interactions/${ack.id}/${ack.token}/callback`),
       5000,
       'the ack callback',
     );
-    expect(update.body.type).toBe(7);
-    expect(update.body.data.components[0].components[0]).toMatchObject({
-      label: 'Acknowledged',
-      disabled: true,
-    });
-    expect(update.body.data.embeds[0].fields.at(-1)).toMatchObject({ name: 'Acknowledged' });
-    expect(update.body.data.allowed_mentions.parse).toEqual([]);
+    expect(deferred.body).toEqual({ type: 6 });
+    const edit = await waitFor(
+      () =>
+        world.rest.calls.find(
+          (call) =>
+            call.method === 'PATCH' &&
+            call.path === `/channels/${readMessage.channel_id}/messages/${readMessage.id}` &&
+            JSON.stringify(call.body).includes('Acknowledged'),
+        ),
+      5000,
+      'the re-rendered card',
+    );
+    expect(edit.body.components[0].components[0]).toMatchObject({ label: 'Acknowledged', disabled: true });
+    expect(edit.body.embeds[0].fields.at(-1)).toMatchObject({ name: 'Acknowledged' });
+    expect(edit.body.allowed_mentions.parse).toEqual([]);
     expect(core.acknowledgements).toEqual([{ jobId: 'job-1', userId: world.userId }]);
 
     const up = buttonInteraction(world, 'qr:up:job-1', readMessage);
@@ -257,6 +265,18 @@ describe('discord adapter over the gateway (loopback Discord)', () => {
     );
     expect(thanks.body).toMatchObject({ type: 4, data: { flags: 64 } });
     expect(core.votes).toEqual([{ jobId: 'job-1', vote: 'up' }]);
+
+    const stale = buttonInteraction(world, 'qr:ack:job-999', readMessage);
+    world.gateway.dispatch('INTERACTION_CREATE', stale);
+    const sorry = await waitFor(
+      () =>
+        world.rest.calls.find(
+          (call) => call.method === 'POST' && call.path === `/webhooks/${world.appId}/${stale.token}`,
+        ),
+      5000,
+      'the private follow-up',
+    );
+    expect(sorry.body).toMatchObject({ flags: 64, content: 'This read can no longer be acknowledged.' });
   });
 
   it('a PHI refusal is rendered as a clear reply to the message', async () => {

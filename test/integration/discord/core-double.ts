@@ -1,7 +1,7 @@
 import type { BotCore, ChatAdapter, HandleOutcome } from '../../../src/core/adapter.ts';
-import { DISCLAIMER, type OutboundMessage, type ReadCard } from '../../../src/core/reply.ts';
+import { DISCLAIMER, type OutboundMessage, type PostedRef, type ReadCard } from '../../../src/core/reply.ts';
 import type { InboundRequest } from '../../../src/core/types.ts';
-import { isAppError } from '../../../src/errors.ts';
+import { AppError, isAppError } from '../../../src/errors.ts';
 
 /**
  * A BotCore test double that runs the documented flow against a real adapter: dedupe by event id and
@@ -25,6 +25,7 @@ export function createCoreDouble(
   const seen = new Set<string>();
   const activeThreads = new Set<string>();
   const jobs = new Map<string, InboundRequest>();
+  const posted = new Map<string, { ref: PostedRef; card: ReadCard }>();
   let next = 0;
   const double: CoreDouble = {
     requests: [],
@@ -56,11 +57,20 @@ export function createCoreDouble(
       return activeThreads.has(`${thread.channelId}/${thread.threadId}`);
     },
     async acknowledge(jobId, userId) {
-      if (!jobs.has(jobId)) return undefined;
+      const read = posted.get(jobId);
+      if (!read) return undefined;
       double.acknowledgements.push({ jobId, userId });
-      return { at: '2026-11-25T12:00:00.000Z' };
+      const at = '2026-11-25T12:00:00.000Z';
+      // Like the real core: the card is re-rendered in place with who acknowledged.
+      await adapter().update(read.ref, {
+        kind: 'read',
+        card: { ...read.card, acknowledgedBy: { userId, at } },
+      });
+      return { at };
     },
     async feedback(jobId, _userId, vote) {
+      if (!jobs.has(jobId))
+        throw new AppError('USAGE', 'unknown job', { userMessage: 'That read is no longer kept.' });
       double.votes.push({ jobId, vote });
     },
     async cancel() {
@@ -96,7 +106,9 @@ export function createCoreDouble(
         double.downloads.push({ jobId, bytes: bytes.length });
       }
       await chat.update(status, { kind: 'status', jobId, state: 'reading' });
-      await chat.update(status, { kind: 'read', card: card(jobId, followUp) });
+      const read = card(jobId, followUp);
+      await chat.update(status, { kind: 'read', card: read });
+      posted.set(jobId, { ref: status, card: read });
       await chat.uploadPreview?.(
         request.thread,
         Buffer.from('89504e470d0a1a0a', 'hex'),

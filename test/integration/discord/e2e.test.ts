@@ -11,6 +11,7 @@ import { el, imageElements, writeDicom } from '../../helpers/dicom-writer.ts';
 import { createTestBot, type TestBot } from '../../helpers/test-bot.ts';
 import {
   attachment,
+  buttonInteraction,
   type DiscordWorld,
   messageCreate,
   readInteraction,
@@ -34,7 +35,9 @@ const log = captureLogger('debug');
 
 const reads = () => engine.requests.filter((request) => request.kind === 'read');
 const sentTo = (channelId: string) =>
-  world.rest.calls.filter((call) => call.path.startsWith(`/channels/${channelId}/messages`) && call.method !== 'GET');
+  world.rest.calls.filter(
+    (call) => call.path.startsWith(`/channels/${channelId}/messages`) && call.method !== 'GET',
+  );
 const lastEmbedIn = (channelId: string) =>
   sentTo(channelId)
     .filter((call) => call.body?.embeds?.length)
@@ -44,7 +47,9 @@ async function gradientPng(seed: number): Promise<Buffer> {
   const size = 96;
   const raw = Buffer.alloc(size * size);
   for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) raw[y * size + x] = (x * 2 + y + seed) % 256;
-  return sharp(raw, { raw: { width: size, height: size, channels: 1 } }).png().toBuffer();
+  return sharp(raw, { raw: { width: size, height: size, channels: 1 } })
+    .png()
+    .toBuffer();
 }
 
 beforeAll(async () => {
@@ -90,9 +95,11 @@ describe('Discord end to end with the real bot core', () => {
       20_000,
       'the read in the thread',
     );
-    expect(world.rest.calls.some((call) => call.route === `/channels/${world.channelId}/messages/${message.id}/threads`)).toBe(
-      true,
-    );
+    expect(
+      world.rest.calls.some(
+        (call) => call.route === `/channels/${world.channelId}/messages/${message.id}/threads`,
+      ),
+    ).toBe(true);
     expect(embed.title).toMatch(/quickread read/);
     expect(embed.fields[0].name).toContain('Nodule');
     expect(embed.footer.text).toContain('not for diagnostic use');
@@ -114,7 +121,11 @@ describe('Discord end to end with the real bot core', () => {
 
   it('a follow-up in the thread sends the history and the same image to the engine', async () => {
     const before = reads().length;
-    const message = messageCreate(world, { content: 'is it calcified?', channelId: threadId, channelType: 11 });
+    const message = messageCreate(world, {
+      content: 'is it calcified?',
+      channelId: threadId,
+      channelType: 11,
+    });
     world.gateway.dispatch('MESSAGE_CREATE', message);
     await waitFor(() => reads().length > before, 20_000, 'the follow-up read');
     const request = reads().at(-1)!;
@@ -138,6 +149,30 @@ describe('Discord end to end with the real bot core', () => {
     );
     expect(calls()[0]).toMatchObject({ method: 'POST', body: { type: 5 } });
     expect(calls()[1]?.path).toMatch(/\/messages\/@original$/);
+  });
+
+  it('Acknowledge is recorded by the core and the card in the thread shows who acknowledged', async () => {
+    const card = [...world.rest.messages.values()].find(
+      (message) => message.channel_id === threadId && JSON.stringify(message.components).includes('qr:ack:'),
+    )!;
+    const customId = card.components[0].components[0].custom_id as string;
+    const click = buttonInteraction(world, customId, card);
+    world.gateway.dispatch('INTERACTION_CREATE', click);
+    const edit = await waitFor(
+      () =>
+        world.rest.calls.find(
+          (call) =>
+            call.method === 'PATCH' &&
+            call.path === `/channels/${threadId}/messages/${card.id}` &&
+            JSON.stringify(call.body).includes('"Acknowledged"'),
+        ),
+      10_000,
+      'the acknowledged card',
+    );
+    expect(
+      edit.body.embeds[0].fields.find((f: { name: string }) => f.name === 'Acknowledged').value,
+    ).toContain(`<@${world.userId}>`);
+    expect(world.rest.calls.find((call) => call.path.includes(click.token))?.body).toEqual({ type: 6 });
   });
 
   it('model text cannot mention anyone: every outgoing message has allowed_mentions.parse = [] and the text is inert', () => {
@@ -194,7 +229,9 @@ describe('Discord end to end with the real bot core', () => {
       'the replay to be seen',
     );
     expect(reads().length - before).toBe(1);
-    expect(world.rest.calls.filter((call) => call.route.endsWith(`/messages/${message.id}/threads`))).toHaveLength(1);
+    expect(
+      world.rest.calls.filter((call) => call.route.endsWith(`/messages/${message.id}/threads`)),
+    ).toHaveLength(1);
   });
 
   it('DISCORD_PHI=refuse: a DICOM naming the patient gets a clear refusal', async () => {
@@ -207,7 +244,11 @@ describe('Discord end to end with the real bot core', () => {
           columns: rows,
           bitsAllocated: 8,
           pixels,
-          extra: [el(0x00100010, 'PN', 'Doe^Jane'), el(0x00100020, 'LO', 'MRN-0042'), el(0x00080060, 'CS', 'CT')],
+          extra: [
+            el(0x00100010, 'PN', 'Doe^Jane'),
+            el(0x00100020, 'LO', 'MRN-0042'),
+            el(0x00080060, 'CS', 'CT'),
+          ],
         }),
       ),
     );
