@@ -163,6 +163,44 @@ function greyscale(
   if (options.question !== undefined) input.question = options.question;
   if (dataset) input.dataset = dataset;
   if (modality) input.modality = modality;
-  const window = chooseWindow(modalityValues, input);
+  const auto = !dataset && (options.window ?? 'auto') === 'auto';
+  const sample = auto ? windowSample(ds, info, stored.values, modalityValues, modality) : modalityValues;
+  const window = chooseWindow(sample, input);
   return { pixels: applyWindow(modalityValues, window, invert), window, stats: statsOut };
+}
+
+/**
+ * Values a percentile window should see: not Pixel Padding Value (0028,0120) or the padding range up
+ * to (0028,0121) (PS3.3 C.7.5.1.1.2), and for CT nothing below −1024 HU, which is outside-the-scan
+ * padding on every scanner (air is −1000), so the window fits the patient, not the frame around it.
+ */
+function windowSample(
+  ds: DataSet,
+  info: ImageInfo,
+  stored: StoredFrame['values'],
+  values: StoredFrame['values'],
+  modality: string | undefined,
+): ArrayLike<number> {
+  const signedTag = (tag: string) => {
+    const el = ds.elements[tag];
+    if (!el || el.length < 2) return undefined;
+    const v = ds.uint16(tag) ?? 0;
+    return info.signed && v > 32767 ? v - 65536 : v;
+  };
+  const pad = signedTag('x00280120');
+  const limit = signedTag('x00280121') ?? pad;
+  const ct = modality === 'CT';
+  if (pad === undefined && !ct) return values;
+  const lo = Math.min(pad ?? Number.NaN, limit ?? Number.NaN);
+  const hi = Math.max(pad ?? Number.NaN, limit ?? Number.NaN);
+  const out = new Float32Array(values.length);
+  let k = 0;
+  for (let i = 0; i < values.length; i++) {
+    const s = stored[i]!;
+    if (s >= lo && s <= hi) continue;
+    const v = values[i]!;
+    if (ct && v < -1024) continue;
+    out[k++] = v;
+  }
+  return k > 0 ? out.subarray(0, k) : values;
 }

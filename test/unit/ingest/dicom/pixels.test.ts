@@ -138,6 +138,18 @@ describe('VOI and display', () => {
     expect(img.window).toMatchObject({ source: 'preset', preset: 'lung', center: -600, width: 1500 });
   });
 
+  it('keeps Pixel Padding Value and sub-air CT values out of the percentile window', async () => {
+    // 200 padding pixels (-2000 stored → -3024 HU) around 200 patient pixels from -1000 to 990 HU.
+    const px = Int16Array.from({ length: 400 }, (_, i) => (i < 200 ? -2000 : 24 + (i - 200) * 10));
+    const extra = [el(0x00080060, 'CS', 'CT'), el(0x00280120, 'SS', -2000), ...rescale('1', '-1024')];
+    const img = await decodeDicom(
+      writeDicom(imageElements({ rows: 20, columns: 20, signed: true, pixels: px, extra })),
+    );
+    expect(img.window.source).toBe('percentile');
+    expect(img.window.center - img.window.width / 2).toBeGreaterThanOrEqual(-1001);
+    expect(img.window.center + img.window.width / 2).toBeLessThanOrEqual(991);
+  });
+
   it('inverts MONOCHROME1 after windowing', async () => {
     const extra = windowEls('40', '400');
     const mono2 = await decodeDicom(
