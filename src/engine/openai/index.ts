@@ -136,14 +136,17 @@ export function createOpenAiEngine(config: Config, deps: EngineDeps): Engine {
       usage.prompt += answer.usage.prompt;
       usage.completion += answer.usage.completion;
       const parsed = parseModelRead(answer.content);
-      if (parsed.ok) return { read: parsed.read, usage };
-      if (looksLikeLoop(answer.content, answer.finish) && !loopRetried) {
+      const looped = looksLikeLoop(answer.content, answer.finish);
+      // Valid JSON that repeats a phrase over and over is degenerate too: worth one fresh try.
+      if (parsed.ok && (!looped || loopRetried)) return { read: parsed.read, usage };
+      if (looped && !loopRetried) {
         loopRetried = true;
         presence = LOOP_RETRY_PRESENCE_PENALTY;
         current = messages;
         deps.logger.warn({ finish: answer.finish }, 'model output looped; retrying once');
         continue;
       }
+      if (parsed.ok) return { read: parsed.read, usage };
       if (!repaired) {
         repaired = true;
         current = [

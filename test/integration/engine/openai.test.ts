@@ -194,3 +194,15 @@ describe('openai engine: model and server checks', () => {
     expect(((await pending) as AppError).code).toBe('CANCELLED');
   });
 });
+
+describe('openai engine: degenerate but valid output', () => {
+  it('retries once when valid JSON repeats a phrase over and over', async () => {
+    fake = await startFakeOpenAI({ impression: `Nodule. ${'Nodule noted. '.repeat(20)}` });
+    const engine = createEngine(loadConfig({ ENGINE_URL: fake.url }), { logger: silentLogger });
+    const result = await engine.infer(await input(), AbortSignal.timeout(5000));
+    const reads = fake.requests.filter((r) => r.kind === 'read');
+    expect(reads).toHaveLength(2);
+    expect(reads[1]!.body.presence_penalty).toBeGreaterThan(reads[0]!.body.presence_penalty);
+    expect(result.findings).toHaveLength(1);
+  });
+});
