@@ -146,7 +146,10 @@ function greyscale(
       ? { min: storedPart.storedMin, max: storedPart.storedMax, mean: storedPart.storedMean }
       : stats(modalityValues);
   const statsOut = { ...storedPart, modalityMin: m.min, modalityMax: m.max, modalityMean: m.mean };
-  const invert = info.photometric === 'MONOCHROME1';
+  // MONOCHROME1 shows its minimum as white (C.7.6.3.1.2); Presentation LUT Shape INVERSE (C.11.6.1)
+  // asks for the same, and DX pairs the two, so either inverts once.
+  const invert =
+    info.photometric === 'MONOCHROME1' || ds.string('x20500020')?.trim().toUpperCase() === 'INVERSE';
   const dataset = datasetWindow(ds, frameIndex);
   const lut = !dataset && (options.window ?? 'auto') === 'auto' ? voiLut(ds, m.min < 0) : undefined;
   if (lut) {

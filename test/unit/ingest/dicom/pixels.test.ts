@@ -161,6 +161,18 @@ describe('VOI and display', () => {
       ),
     );
     expect(Array.from(mono1.pixels)).toEqual(Array.from(mono2.pixels).map((v) => 255 - v));
+    const inverse = await decodeDicom(
+      writeDicom(
+        imageElements({
+          rows: 2,
+          columns: 2,
+          signed: true,
+          pixels: ramp,
+          extra: [...extra, el(0x20500020, 'CS', 'INVERSE')],
+        }),
+      ),
+    );
+    expect(Array.from(inverse.pixels)).toEqual(Array.from(mono1.pixels));
   });
 
   it('applies a VOI LUT Sequence when there is no window', async () => {
