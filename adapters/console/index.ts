@@ -89,6 +89,7 @@ export function createConsoleAdapter(config: Config, deps: ConsoleAdapterDeps): 
       const route = createConsoleRoutes({
         logger,
         maxUploadBytes,
+        bindHost: config.CONSOLE_HOST,
         channels,
         state,
         uploads,

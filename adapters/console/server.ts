@@ -8,6 +8,7 @@ import type { Logger } from '../../src/log.ts';
 import type { UploadStore } from './download.ts';
 import {
   type ConsoleUser,
+  hostAllowed,
   identify,
   readMultipart,
   readSmallJson,
@@ -36,6 +37,8 @@ const csp =
 export interface ConsoleRoutesDeps {
   logger: Logger;
   maxUploadBytes: number;
+  /** The address the server is bound to (CONSOLE_HOST). */
+  bindHost: string;
   channels: readonly string[];
   state: ConsoleState;
   uploads: UploadStore;
@@ -183,6 +186,11 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
     const url = new URL(req.url ?? '/', 'http://console.invalid');
     const path = url.pathname === '/index.html' ? '/' : url.pathname;
     try {
+      if (!hostAllowed(req, deps.bindHost)) {
+        return sendJson(res, 421, {
+          error: { code: 'NOT_ALLOWED', message: 'Open the console at its loopback address.' },
+        });
+      }
       if (deps.extraRoutes && (await deps.extraRoutes(req, res))) return;
       if (req.method === 'GET' && staticFiles[path]) return serveStatic(req, res, path);
       const preview = /^\/api\/previews\/([\w-]+)\.png$/.exec(path);
@@ -197,6 +205,7 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
         return sendJson(res, 404, { error: { code: 'USAGE', message: 'Not found.' } });
       const user = identify(req, res, false);
       if (!user) return sendJson(res, 401, { error: { code: 'USAGE', message: 'Reload the page.' } });
+      deps.state.rememberName(user.userId, user.name);
       if (req.method === 'GET' && path === '/api/events') return events(req, res, user);
       if (req.method !== 'POST')
         return sendJson(res, 405, { error: { code: 'USAGE', message: 'Method not allowed.' } });

@@ -45,6 +45,8 @@ export function createConsoleState(options: { maxPerChannel?: number } = {}) {
   const messages = new Map<string, ConsoleMessage>();
   const cards = new Map<string, CardState>();
   const subscribers = new Set<Subscriber>();
+  /** Pseudonymous user id → display pseudonym, so a card the core re-renders names its acknowledger. */
+  const names = new Map<string, string>();
   let banner: EngineBanner | undefined;
 
   const visible = (message: ConsoleMessage, userId: string) =>
@@ -78,6 +80,11 @@ export function createConsoleState(options: { maxPerChannel?: number } = {}) {
     upsert,
     get: (id: string) => messages.get(id),
 
+    rememberName(userId: string, name: string) {
+      if (names.size > 10_000) names.clear();
+      names.set(userId, name);
+    },
+
     /** Render and store a bot message; read cards remember their card so buttons can re-render them. */
     setBotMessage(
       id: string,
@@ -90,6 +97,8 @@ export function createConsoleState(options: { maxPerChannel?: number } = {}) {
       if (outbound.kind === 'read') {
         const previous = cards.get(outbound.card.jobId);
         extras = previous?.extras ?? {};
+        const ackBy = outbound.card.acknowledgedBy?.userId;
+        if (ackBy && names.has(ackBy)) extras.acknowledgedByName = names.get(ackBy)!;
         cards.set(outbound.card.jobId, {
           card: outbound.card,
           extras,

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConsoleAdapter, createConsoleAdapter } from '../../../adapters/console/index.ts';
 import { loadConfig } from '../../../src/config.ts';
@@ -35,6 +36,17 @@ describe('console adapter over HTTP', () => {
   afterAll(async () => {
     await adapter?.stop();
   });
+
+  /** fetch() may not set Host; node:http can, as a rebinding browser would. */
+  const statusWithHost = (host: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = request(`${base}/`, { headers: { host } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
 
   const post = (form: FormData, headers: Record<string, string> = { cookie }) =>
     fetch(`${base}/api/messages`, { method: 'POST', body: form, headers });
@@ -79,7 +91,12 @@ describe('console adapter over HTTP', () => {
     );
     let text = '';
     const deadline = Date.now() + 5000;
-    while (!text.includes('"kind":"read"') && Date.now() < deadline) {
+    const question = '&lt;img src=x onerror=alert(1)&gt; pneumothorax?';
+    // Until the card for this message arrived (the snapshot may already hold earlier cards).
+    while (
+      !(text.includes(question) && text.indexOf('"kind":"read"', text.indexOf(question)) > 0) &&
+      Date.now() < deadline
+    ) {
       const { value } = await reader.read();
       text += new TextDecoder().decode(value);
     }
@@ -106,6 +123,10 @@ describe('console adapter over HTTP', () => {
     expect((await post(form({ channel: 'ed-oncall', question: '' }))).status).toBe(400);
     expect(stub.requests.length).toBe(before);
     expect((await fetch(`${base}/api/previews/nope.png`)).status).toBe(404);
+    // DNS rebinding: a page on another host name pointed at 127.0.0.1 is not served at all.
+    const port = new URL(base).port;
+    expect(await statusWithHost(`evil.example:${port}`)).toBe(421);
+    expect(await statusWithHost(`localhost:${port}`)).toBe(200);
   });
 
   it('shows the core’s refusals and the no-image hint in the thread, and routes card buttons to the core', async () => {

@@ -108,7 +108,7 @@ if (!hasChromium) {
       expect(await card.locator('.preview figcaption').textContent()).toMatch(/not for diagnostic use/i);
       // The user's message shows what was attached but never the file's name.
       expect(await page.locator('.msg.user').first().textContent()).not.toContain('chest.png');
-      await page.waitForFunction("document.querySelector('.msg.user .reaction')?.textContent === '✅'");
+      await expect.poll(() => page.locator('.msg.user .reaction').first().textContent()).toBe('✅');
       expect(readRequests(fake)).toHaveLength(1);
 
       await page.fill('form.reply input', 'Is there anything on the left side?');
@@ -125,9 +125,7 @@ if (!hasChromium) {
       await card.locator('.acked').waitFor();
       expect(await card.locator('.acked').textContent()).toMatch(/Acknowledged by user-[0-9a-f]{4}/);
       await card.locator('button[data-action="up"]').click();
-      await page.waitForFunction(
-        `document.querySelector('.card button[data-action="up"] span')?.textContent === '1'`,
-      );
+      await expect.poll(() => card.locator('button[data-action="up"] span').textContent()).toBe('1');
 
       // The artifact: the card at phone width (the viewport is tall enough to hold all of it).
       await page.setViewportSize({ width: 375, height: 2400 });
@@ -135,7 +133,14 @@ if (!hasChromium) {
       await card.screenshot({ path: join(artifacts, 'console-card-phone.png') });
       await page.screenshot({ path: join(artifacts, 'console-thread-phone.png') });
       await page.setViewportSize({ width: 375, height: 812 });
-      const overflow = await page.evaluate('document.documentElement.scrollWidth - window.innerWidth');
+      const overflow = await page.evaluate(() => {
+        // Runs in the page (no DOM types in this project's tsconfig).
+        const page = globalThis as unknown as {
+          innerWidth: number;
+          document: { documentElement: { scrollWidth: number } };
+        };
+        return page.document.documentElement.scrollWidth - page.innerWidth;
+      });
       expect(overflow).toBeLessThanOrEqual(0);
     });
 
