@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../../src/config.ts';
@@ -48,6 +48,8 @@ export function createConsoleAdapter(config: Config, deps: ConsoleAdapterDeps): 
   const state = createConsoleState();
   const uploads = createUploadStore({ clock, newId: () => `u-${randomUUID()}` });
   const previews = new Map<string, Buffer>();
+  /** sha256 of previews already shown per thread, so a follow-up does not repeat the same picture. */
+  const shownInThread = new Map<string, Set<string>>();
   const engineCommand = deps.engineCommand ?? 'quickread doctor   # says how to start the model server';
   let core: BotCore | undefined;
   let server: Server | undefined;
@@ -161,6 +163,19 @@ export function createConsoleAdapter(config: Config, deps: ConsoleAdapterDeps): 
     },
 
     async uploadPreview(thread, png, caption) {
+      const threadKey = `${thread.channelId}/${thread.threadId}`;
+      const digest = createHash('sha256').update(png).digest('hex');
+      if (shownInThread.size > 1000) shownInThread.clear();
+      const shown = shownInThread.get(threadKey) ?? new Set<string>();
+      shownInThread.set(threadKey, shown);
+      const jobId = state.cardAwaitingPreview(thread.channelId, thread.threadId);
+      if (jobId !== undefined && shown.has(digest)) {
+        state.updateCard(jobId, (card) => {
+          card.extras.previewSameAsAbove = true;
+        });
+        return;
+      }
+      shown.add(digest);
       const id = `p-${randomUUID()}`;
       previews.set(id, png);
       for (const key of previews.keys()) {
@@ -168,7 +183,6 @@ export function createConsoleAdapter(config: Config, deps: ConsoleAdapterDeps): 
         previews.delete(key);
       }
       const previewUrl = `/api/previews/${id}.png`;
-      const jobId = state.cardAwaitingPreview(thread.channelId, thread.threadId);
       const attached =
         jobId !== undefined &&
         state.updateCard(jobId, (card) => {

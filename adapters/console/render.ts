@@ -30,6 +30,8 @@ export function escapeHtml(text: string): string {
 export interface CardExtras {
   previewUrl?: string;
   previewCaption?: string;
+  /** The model saw the same image as an earlier card in this thread (a follow-up): not shown twice. */
+  previewSameAsAbove?: boolean;
   votes?: { up: number; down: number };
   /** Pseudonym to show for the acknowledging user (never the raw id). */
   acknowledgedByName?: string;
@@ -141,9 +143,11 @@ export function renderCard(card: ReadCard, extras: CardExtras = {}): string {
     `prompt ${escapeHtml(card.promptVersion)}`,
     `image ${card.image.width}×${card.image.height} (${card.image.tokens} tokens)`,
   ].join(' · ');
-  const preview = extras.previewUrl
-    ? `<figure class="preview"><img src="${escapeHtml(extras.previewUrl)}" alt="De-identified preview the model saw" loading="lazy"><figcaption>${escapeHtml(extras.previewCaption ?? 'De-identified preview — not for diagnostic use')}</figcaption></figure>`
-    : '';
+  const preview = extras.previewSameAsAbove
+    ? '<p class="note muted">The model saw the same de-identified image as above.</p>'
+    : extras.previewUrl
+      ? `<figure class="preview"><img src="${escapeHtml(extras.previewUrl)}" alt="De-identified preview the model saw" loading="lazy"><figcaption>${escapeHtml(extras.previewCaption ?? 'De-identified preview — not for diagnostic use')}</figcaption></figure>`
+      : '';
   const ack = card.acknowledgedBy
     ? `<span class="acked">✓ Acknowledged by ${escapeHtml(extras.acknowledgedByName ?? 'a colleague')} · ${escapeHtml(shortTime(card.acknowledgedBy.at))}</span>`
     : `<button type="button" class="btn ack" data-action="ack" data-job="${job}">Acknowledge</button>`;

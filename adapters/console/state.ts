@@ -139,7 +139,8 @@ export function createConsoleState(options: { maxPerChannel?: number } = {}) {
       );
       for (const message of inThread.reverse()) {
         const jobId = message.view.jobId;
-        if (jobId && !cards.get(jobId)?.extras.previewUrl) return jobId;
+        const extras = cards.get(jobId ?? '')?.extras;
+        if (jobId && extras && !extras.previewUrl && !extras.previewSameAsAbove) return jobId;
       }
       return undefined;
     },

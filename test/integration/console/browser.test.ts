@@ -116,6 +116,9 @@ if (!hasChromium) {
       const followUp = page.locator('.thread').first().locator('.card').nth(1);
       await followUp.waitFor({ timeout: 20_000 });
       expect(await followUp.locator('.tag').textContent()).toBe('follow-up');
+      // The same de-identified picture is not repeated under the follow-up.
+      await followUp.locator('text=same de-identified image as above').waitFor({ timeout: 10_000 });
+      expect(await followUp.locator('.preview img').count()).toBe(0);
       expect(readRequests(fake)).toHaveLength(2);
       // The follow-up went to the model with the thread's earlier turn as history.
       const messages = JSON.stringify(readRequests(fake)[1]!.body.messages);
