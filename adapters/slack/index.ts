@@ -138,9 +138,6 @@ export function createSlackAdapter(config: Config, deps: SlackAdapterDeps): Slac
     clock,
     logger,
     notify: outbound.notifyPrivately,
-    updateBlocks: async (channel, ts, text, blocks) => {
-      await pacer.schedule(channel, () => app.client.chat.update({ channel, ts, text, blocks }));
-    },
     background,
   });
   app.error(async (error) => {

@@ -2,8 +2,9 @@ import type { App, types } from '@slack/bolt';
 import type { BotCore, HandleOutcome, QueueSnapshot } from '../../src/core/adapter.ts';
 import type { OutboundMessage } from '../../src/core/reply.ts';
 import type { InboundRequest, ThreadRef } from '../../src/core/types.ts';
+import { isAppError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
-import { ACTION_IDS, markAcknowledged, renderMessage } from './render.ts';
+import { ACTION_IDS, renderMessage } from './render.ts';
 import {
   classifyMessage,
   messageToRequest,
@@ -29,7 +30,6 @@ export interface ListenerDeps {
   clock: () => number;
   logger: Logger;
   notify: (thread: ThreadRef, userId: string, message: OutboundMessage) => Promise<void>;
-  updateBlocks: (channel: string, ts: string, text: string, blocks: types.KnownBlock[]) => Promise<void>;
   background: (task: Promise<unknown>) => void;
 }
 
@@ -190,16 +190,40 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
     await ack({ response_type: 'ephemeral', text: rendered.text, blocks: rendered.blocks });
   });
 
+  /** Where to answer a button press privately: the card's thread. */
+  function threadOfAction(actions: BlockActionBody): ThreadRef | undefined {
+    const channel = actions.container?.channel_id ?? actions.channel?.id;
+    const threadTs = actions.message?.thread_ts ?? actions.container?.message_ts ?? actions.message?.ts;
+    return channel && threadTs ? { channelId: channel, threadId: threadTs } : undefined;
+  }
+
+  function tellPresser(actions: BlockActionBody, message: OutboundMessage): Promise<void> {
+    const thread = threadOfAction(actions);
+    return thread ? deps.notify(thread, actions.user.id, message) : Promise.resolve();
+  }
+
+  /**
+   * Acknowledge: the core records who and when and re-renders the card in place (adapter.update), so the
+   * listener only acks and hands the work to the background — a Slack edit never delays the ack.
+   */
   app.action({ action_id: ACTION_IDS.acknowledge }, async ({ ack, body, action }) => {
     await ack();
-    const jobId = (action as { value?: string }).value ?? '';
     const actions = body as unknown as BlockActionBody;
-    const result = await deps.core().acknowledge(jobId, actions.user.id);
-    const channel = actions.container?.channel_id ?? actions.channel?.id;
-    const ts = actions.container?.message_ts ?? actions.message?.ts;
-    if (!result || !channel || !ts || !actions.message?.blocks) return;
-    const blocks = markAcknowledged(actions.message.blocks, actions.user.id, result.at);
-    deps.background(deps.updateBlocks(channel, ts, actions.message.text ?? 'quickread read', blocks));
+    const jobId = (action as { value?: string }).value ?? '';
+    deps.background(
+      deps
+        .core()
+        .acknowledge(jobId, actions.user.id)
+        .then((result) =>
+          result
+            ? undefined
+            : tellPresser(actions, {
+                kind: 'error',
+                code: 'USAGE',
+                text: 'That read can no longer be acknowledged.',
+              }),
+        ),
+    );
   });
 
   for (const [actionId, vote] of [
@@ -209,18 +233,26 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
     app.action({ action_id: actionId }, async ({ ack, body, action }) => {
       await ack();
       const actions = body as unknown as BlockActionBody;
-      await deps.core().feedback((action as { value?: string }).value ?? '', actions.user.id, vote);
-      const channel = actions.container?.channel_id ?? actions.channel?.id;
-      const threadTs = actions.message?.thread_ts ?? actions.container?.message_ts;
-      if (channel && threadTs) {
-        deps.background(
-          deps.notify({ channelId: channel, threadId: threadTs }, actions.user.id, {
-            kind: 'info',
-            title: 'Thanks — feedback recorded',
-            lines: ['It is stored with this read to help calibrate confidence.'],
-          }),
-        );
-      }
+      const jobId = (action as { value?: string }).value ?? '';
+      deps.background(
+        deps
+          .core()
+          .feedback(jobId, actions.user.id, vote)
+          .then(
+            () =>
+              tellPresser(actions, {
+                kind: 'info',
+                title: 'Thanks — feedback recorded',
+                lines: ['It is stored with this read to help calibrate confidence.'],
+              }),
+            (error: unknown) =>
+              tellPresser(actions, {
+                kind: 'error',
+                code: 'USAGE',
+                text: isAppError(error) ? error.userMessage : 'That feedback could not be recorded.',
+              }),
+          ),
+      );
     });
   }
 }

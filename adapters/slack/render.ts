@@ -246,26 +246,5 @@ function ackContext(userId: string, at: string): Block {
   };
 }
 
-/**
- * The card after someone pressed Acknowledge: the posted blocks (as Slack returns them in the action
- * payload) with the Acknowledge button replaced by who and when. Other blocks are kept as they are.
- */
-export function markAcknowledged(blocks: readonly Block[], userId: string, at: string): Block[] {
-  const out: Block[] = [];
-  for (const block of blocks) {
-    if (block.block_id === ACK_BLOCK_ID) continue;
-    if (block.type === 'actions' && block.block_id === ACTIONS_BLOCK_ID) {
-      out.push(ackContext(userId, at));
-      const rest = block.elements.filter(
-        (e) => !('action_id' in e) || e.action_id !== ACTION_IDS.acknowledge,
-      );
-      if (rest.length > 0) out.push({ ...block, elements: rest });
-      continue;
-    }
-    out.push(block);
-  }
-  return out;
-}
-
 export const previewCaption = (caption: string): string =>
   truncate(`🖼️ ${escapeMrkdwn(caption)}`, LIMITS.sectionText);

@@ -1,6 +1,7 @@
 import type { BotCore, HandleOutcome, QueueSnapshot } from '../../../src/core/adapter.ts';
 import type { OutboundMessage } from '../../../src/core/reply.ts';
 import type { InboundRequest, Platform, ThreadRef } from '../../../src/core/types.ts';
+import { AppError } from '../../../src/errors.ts';
 
 /**
  * A BotCore test double that records what the adapter hands it. It dedupes by event id and message key
@@ -11,6 +12,8 @@ export interface CoreDouble extends BotCore {
   acknowledged: Array<{ jobId: string; userId: string }>;
   feedbacks: Array<{ jobId: string; userId: string; vote: 'up' | 'down' }>;
   activeThreads: Set<string>;
+  /** Jobs the store no longer keeps: acknowledge() answers undefined, feedback() throws. */
+  goneJobs: Set<string>;
   /** Delay before handle() resolves (the time a persist would take). */
   handleDelayMs: number;
   /** Next outcome override (e.g. a refusal). */
@@ -25,6 +28,7 @@ export function createCoreDouble(): CoreDouble {
     acknowledged: [],
     feedbacks: [],
     activeThreads: new Set(),
+    goneJobs: new Set(),
     handleDelayMs: 0,
     async handle(request) {
       const entry: CoreDouble['handled'][number] = { request, at: Date.now() };
@@ -48,10 +52,14 @@ export function createCoreDouble(): CoreDouble {
       return double.activeThreads.has(`${thread.channelId}:${thread.threadId}`);
     },
     async acknowledge(jobId, userId) {
+      if (double.goneJobs.has(jobId)) return undefined;
       double.acknowledged.push({ jobId, userId });
       return { at: '2026-11-25T12:00:00.000Z' };
     },
     async feedback(jobId, userId, vote) {
+      if (double.goneJobs.has(jobId)) {
+        throw new AppError('USAGE', 'unknown job', { userMessage: 'That read is no longer kept.' });
+      }
       double.feedbacks.push({ jobId, userId, vote });
     },
     async cancel() {

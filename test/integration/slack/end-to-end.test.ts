@@ -9,7 +9,7 @@ import { createSlackAdapter, type SlackAdapter } from '../../../adapters/slack/i
 import { silentLogger } from '../../../src/log.ts';
 import { type FakeOpenAI, startFakeOpenAI } from '../../fakes/openai-server.ts';
 import { type FakeSlack, type FakeSlackCall, startFakeSlack } from '../../fakes/slack-server.ts';
-import { deliverSlack, eventEnvelope } from '../../helpers/slack-sign.ts';
+import { deliverSlack, eventEnvelope, interactivity } from '../../helpers/slack-sign.ts';
 import { createTestBot, type TestBot } from '../../helpers/test-bot.ts';
 
 /**
@@ -174,6 +174,39 @@ describe('slack end to end', () => {
     expect(JSON.stringify(slack.calls.filter((c) => c.method.startsWith('chat.')))).not.toContain(
       'patient-doe',
     );
+  });
+
+  it('records Acknowledge and edits the card in place to show who and when', async () => {
+    const cardTs = slack.postedTs(firstTs)[0]!;
+    const card = cardsIn(firstTs)[0]!;
+    const button = JSON.stringify(card.args.blocks).match(/"action_id":"qr_ack","value":"([^"]+)"/);
+    expect(button).not.toBeNull();
+    const before = slack.callsTo('chat.update').length;
+    const response = await deliverSlack(
+      eventsUrl,
+      interactivity({
+        type: 'block_actions',
+        user: { id: 'UDOC9' },
+        team: { id: 'T0FAKE' },
+        container: { type: 'message', channel_id: 'CRAD', message_ts: cardTs },
+        channel: { id: 'CRAD' },
+        trigger_id: 'trig',
+        message: { ts: cardTs, thread_ts: firstTs, text: 'read', blocks: card.args.blocks },
+        actions: [
+          { type: 'button', action_id: 'qr_ack', block_id: 'qr_actions', value: button![1], action_ts: '1' },
+        ],
+        response_url: 'https://hooks.slack.invalid/z',
+      }),
+      { signingSecret: SECRET },
+    );
+    expect(response.status).toBe(200);
+    await slack.waitFor(() => slack.callsTo('chat.update').length > before, 10_000);
+    const edit = slack.callsTo('chat.update').at(-1)!;
+    expect(edit.args.ts).toBe(cardTs);
+    const blocks = JSON.stringify(edit.args.blocks);
+    expect(blocks).toContain('Acknowledged by <@UDOC9>');
+    expect(blocks).not.toContain('"action_id":"qr_ack"');
+    expect(blocks).toContain('Pulmonary nodule');
   });
 
   it('reads once across duplicate app_mention + message events and Slack retries', async () => {

@@ -207,51 +207,40 @@ describe('slack adapter: triggers and acks', () => {
     expect(JSON.stringify(call.args.blocks)).toContain('not enabled for this channel');
   });
 
-  it('records Acknowledge and rewrites the card to say who acknowledged', async () => {
-    const payload = {
+  it('hands Acknowledge to the core with the presser, and tells them privately when the read is gone', async () => {
+    const press = (jobId: string) => ({
       type: 'block_actions',
       user: { id: 'U0ACK7' },
       team: { id: 'T0FAKE' },
       container: { type: 'message', channel_id: 'C1', message_ts: '1700000999.000100' },
       channel: { id: 'C1' },
       trigger_id: 'trig',
-      message: {
-        ts: '1700000999.000100',
-        text: 'read',
-        blocks: [
-          { type: 'section', block_id: 'qr_impression', text: { type: 'mrkdwn', text: 'x' } },
-          {
-            type: 'actions',
-            block_id: 'qr_actions',
-            elements: [
-              {
-                type: 'button',
-                action_id: ACTION_IDS.acknowledge,
-                value: 'job-42',
-                text: { type: 'plain_text', text: 'Acknowledge' },
-              },
-            ],
-          },
-        ],
-      },
+      message: { ts: '1700000999.000100', thread_ts: '1700000990.000100', text: 'read', blocks: [] },
       actions: [
         {
           type: 'button',
           action_id: ACTION_IDS.acknowledge,
           block_id: 'qr_actions',
-          value: 'job-42',
+          value: jobId,
           action_ts: '1',
         },
       ],
       response_url: 'https://hooks.slack.invalid/z',
-    };
-    const response = await deliverSlack(s.eventsUrl, interactivity(payload), { signingSecret: SECRET });
+    });
+    const response = await deliverSlack(s.eventsUrl, interactivity(press('job-42')), {
+      signingSecret: SECRET,
+    });
     expect(response.status).toBe(200);
+    await s.fake.waitFor(() => s.core.acknowledged.length === 1);
     expect(s.core.acknowledged).toEqual([{ jobId: 'job-42', userId: 'U0ACK7' }]);
-    await s.fake.waitFor(() => s.fake.callsTo('chat.update').length > 0);
-    expect(JSON.stringify(s.fake.callsTo('chat.update')[0]!.args.blocks)).toContain(
-      'Acknowledged by <@U0ACK7>',
-    );
+    expect(s.fake.callsTo('chat.postEphemeral')).toHaveLength(0);
+
+    s.core.goneJobs.add('job-old');
+    await deliverSlack(s.eventsUrl, interactivity(press('job-old')), { signingSecret: SECRET });
+    await s.fake.waitFor(() => s.fake.callsTo('chat.postEphemeral').length === 1);
+    const notice = s.fake.callsTo('chat.postEphemeral')[0]!;
+    expect(notice.args).toMatchObject({ user: 'U0ACK7', channel: 'C1', thread_ts: '1700000990.000100' });
+    expect(JSON.stringify(notice.args.blocks)).toContain('can no longer be acknowledged');
   });
 });
 
@@ -303,6 +292,7 @@ describe('slack adapter: injected clock and feedback', () => {
     });
     await deliverSlack(s.eventsUrl, interactivity(payload(ACTION_IDS.up)), { signingSecret: SECRET });
     await deliverSlack(s.eventsUrl, interactivity(payload(ACTION_IDS.down)), { signingSecret: SECRET });
+    await s.fake.waitFor(() => s.core.feedbacks.length === 2);
     expect(s.core.feedbacks).toEqual([
       { jobId: 'job-7', userId: 'U0VOTER', vote: 'up' },
       { jobId: 'job-7', userId: 'U0VOTER', vote: 'down' },

@@ -3,7 +3,6 @@ import {
   ACTION_IDS,
   escapeMrkdwn,
   LIMITS,
-  markAcknowledged,
   renderMessage,
   renderReadCard,
 } from '../../../adapters/slack/render.ts';
@@ -167,19 +166,6 @@ describe('slack render: other messages', () => {
 });
 
 describe('slack render: acknowledgement', () => {
-  it('replaces the Acknowledge button with who and when, keeping feedback buttons', () => {
-    const { blocks } = renderReadCard(card());
-    const updated = markAcknowledged(blocks, 'U0ACK', '2026-11-25T10:11:12.345Z');
-    const json = allText(updated);
-    expect(json).toContain('Acknowledged by <@U0ACK> · 2026-11-25T10:11:12Z');
-    expect(json).not.toContain(`"action_id":"${ACTION_IDS.acknowledge}"`);
-    expect(json).toContain(ACTION_IDS.up);
-    // Idempotent: a second press does not stack two notes.
-    expect(
-      allText(markAcknowledged(updated, 'U0ACK', '2026-11-25T10:11:12.345Z')).match(/Acknowledged by/g),
-    ).toHaveLength(1);
-  });
-
   it('renders a card already acknowledged without the button', () => {
     const json = allText(
       renderReadCard(card({ acknowledgedBy: { userId: 'U0ACK', at: '2026-11-25T10:00:00Z' } })).blocks,
