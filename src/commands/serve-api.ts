@@ -37,6 +37,14 @@ export async function runServeApi(
     { port, host },
   );
   io.out(`quickread API listening on ${server.url} — POST /v1/visualqa, GET /healthz, GET /metrics`);
+  const health = await pipeline.engine
+    .health(AbortSignal.timeout(3000))
+    .catch(() => ({ ok: false, detail: 'unreachable' }));
+  io.out(
+    health.ok
+      ? `engine: ${pipeline.engine.id} reachable at ${config.ENGINE_URL}`
+      : `engine: not reachable yet at ${config.ENGINE_URL}; requests wait in the queue until it is back (quickread doctor says how to start one)`,
+  );
   await new Promise<void>((resolve) => {
     const done = () => resolve();
     process.once('SIGINT', done);
