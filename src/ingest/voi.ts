@@ -137,36 +137,47 @@ export function percentileRange(values: ArrayLike<number>, low: number, high: nu
 
 /**
  * PS3.3 C.11.2.1.2.1 LINEAR: y = ((x − (c − 0.5)) / (w − 1) + 0.5) · 255, clipped to 0..255;
- * MONOCHROME1 is inverted after windowing (PS3.3 C.7.6.3.1.2).
+ * LINEAR_EXACT (C.11.2.1.3.2) and SIGMOID (C.11.2.1.3.1) when the file's VOI LUT Function asks for
+ * them. MONOCHROME1 is inverted after windowing (PS3.3 C.7.6.3.1.2).
  */
-export function applyWindow(values: ArrayLike<number>, window: WindowInfo, invert: boolean): Uint8Array {
+export function applyWindow(
+  values: ArrayLike<number>,
+  window: WindowInfo,
+  invert: boolean,
+  fn: VoiFunction = 'LINEAR',
+): Uint8Array {
   if (values instanceof Int32Array || values instanceof Int16Array || values instanceof Uint16Array) {
-    return applyWindowLut(values, window, invert);
+    return applyWindowLut(values, window, invert, fn);
   }
   const out = new Uint8Array(values.length);
   const c = window.center;
-  const w = Math.max(window.width, 1);
-  const lower = c - 0.5 - (w - 1) / 2;
-  const upper = c - 0.5 + (w - 1) / 2;
-  const scale = w > 1 ? 255 / (w - 1) : 0;
-  const offset = c - 0.5;
+  const w = Math.max(window.width, fn === 'LINEAR' ? 1 : Number.MIN_VALUE);
+  const lower = fn === 'LINEAR' ? c - 0.5 - (w - 1) / 2 : c - w / 2;
+  const upper = fn === 'LINEAR' ? c - 0.5 + (w - 1) / 2 : c + w / 2;
+  const scale = fn === 'LINEAR' ? (w > 1 ? 255 / (w - 1) : 0) : 255 / w;
+  const offset = fn === 'LINEAR' ? c - 0.5 : c;
   for (let i = 0; i < values.length; i++) {
     const x = values[i]!;
     let y: number;
-    if (x <= lower) y = 0;
+    if (fn === 'SIGMOID') y = Math.round(255 / (1 + Math.exp((-4 * (x - c)) / w)));
+    else if (x <= lower) y = 0;
     else if (x > upper) y = 255;
     else y = ((x - offset) * scale + 127.5 + 0.5) | 0;
     if (y > 255) y = 255;
+    else if (!(y >= 0)) y = 0;
     out[i] = invert ? 255 - y : y;
   }
   return out;
 }
+
+export type VoiFunction = 'LINEAR' | 'LINEAR_EXACT' | 'SIGMOID';
 
 /** Integer input: window each distinct value once through a lookup table (same function). */
 function applyWindowLut(
   values: Int32Array | Int16Array | Uint16Array,
   window: WindowInfo,
   invert: boolean,
+  fn: VoiFunction,
 ): Uint8Array {
   let min = 0;
   let max = 0;
@@ -179,11 +190,12 @@ function applyWindowLut(
     if (v < min) min = v;
     else if (v > max) max = v;
   }
-  if (max - min > 1 << 22) return applyWindow(Float64Array.from(values), window, invert);
+  if (max - min > 1 << 22) return applyWindow(Float64Array.from(values), window, invert, fn);
   const lut = applyWindow(
     Float64Array.from({ length: max - min + 1 }, (_, i) => min + i),
     window,
     invert,
+    fn,
   );
   const out = new Uint8Array(values.length);
   for (let i = 0; i < values.length; i++) out[i] = lut[values[i]! - min]!;

@@ -18,6 +18,10 @@ const kinds: NonImageKind[] = [
     hint: 'post one of the image files it lists instead',
   },
   {
+    test: (s, m) => s === '1.2.840.10008.5.1.4.1.1.88.59' || m === 'KO',
+    what: 'a Key Object Selection note',
+  },
+  {
     test: (s, m) => s.startsWith('1.2.840.10008.5.1.4.1.1.88.') || m === 'SR',
     what: 'a DICOM Structured Report',
   },
@@ -37,6 +41,10 @@ const kinds: NonImageKind[] = [
   { test: (s) => s === '1.2.840.10008.5.1.4.1.1.104.1', what: 'a PDF document wrapped in DICOM' },
   { test: (s) => s.startsWith('1.2.840.10008.5.1.4.1.1.104.'), what: 'a document wrapped in DICOM' },
   { test: (s, m) => s === '1.2.840.10008.5.1.4.1.1.66' || m === 'RAW', what: 'a DICOM raw data object' },
+  {
+    test: (s, m) => s === '1.2.840.10008.5.1.4.1.1.66.4' || m === 'SEG',
+    what: 'a DICOM Segmentation (a mask, not an image)',
+  },
   {
     test: (s) => s.startsWith('1.2.840.10008.5.1.4.1.1.66.'),
     what: 'a DICOM registration or spatial object',

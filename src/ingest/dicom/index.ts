@@ -14,7 +14,7 @@ import { colourToRgb8, paletteToRgb8 } from './color.js';
 import { deidReport, safeMeta } from './deid.js';
 import { encapsulatedFrame, nativeFrame } from './frames.js';
 import { type ImageInfo, readImageInfo } from './image-info.js';
-import { applyVoiLut, datasetWindow, modalityTransform, voiLut } from './lut.js';
+import { applyVoiLut, datasetWindow, modalityTransform, voiFunction, voiLut } from './lut.js';
 import { parseDicomBytes } from './parse.js';
 import { type StoredFrame, storedFromDecoded, storedFromNative } from './pixels.js';
 import { stats } from './stats.js';
@@ -169,7 +169,8 @@ function greyscale(
   const auto = !dataset && (options.window ?? 'auto') === 'auto';
   const sample = auto ? windowSample(ds, info, stored.values, modalityValues, modality) : modalityValues;
   const window = chooseWindow(sample, input);
-  return { pixels: applyWindow(modalityValues, window, invert), window, stats: statsOut };
+  const fn = window.source === 'dataset' ? voiFunction(ds, frameIndex) : 'LINEAR';
+  return { pixels: applyWindow(modalityValues, window, invert, fn), window, stats: statsOut };
 }
 
 /**

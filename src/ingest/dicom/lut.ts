@@ -5,6 +5,7 @@
  * functional groups C.7.6.16.2.10, or the VOI LUT Sequence).
  */
 import type { DataSet } from 'dicom-parser';
+import type { VoiFunction } from '../voi.js';
 import type { StoredValues } from './pixels.js';
 
 export interface Lut {
@@ -129,4 +130,13 @@ export function applyVoiLut(lut: Lut, values: ArrayLike<number>, invert: boolean
     out[i] = invert ? 255 - y : y;
   }
   return out;
+}
+
+/** VOI LUT Function (0028,1056), per-frame/shared Frame VOI LUT first; LINEAR when absent. */
+export function voiFunction(ds: DataSet, frameIndex: number): VoiFunction {
+  for (const source of [functionalGroup(ds, frameIndex, 'x00289132'), ds]) {
+    const fn = source?.string('x00281056')?.trim().toUpperCase();
+    if (fn === 'SIGMOID' || fn === 'LINEAR_EXACT' || fn === 'LINEAR') return fn;
+  }
+  return 'LINEAR';
 }

@@ -123,6 +123,17 @@ describe('VOI and display', () => {
     expect(img.channels).toBe(1);
   });
 
+  it("applies the dataset's VOI LUT Function", async () => {
+    const extra = [...windowEls('40', '400'), el(0x00281056, 'CS', 'SIGMOID')];
+    const img = await decodeDicom(
+      writeDicom(imageElements({ rows: 2, columns: 2, signed: true, pixels: ramp, extra })),
+    );
+    const expected = [-1000, -160, 40, 240].map((x) =>
+      Math.round(255 / (1 + Math.exp((-4 * (x - 40)) / 400))),
+    );
+    expect(Array.from(img.pixels)).toEqual(expected);
+  });
+
   it('lets the user window win over the dataset one', async () => {
     const extra = windowEls('40', '400');
     const bytes = writeDicom(imageElements({ rows: 2, columns: 2, signed: true, pixels: ramp, extra }));

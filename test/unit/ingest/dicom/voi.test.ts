@@ -99,6 +99,13 @@ describe('applyWindow (PS3.3 C.11.2.1.2.1)', () => {
     expect(Array.from(inverted)).toEqual(Array.from(plain).map((v) => 255 - v));
   });
 
+  it('supports SIGMOID and LINEAR_EXACT (C.11.2.1.3)', () => {
+    const sigmoid = applyWindow([-1e6, 40, 440, 1e6], window, false, 'SIGMOID');
+    expect(Array.from(sigmoid)).toEqual([0, 128, Math.round(255 / (1 + Math.exp(-4))), 255]);
+    const exact = applyWindow([-160, 40, 240, 241], window, false, 'LINEAR_EXACT');
+    expect(Array.from(exact)).toEqual([0, 128, 255, 255]);
+  });
+
   it('treats width 1 as a threshold', () => {
     const out = applyWindow([9, 10, 11], { center: 10.5, width: 1, source: 'user', reason: 't' }, false);
     expect(Array.from(out)).toEqual([0, 0, 255]);
