@@ -112,7 +112,7 @@ export function percentileRange(values: ArrayLike<number>, low: number, high: nu
     const v = values[i]!;
     if (v < min) min = v;
     if (v > max) max = v;
-    if (v === v) count++;
+    if (!Number.isNaN(v)) count++;
   }
   if (count === 0) return [0, 1];
   if (max === min) return [min, max];
@@ -121,7 +121,7 @@ export function percentileRange(values: ArrayLike<number>, low: number, high: nu
   const counts = new Uint32Array(bins);
   for (let i = 0; i < n; i++) {
     const v = values[i]!;
-    if (v === v) counts[((v - min) * scale) | 0]!++;
+    if (!Number.isNaN(v)) counts[((v - min) * scale) | 0]!++;
   }
   const at = (p: number) => {
     const target = Math.max(1, Math.ceil(p * count));
