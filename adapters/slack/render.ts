@@ -121,9 +121,12 @@ export function renderMessage(message: OutboundMessage): SlackRendered {
 }
 
 function findingLine(f: ReadCardFinding): string {
-  const where = [f.location, f.laterality && f.laterality !== 'none' ? f.laterality : undefined]
-    .filter(Boolean)
-    .join(', ');
+  // "right upper lobe, right" says right twice; keep laterality only when the location lacks it.
+  const side =
+    f.laterality && f.laterality !== 'none' && !(f.location ?? '').toLowerCase().includes(f.laterality)
+      ? f.laterality
+      : undefined;
+  const where = [f.location, side].filter(Boolean).join(', ');
   const parts = [`*${safeModelText(f.label)}*`];
   if (where) parts.push(safeModelText(where));
   if (f.sizeMm !== undefined) parts.push(`${Math.round(f.sizeMm * 10) / 10} mm`);

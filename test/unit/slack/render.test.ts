@@ -134,6 +134,35 @@ describe('slack render: read card', () => {
     expect(blocks.at(-1)!.type).toBe('actions');
   });
 
+  it('names laterality once', () => {
+    const json = allText(
+      renderReadCard(
+        card({
+          findings: [
+            {
+              label: 'Nodule',
+              location: 'right upper lobe',
+              laterality: 'right',
+              confidencePct: 70,
+              confidenceSource: 'engine',
+              calibrated: false,
+            },
+            {
+              label: 'Effusion',
+              location: 'costophrenic angle',
+              laterality: 'left',
+              confidencePct: 60,
+              confidenceSource: 'engine',
+              calibrated: false,
+            },
+          ],
+        }),
+      ).blocks,
+    );
+    expect(json).toContain('*Nodule* · right upper lobe —');
+    expect(json).toContain('*Effusion* · costophrenic angle, left —');
+  });
+
   it('marks follow-ups, downscaling and redacted burned-in text', () => {
     const json = allText(
       renderReadCard(card({ isFollowUp: true, downscaled: true, burnedInTextRedacted: true })).blocks,
