@@ -46,9 +46,14 @@ export async function runServeApi(
       : `engine: not reachable yet at ${config.ENGINE_URL}; requests wait in the queue until it is back (quickread doctor says how to start one)`,
   );
   await new Promise<void>((resolve) => {
-    const done = () => resolve();
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
+    const done = () => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+    if (stop?.aborted) done();
     stop?.addEventListener('abort', done, { once: true });
   });
   io.err('quickread API stopping…');
