@@ -120,6 +120,32 @@ describe('damaged DICOM', () => {
   });
 });
 
+describe('damaged bytes never crash the decoder', () => {
+  it.each([
+    'mr_small_rle.dcm',
+    'sc_jpegls_lossless_signed_15bit.dcm',
+    'nm_wg04_j2k_lossy_signed.dcm',
+    'nm_wg04_jpeg_extended_12bit.dcm',
+  ])('%s truncated or with flipped bytes: decoded or an AppError, nothing else', async (name) => {
+    const original = fixture(name);
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x7fffffff;
+    };
+    for (let k = 0; k < 16; k++) {
+      let bytes: Buffer;
+      if (k % 2 === 0) {
+        bytes = original.subarray(0, Math.floor(random() * original.length));
+      } else {
+        bytes = Buffer.from(original);
+        for (let j = 0; j < 16; j++) bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
+      }
+      await decodeDicom(bytes).catch((error: unknown) => expect(error).toBeInstanceOf(AppError));
+    }
+  });
+});
+
 describe('transfer syntaxes', () => {
   it('refuses an unknown syntax naming its UID', async () => {
     const bytes = writeDicom(image(), { transferSyntax: '1.2.840.10008.1.2.4.102' });
