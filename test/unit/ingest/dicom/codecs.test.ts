@@ -7,7 +7,14 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeDicom } from '../../../../src/ingest/dicom/index.js';
 import { encapsulated, imageElements, TS, writeDicom } from '../../../helpers/dicom-writer.js';
-import { encodeHtj2k, encodeJ2k, encodeJpegBaseline, encodeJpegLs, rleEncode } from './encoders.js';
+import {
+  encodeHtj2k,
+  encodeJ2k,
+  encodeJ2kRgb,
+  encodeJpegBaseline,
+  encodeJpegLs,
+  rleEncode,
+} from './encoders.js';
 
 const W = 64;
 const H = 48;
@@ -29,6 +36,27 @@ describe('lossless codecs round-trip exactly', () => {
     );
     const img = await decodeDicom(bytes);
     expect(img.stats).toMatchObject({ storedMin: 0, storedMax: 4095, storedMean: mean12 });
+  });
+
+  it('JPEG 2000 colour with the reversible colour transform (YBR_RCT) comes back as the RGB it encoded', async () => {
+    const rgb = Uint8Array.from({ length: W * H * 3 }, (_, i) =>
+      i % 3 === 0 ? i % 251 : i % 3 === 1 ? 255 - (i % 199) : 40,
+    );
+    const codestream = await encodeJ2kRgb(rgb, W, H);
+    const bytes = writeDicom(
+      imageElements({
+        rows: H,
+        columns: W,
+        bitsAllocated: 8,
+        samples: 3,
+        photometric: 'YBR_RCT',
+        extra: [encapsulated([[codestream]])],
+      }),
+      { transferSyntax: TS.j2k },
+    );
+    const img = await decodeDicom(bytes);
+    expect(img.channels).toBe(3);
+    expect(Buffer.from(img.pixels).equals(Buffer.from(rgb))).toBe(true);
   });
 
   it('RLE 16-bit signed, two frames without an offset table, one fragment each', async () => {

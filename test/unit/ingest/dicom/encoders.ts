@@ -57,6 +57,12 @@ export const encodeJpegLs = (raw: Uint8Array, w: number, h: number, bits: number
   encodeWith('@cornerstonejs/codec-charls/wasmjs', 'JpegLSEncoder', raw, info(w, h, bits, c));
 export const encodeJ2k = (raw: Uint8Array, w: number, h: number, bits: number, c = 1, signed = false) =>
   encodeWith('@cornerstonejs/codec-openjpeg/wasmjs', 'J2KEncoder', raw, info(w, h, bits, c, signed));
+/** RGB with the reversible component transform (ISO 15444-1 G.2), i.e. DICOM YBR_RCT. */
+export const encodeJ2kRgb = (raw: Uint8Array, w: number, h: number) =>
+  encodeWith('@cornerstonejs/codec-openjpeg/wasmjs', 'J2KEncoder', raw, {
+    ...info(w, h, 8, 3),
+    isUsingColorTransform: true,
+  });
 export const encodeHtj2k = (raw: Uint8Array, w: number, h: number, bits: number, c = 1, signed = false) =>
   encodeWith('@cornerstonejs/codec-openjph/wasmjs', 'HTJ2KEncoder', raw, info(w, h, bits, c, signed));
 export const encodeJpegBaseline = (raw: Uint8Array, w: number, h: number, c = 1) =>

@@ -242,6 +242,25 @@ describe('colour', () => {
     expect(b).toBeLessThan(5);
   });
 
+  it('upsamples native YBR_FULL_422 (Y0 Y1 Cb Cr per pixel pair) before converting', async () => {
+    // Two grey pixels (Cb = Cr = 128) of different brightness share one chroma pair.
+    const data = new Uint8Array([50, 200, 128, 128]);
+    const img = await decodeDicom(
+      writeDicom(
+        imageElements({
+          rows: 1,
+          columns: 2,
+          bitsAllocated: 8,
+          samples: 3,
+          photometric: 'YBR_FULL_422',
+          pixels: data,
+        }),
+      ),
+    );
+    expect(Array.from(img.pixels)).toEqual([50, 50, 50, 200, 200, 200]);
+    expect(img.stats.storedMean).toBeCloseTo((50 + 200 + 4 * 128) / 6, 10);
+  });
+
   it('maps PALETTE COLOR through 16-bit LUTs', async () => {
     const lut = (values: number[]) => new Uint16Array(values);
     const extra = [
