@@ -194,6 +194,9 @@ async function onRead(
   interaction: Parameters<typeof interactionToRequest>[0],
   deps: InboundDeps,
 ): Promise<void> {
+  // Replayed after a gateway RESUME: already deferred and being answered; a second defer would fail
+  // (40060) and replacing the context would cut the job off from its token.
+  if (deps.interactions.get(interaction.id)) return;
   const request = interactionToRequest(interaction, new Date(deps.clock()).toISOString());
   if (!request) return;
   const channelId = request.platformData?.channelId as string;

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   type APIInteraction,
   Client,
@@ -38,6 +39,7 @@ export interface DiscordAdapterDeps {
 
 /** Attachments are fetched once, at receipt, because Discord's signed CDN URLs expire. */
 const PREFETCH_TTL_MS = 10 * 60_000;
+const START_TIMEOUT_MS = 60_000;
 
 export function createDiscordAdapter(config: Config, deps: DiscordAdapterDeps): ChatAdapter {
   const logger = deps.logger.child({ adapter: 'discord' });
@@ -138,21 +140,37 @@ export function createDiscordAdapter(config: Config, deps: DiscordAdapterDeps): 
       client.on(Events.ShardResume, (_id, replayed) => logger.info({ replayed }, 'discord gateway resumed'));
 
       const ready = once(client, Events.ClientReady);
+      ready.catch(() => undefined); // awaited below; a late 'error' must not become unhandled
+      const timer = new AbortController();
+      const timeout = delay(START_TIMEOUT_MS, undefined, { ref: false, signal: timer.signal }).then(() => {
+        throw new Error('no READY from the Discord gateway');
+      });
+      timeout.catch(() => undefined);
       try {
         await client.login(config.DISCORD_TOKEN);
-        await ready;
+        // READY, then every guild's GUILD_CREATE (discord.js waits up to 15 s for unavailable guilds).
+        await Promise.race([ready, timeout]);
+        timer.abort();
       } catch (error) {
+        timer.abort();
+        // Stop the gateway's reconnect loop: a half-started client would keep the process alive.
+        await client.destroy().catch(() => undefined);
         throw new AppError('CONFIG_INVALID', 'discord login failed', {
           cause: error,
-          userMessage: 'Discord refused the bot token or could not be reached; check DISCORD_TOKEN.',
+          userMessage:
+            'Discord refused the bot token or its gateway could not be reached; check DISCORD_TOKEN and DISCORD_API_URL.',
         });
       }
       started = true;
       botUserId = client.user?.id ?? '';
       const applicationId = config.DISCORD_APP_ID || client.application?.id || '';
       if (config.DISCORD_APP_ID) {
-        await api.registerCommands(applicationId);
-        logger.info('discord slash commands registered');
+        // Mentions work without the commands, so a failed registration is reported, not fatal.
+        await api.registerCommands(applicationId).then(
+          () => logger.info('discord slash commands registered'),
+          (error: unknown) =>
+            logger.warn({ err: error }, 'discord slash commands not registered; check DISCORD_APP_ID'),
+        );
       }
       logger.info({ guilds: client.guilds.cache.size }, 'discord connected');
     },

@@ -93,6 +93,10 @@ export interface FakeDiscordRest {
   expireToken(token: string): void;
   /** Which channel an interaction token answers in (Discord knows it from the interaction). */
   bindInteraction(token: string, channelId: string): void;
+  /** Answer thread creation with 403 Missing Permissions (50013) from now on, or stop doing so. */
+  setDenyThreads(deny: boolean): void;
+  /** The next call matching method + path prefix gets 429 with `retry_after` (Discord's rate-limit body). */
+  rateLimitOnce(method: string, pathPrefix: string, retryAfterSec: number): void;
   close(): Promise<void>;
 }
 
@@ -168,6 +172,8 @@ export async function startFakeDiscordRest(options: FakeDiscordRestOptions): Pro
   const channels = new Map<string, FakeChannel>((options.channels ?? []).map((c) => [c.id, c]));
   const events = new EventEmitter();
   const expired = new Set<string>();
+  let denyThreads = options.denyThreads ?? false;
+  const limits: { method: string; prefix: string; retryAfter: number }[] = [];
   let gatewayUrl = options.gatewayUrl ?? 'ws://127.0.0.1:1';
   const author = {
     ...options.botUser,
@@ -237,6 +243,24 @@ export async function startFakeDiscordRest(options: FakeDiscordRestOptions): Pro
     const m = call.method;
     const body = call.body as Record<string, unknown> | undefined;
     const auth = call.headers.authorization;
+    const limited = limits.findIndex((limit) => limit.method === m && call.path.startsWith(limit.prefix));
+    if (limited >= 0) {
+      const [limit] = limits.splice(limited, 1);
+      // "Topics → Rate Limits": 429 with retry_after (seconds) in the body and Retry-After header.
+      res.writeHead(429, {
+        'content-type': 'application/json',
+        'retry-after': String(Math.ceil(limit!.retryAfter)),
+        'x-ratelimit-scope': 'user',
+      });
+      res.end(
+        JSON.stringify({
+          message: 'You are being rate limited.',
+          retry_after: limit!.retryAfter,
+          global: false,
+        }),
+      );
+      return;
+    }
     const needsAuth = !(a === 'interactions' || a === 'webhooks');
     if (needsAuth && auth !== `Bot ${options.token}`)
       return send(res, 401, { message: '401: Unauthorized', code: 0 });
@@ -273,7 +297,7 @@ export async function startFakeDiscordRest(options: FakeDiscordRestOptions): Pro
       }
       if (c === 'messages' && d && e === 'reactions' && f) return send(res, 204);
       if (m === 'POST' && c === 'messages' && d && e === 'threads') {
-        if (options.denyThreads) return send(res, 403, { message: 'Missing Permissions', code: 50013 });
+        if (denyThreads) return send(res, 403, { message: 'Missing Permissions', code: 50013 });
         if (channels.has(d))
           return send(res, 400, {
             message: 'A thread has already been created for this message',
@@ -375,6 +399,12 @@ export async function startFakeDiscordRest(options: FakeDiscordRestOptions): Pro
     },
     bindInteraction(token, channelId) {
       interactionChannels.set(token, channelId);
+    },
+    setDenyThreads(deny) {
+      denyThreads = deny;
+    },
+    rateLimitOnce(method, pathPrefix, retryAfterSec) {
+      limits.push({ method, prefix: pathPrefix, retryAfter: retryAfterSec });
     },
     close: () => shut(server, sockets),
   };

@@ -2,6 +2,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDiscordAdapter } from '../../../adapters/discord/index.ts';
 import type { ChatAdapter } from '../../../src/core/adapter.ts';
+import { snowflake } from '../../fakes/discord-rest.ts';
 import { captureLogger } from '../../helpers/capture-log.ts';
 import { type CoreDouble, createCoreDouble, sampleCard } from './core-double.ts';
 import {
@@ -277,6 +278,114 @@ describe('discord adapter over the gateway (loopback Discord)', () => {
       'the private follow-up',
     );
     expect(sorry.body).toMatchObject({ flags: 64, content: 'This read can no longer be acknowledged.' });
+  });
+
+  it('a DM with an image is read in the DM (no mention needed, no thread)', async () => {
+    const dmId = snowflake();
+    const url = world.cdn.add('/attachments/7/1/dm.png', png, 'image/png');
+    const message = messageCreate(world, {
+      content: 'please look',
+      channelId: dmId,
+      dm: true,
+      attachments: [attachment(url, 'dm.png', png.length)],
+    });
+    const before = core.done.length;
+    world.gateway.dispatch('MESSAGE_CREATE', message);
+    await waitFor(() => core.done.length > before, 5000, 'the DM job');
+    await core.done.at(-1);
+    expect(core.requests.at(-1)?.thread).toEqual({ channelId: dmId, threadId: dmId });
+    const posted = world.rest.calls.filter((call) => call.path.startsWith(`/channels/${dmId}/messages`));
+    expect(posted.some((call) => String(JSON.stringify(call.body)).includes('87%'))).toBe(true);
+    expect(
+      posted.some((call) => call.path === `/channels/${dmId}/messages/${message.id}/reactions/✅/@me`),
+    ).toBe(true);
+    expect(world.rest.calls.some((call) => call.route.endsWith(`/messages/${message.id}/threads`))).toBe(
+      false,
+    );
+  });
+
+  it('without permission to start threads, the read is a reply in the channel', async () => {
+    world.rest.setDenyThreads(true);
+    try {
+      const url = world.cdn.add('/attachments/7/2/nothread.png', png, 'image/png');
+      const message = messageCreate(world, {
+        content: `<@${world.botId}> look`,
+        mention: true,
+        attachments: [attachment(url, 'nothread.png', png.length)],
+      });
+      const before = core.done.length;
+      world.gateway.dispatch('MESSAGE_CREATE', message);
+      await waitFor(() => core.done.length > before, 5000, 'the job');
+      await core.done.at(-1);
+      const inChannel = world.rest.calls.filter(
+        (call) =>
+          call.path.startsWith(`/channels/${world.channelId}/messages`) && !call.path.includes('/reactions/'),
+      );
+      const status = inChannel.find((call) => call.body?.message_reference?.message_id === message.id);
+      expect(status?.body.content).toMatch(/Queued/);
+      expect(
+        inChannel.some((call) => call.method === 'PATCH' && JSON.stringify(call.body).includes('87%')),
+      ).toBe(true);
+      expect(world.rest.calls.some((call) => call.path.startsWith(`/channels/${message.id}/`))).toBe(false);
+    } finally {
+      world.rest.setDenyThreads(false);
+    }
+  });
+
+  it('a 429 from Discord is waited out and retried by discord.js', async () => {
+    const url = world.cdn.add('/attachments/7/3/limited.png', png, 'image/png');
+    const message = messageCreate(world, {
+      content: `<@${world.botId}> limited`,
+      mention: true,
+      attachments: [attachment(url, 'limited.png', png.length)],
+    });
+    world.rest.rateLimitOnce('POST', `/channels/${message.id}/messages`, 0.2);
+    const before = core.done.length;
+    world.gateway.dispatch('MESSAGE_CREATE', message);
+    await waitFor(() => core.done.length > before, 5000, 'the job');
+    await core.done.at(-1);
+    const posts = world.rest.calls.filter(
+      (call) => call.method === 'POST' && call.path === `/channels/${message.id}/messages`,
+    );
+    expect(posts.length).toBeGreaterThanOrEqual(2);
+    expect(posts[0]?.body.content).toMatch(/Queued/);
+    expect(posts[1]?.body.content).toMatch(/Queued/);
+    expect(core.downloads.at(-1)?.error).toBeUndefined();
+  });
+
+  it('an INTERACTION_CREATE replayed after a resume is not deferred twice and the read still lands in @original', async () => {
+    const url = world.cdn.add('/attachments/7/4/twice.png', png, 'image/png');
+    const interaction = readInteraction(world, attachment(url, 'twice.png', png.length), 'twice?');
+    const before = core.done.length;
+    const seq = world.gateway.dispatch('INTERACTION_CREATE', interaction);
+    await waitFor(() => core.done.length > before, 5000, 'the job');
+    const resumed = world.gateway.resumed();
+    await world.gateway.disconnect({ replayFrom: seq - 1 });
+    await resumed;
+    await core.done.at(-1);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const calls = world.rest.calls.filter((call) => call.path.includes(interaction.token));
+    expect(calls.filter((call) => call.route.endsWith('/callback'))).toHaveLength(1);
+    expect(calls.filter((call) => call.method === 'PATCH').at(-1)?.body.embeds[0].fields[0].value).toContain(
+      '87%',
+    );
+    expect(core.requests.filter((request) => request.eventId === interaction.id)).toHaveLength(1);
+  });
+
+  it('notifyPrivately opens a DM with the user', async () => {
+    await adapter.notifyPrivately?.({ channelId: world.channelId, threadId: world.channelId }, world.userId, {
+      kind: 'info',
+      title: 'Just you',
+      lines: ['Your request is queued.'],
+    });
+    const open = world.rest.calls
+      .filter((call) => call.method === 'POST' && call.path === '/users/@me/channels')
+      .at(-1);
+    expect(open?.body).toEqual({ recipient_id: world.userId });
+    const dm = world.rest.calls.at(-1)!;
+    expect(dm.path).toMatch(/^\/channels\/\d+\/messages$/);
+    expect(dm.body.embeds[0].title).toBe('Just you');
+    expect(dm.body.allowed_mentions.parse).toEqual([]);
   });
 
   it('a PHI refusal is rendered as a clear reply to the message', async () => {

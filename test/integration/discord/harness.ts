@@ -92,6 +92,8 @@ export function messageCreate(
     mention?: boolean;
     attachments?: ReturnType<typeof attachment>[];
     id?: string;
+    /** A direct message: no guild, channel type 1 (DM). */
+    dm?: boolean;
   },
 ) {
   const author = {
@@ -104,10 +106,14 @@ export function messageCreate(
   return {
     id: input.id ?? snowflake(),
     channel_id: input.channelId ?? world.channelId,
-    guild_id: world.guildId,
-    channel_type: input.channelType ?? 0,
+    ...(input.dm
+      ? { channel_type: 1 }
+      : {
+          guild_id: world.guildId,
+          channel_type: input.channelType ?? 0,
+          member: { roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 },
+        }),
     author,
-    member: { roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 },
     content: input.content,
     timestamp: new Date().toISOString(),
     edited_timestamp: null,

@@ -1,12 +1,18 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDiscordAdapter } from '../../../adapters/discord/index.ts';
+import { loadConfig } from '../../../src/config.ts';
 import type { ChatAdapter } from '../../../src/core/adapter.ts';
+import { AppError } from '../../../src/errors.ts';
 import { silentLogger } from '../../../src/log.ts';
+import { startFakeGateway } from '../../fakes/discord-gateway.ts';
 import { type CoreDouble, createCoreDouble, sampleCard } from './core-double.ts';
 import { attachment, type DiscordWorld, readInteraction, startDiscordWorld, waitFor } from './harness.ts';
 
-/** Interaction tokens last 15 minutes; after that /read answers with ordinary channel messages. */
+/**
+ * Lifecycle: the interaction window (tokens last 15 minutes; after that /read answers with ordinary
+ * channel messages) and start-up failures.
+ */
 
 let world: DiscordWorld;
 let adapter: ChatAdapter;
@@ -53,5 +59,45 @@ describe('discord /read after the interaction window', () => {
     const tokenCalls = world.rest.calls.filter((call) => call.path.includes(interaction.token));
     // Only the deferral (inside the 3 s) used the token.
     expect(tokenCalls.map((call) => call.method)).toEqual(['POST']);
+  });
+});
+
+describe('discord adapter start-up failures', () => {
+  it('a token Discord refuses fails start with a clear message, and nothing keeps running', async () => {
+    const wrong = createDiscordAdapter(loadConfig({ ...world.env, DISCORD_TOKEN: 'not-the-token' }), {
+      logger: silentLogger,
+    });
+    const identifies = world.gateway.identifies.length;
+    const error = await wrong.start(core).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(AppError);
+    expect((error as AppError).code).toBe('CONFIG_INVALID');
+    expect((error as AppError).userMessage).toContain('DISCORD_TOKEN');
+    expect(world.gateway.identifies.length).toBe(identifies);
+    await wrong.stop();
+  });
+
+  it('a gateway that closes with 4004 (authentication failed) fails start at once', async () => {
+    const strict = await startFakeGateway({
+      token: 'a-different-token',
+      user: { id: world.botId, username: 'quickread' },
+      applicationId: world.appId,
+    });
+    world.rest.setGatewayUrl(strict.url);
+    const refused = createDiscordAdapter(world.config, { logger: silentLogger });
+    try {
+      const error = await refused.start(core).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      expect((error as AppError).code).toBe('CONFIG_INVALID');
+      expect(strict.identifies).toHaveLength(1);
+    } finally {
+      await refused.stop();
+      world.rest.setGatewayUrl(world.gateway.url);
+      await strict.close();
+    }
   });
 });
