@@ -2,7 +2,7 @@ import { open, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DISCLAIMER, urgencyBadge } from '../core/reply.ts';
 import type { Finding, InferenceResult, Urgency } from '../core/types.ts';
-import { type AppError, errorCodes } from '../errors.ts';
+import type { AppError } from '../errors.ts';
 
 /**
  * The batch's durable outputs: `results.jsonl` (the checkpoint: one row per finished image, appended
@@ -60,12 +60,23 @@ export function rowFromError(
   };
 }
 
-/** A row is finished unless it failed for a reason that may pass (engine timeout…): those are redone. */
+/**
+ * A failed row is final only when the image itself is the problem (damaged, unsupported, identity in
+ * the header…): reading it again gives the same answer. Engine and internal failures are redone.
+ */
+const finalCodes = /^(INPUT_|TRANSFER_SYNTAX_|PHI_|BURNED_IN_TEXT|DECODE_TIMEOUT|IMAGE_TOO_LARGE_FOR_ENGINE)/;
+
 export function isFinished(row: BatchRow): boolean {
-  if (row.ok) return true;
-  const code = row.error?.code as keyof typeof errorCodes | undefined;
-  return code === undefined || !(errorCodes[code]?.retryable ?? false);
+  return row.ok || finalCodes.test(row.error?.code ?? '');
 }
+
+/** Failures that would fail every image the same way: the batch stops instead of writing N bad rows. */
+export const fatalCodes = new Set([
+  'ENGINE_MODEL_MISSING',
+  'CONFIG_INVALID',
+  'MODEL_FILES_MISSING',
+  'CUDA_UNAVAILABLE',
+]);
 
 /**
  * Read the checkpoint. A crash can leave a half-written last line: it is cut off so the next append

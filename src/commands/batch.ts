@@ -10,6 +10,7 @@ import type { PrepareOptions } from '../ingest/index.ts';
 import { createLogger } from '../log.ts';
 import {
   type BatchRow,
+  fatalCodes,
   isFinished,
   loadCheckpoint,
   openCheckpoint,
@@ -144,6 +145,7 @@ export async function runBatch(
     ...(frame ? { frame } : {}),
   });
 
+  let aborted = false;
   const readUnit = async (unit: Unit) => {
     const firstPass = unit.frame === undefined;
     // Frame 1 of a multi-frame file is keyed "file#1"; a single-frame file by its name.
@@ -181,10 +183,15 @@ export async function runBatch(
       row = rowFromResult(unit.file, frameInfo, result);
     } catch (error) {
       const appError = toAppError(error);
-      if (appError.code === 'INTERNAL' && appError.details.stopped) throw appError;
+      if (aborted || (appError.code === 'INTERNAL' && appError.details.stopped)) return;
+      if (fatalCodes.has(appError.code)) {
+        aborted = true;
+        throw appError;
+      }
       row = rowFromError(unit.file, frameInfo, appError, pipeline.engine.model);
       logger.warn({ code: appError.code }, 'batch image failed');
     }
+    if (aborted) return;
     await checkpoint.append(row);
     rows.set(unitKey(row.file, row.frame), row);
     finished += 1;
@@ -197,7 +204,7 @@ export async function runBatch(
   let active = 0;
   let settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
   const pump = () => {
-    while (active < width && queue.length > 0) {
+    while (!aborted && active < width && queue.length > 0) {
       const unit = queue.shift()!;
       active += 1;
       readUnit(unit).then(

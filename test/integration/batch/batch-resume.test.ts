@@ -250,4 +250,24 @@ describe('quickread batch: checkpoint, crash, --resume', () => {
     expect(fake.requests.filter((r) => r.kind === 'read').length - readsBefore).toBe(frames);
     expect(await readFile(join(dir, 'cine-out', 'summary.md'), 'utf8')).toContain('cine.dcm (frame 3)');
   }, 60_000);
+
+  it('stops at once, writing no rows, when the engine does not serve the model', async () => {
+    const other = await startFakeOpenAI({ model: 'some/other-model' });
+    const out = join(dir, 'wrong-model-out');
+    const child = runBatch(
+      ['--input-dir', join(dir, 'in'), '--output-dir', out],
+      { ENGINE_URL: other.url, DATA_DIR: join(dir, 'data3'), LOG_LEVEL: 'silent' },
+      dir,
+    );
+    let stderr = '';
+    child.stderr?.on('data', (chunk) => {
+      stderr += String(chunk);
+    });
+    expect((await exited(child)).code).toBe(1);
+    expect(stderr).toContain('ENGINE_MODEL_MISSING');
+    expect(existsSync(join(out, 'results.jsonl')) ? await rowsOf(join(out, 'results.jsonl')) : []).toEqual(
+      [],
+    );
+    await other.close();
+  }, 60_000);
 });

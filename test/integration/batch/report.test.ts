@@ -40,10 +40,13 @@ describe('batch checkpoint and summaries', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('redoes only failures that may pass on a retry', () => {
+  it('redoes failures that were not the image’s fault', () => {
     expect(isFinished(row({}))).toBe(true);
     expect(isFinished(row({ ok: false, error: { code: 'INPUT_CORRUPT', message: '' } }))).toBe(true);
+    expect(isFinished(row({ ok: false, error: { code: 'PHI_PRESENT', message: '' } }))).toBe(true);
     expect(isFinished(row({ ok: false, error: { code: 'ENGINE_TIMEOUT', message: '' } }))).toBe(false);
+    expect(isFinished(row({ ok: false, error: { code: 'MODEL_OUTPUT_INVALID', message: '' } }))).toBe(false);
+    expect(isFinished(row({ ok: false, error: { code: 'INTERNAL', message: '' } }))).toBe(false);
   });
 
   it('quotes CSV per RFC 4180, defuses spreadsheet formulas and keeps markdown tables intact', () => {
