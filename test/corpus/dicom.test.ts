@@ -31,6 +31,9 @@ interface Ref {
   windowed8bit?: (Range & { window: [number, number] }) | null;
   rgbAfterConversion?: Range;
   paletteRGB?: Range;
+  rgbPerChannelMean?: number[];
+  storedPerChannelMean?: number[];
+  bitsStored?: number;
   decodedColorSpace?: string;
   referenceReliable?: boolean;
   patientIdentityTags?: Record<string, string>;
@@ -61,6 +64,14 @@ async function decodeAll(bytes: Buffer) {
     },
     rgbMean: avg((d) => d.stats.rgbMean),
     pixelMean: avg((d) => d.pixels.reduce((s, v) => s + v, 0) / d.pixels.length),
+    channelMeans: [0, 1, 2].map((c) =>
+      avg((d) => {
+        if (d.channels !== 3) return undefined;
+        let sum = 0;
+        for (let i = c; i < d.pixels.length; i += 3) sum += d.pixels[i]!;
+        return sum / (d.pixels.length / 3);
+      }),
+    ),
   };
 }
 
@@ -122,6 +133,14 @@ describe.skipIf(!present)('corpus: dicom/ decodes like the reference', () => {
     }
     if (ref.samplesPerPixel === 3 && !ref.rgbAfterConversion && ref.stored) {
       expect(Math.abs(got.rgbMean - ref.stored.mean), 'RGB mean').toBeLessThanOrEqual(lossy ? 1 : 1e-3);
+    }
+    // Per-channel means catch swapped or planar/interleaved mix-ups that overall means cannot.
+    const channels = ref.rgbPerChannelMean ?? (ref.bitsStored === 8 ? ref.storedPerChannelMean : undefined);
+    if (ref.samplesPerPixel === 3 && channels && !(storedIsYcbcr && !ref.rgbPerChannelMean)) {
+      const tolerance = lossy || ref.rgbPerChannelMean ? 1 : 0.01;
+      got.channelMeans.forEach((mean, c) => {
+        expect(Math.abs(mean - channels[c]!), `channel ${c} mean`).toBeLessThanOrEqual(tolerance);
+      });
     }
     if (ref.modalityValues) expectRange(got.modality, ref.modalityValues, lossy, 'modality');
     if (ref.windowed8bit) {
