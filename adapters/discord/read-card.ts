@@ -1,0 +1,141 @@
+import {
+  type APIActionRowComponent,
+  type APIButtonComponent,
+  type APIEmbed,
+  type APIEmbedField,
+  ButtonStyle,
+  ComponentType,
+} from 'discord.js';
+import {
+  confidenceSourceLabel,
+  type ReadCard,
+  type ReadCardFinding,
+  urgencyBadge,
+} from '../../src/core/reply.ts';
+import { chunkText, clip, type DiscordBody, LIMITS, NO_MENTIONS, neutralise } from './text.ts';
+
+/** The read card as Discord embeds: the same content as Slack's card, split at Discord's limits. */
+
+export function customId(action: 'ack' | 'up' | 'down', jobId: string): string {
+  // custom_id is at most 100 characters (Message Components → Button).
+  return clip(`qr:${action}:${jobId}`, 100);
+}
+
+export function buttonsRow(jobId: string, acknowledged: boolean): APIActionRowComponent<APIButtonComponent> {
+  return {
+    type: ComponentType.ActionRow,
+    components: [
+      {
+        type: ComponentType.Button,
+        style: ButtonStyle.Success,
+        custom_id: customId('ack', jobId),
+        label: acknowledged ? 'Acknowledged' : 'Acknowledge',
+        disabled: acknowledged,
+      },
+      {
+        type: ComponentType.Button,
+        style: ButtonStyle.Secondary,
+        custom_id: customId('up', jobId),
+        emoji: { name: '👍' },
+      },
+      {
+        type: ComponentType.Button,
+        style: ButtonStyle.Secondary,
+        custom_id: customId('down', jobId),
+        emoji: { name: '👎' },
+      },
+    ],
+  };
+}
+
+function findingField(finding: ReadCardFinding, index: number): APIEmbedField {
+  const source = confidenceSourceLabel[finding.confidenceSource];
+  const lines = [
+    `Confidence **${finding.confidencePct}%** · ${source}${finding.calibrated ? ', calibrated' : ', uncalibrated'}`,
+  ];
+  if (finding.grounded === false)
+    lines.push('⚠️ not image-grounded (the model reports it even on a blank image)');
+  const details = [
+    finding.location,
+    finding.sizeMm !== undefined ? `${finding.sizeMm} mm` : undefined,
+    finding.laterality && finding.laterality !== 'none' ? finding.laterality : undefined,
+    finding.severity,
+  ].filter((item): item is string => item !== undefined && item !== '');
+  if (details.length > 0) lines.push(neutralise(details.join(' · ')));
+  return {
+    name: clip(`${index + 1}. ${neutralise(finding.label)}`, LIMITS.fieldName),
+    value: clip(lines.join('\n'), LIMITS.fieldValue),
+  };
+}
+
+function listFields(name: string, items: string[]): APIEmbedField[] {
+  const text = items.map((item) => `• ${neutralise(item)}`).join('\n');
+  return chunkText(text, LIMITS.fieldValue).map((value, i) => ({
+    name: i === 0 ? name : `${name} (continued)`,
+    value,
+  }));
+}
+
+function readFooter(card: ReadCard): string {
+  const image = `image ${card.image.width}×${card.image.height} px, ${card.image.tokens} visual tokens`;
+  return clip(
+    `${card.model} · prompt ${card.promptVersion} · ${image} · job ${card.jobId}\n${card.disclaimer}`,
+    LIMITS.footer,
+  );
+}
+
+function embedSize(embed: APIEmbed): number {
+  let size = (embed.title?.length ?? 0) + (embed.description?.length ?? 0) + (embed.footer?.text.length ?? 0);
+  for (const field of embed.fields ?? []) size += field.name.length + field.value.length;
+  return size;
+}
+
+/** The read card as one or more messages: header, findings, recommendations, notes, footer on each. */
+export function renderRead(card: ReadCard): DiscordBody[] {
+  const badge = urgencyBadge[card.urgency];
+  const footer = { text: readFooter(card) };
+  const title = clip(
+    `${badge.emoji} ${badge.label.toUpperCase()} — quickread ${card.isFollowUp ? 'follow-up' : 'read'}`,
+    LIMITS.title,
+  );
+  const fields: APIEmbedField[] =
+    card.findings.length > 0
+      ? card.findings.map(findingField)
+      : [{ name: 'Findings', value: 'No findings reported.' }];
+  if (card.recommendations.length > 0) fields.push(...listFields('Recommendations', card.recommendations));
+  if (card.imageQuality) {
+    fields.push({ name: 'Image quality', value: clip(neutralise(card.imageQuality), LIMITS.fieldValue) });
+  }
+  const notes: string[] = [];
+  if (card.downscaled) notes.push('The image was downscaled to fit the model server.');
+  if (card.burnedInTextRedacted) notes.push('Text found in the pixels was blacked out before the read.');
+  if (notes.length > 0) fields.push({ name: 'Notes', value: notes.join('\n') });
+  if (card.acknowledgedBy) {
+    const at = Math.floor(Date.parse(card.acknowledgedBy.at) / 1000);
+    fields.push({ name: 'Acknowledged', value: `by <@${card.acknowledgedBy.userId}> <t:${at}:f>` });
+  }
+
+  const descriptions = chunkText(`**Impression:** ${neutralise(card.impression)}`, LIMITS.description);
+  const embeds: APIEmbed[] = [];
+  let current: APIEmbed = { title, description: descriptions[0], color: badge.colour, fields: [], footer };
+  const budget = LIMITS.embedTotal - 50;
+  for (const extra of descriptions.slice(1)) {
+    embeds.push(current);
+    current = { title: `${title} (continued)`, description: extra, color: badge.colour, fields: [], footer };
+  }
+  for (const field of fields) {
+    const size = field.name.length + field.value.length;
+    if ((current.fields?.length ?? 0) >= LIMITS.fields || embedSize(current) + size > budget) {
+      embeds.push(current);
+      current = { title: `${title} (continued)`, color: badge.colour, fields: [], footer };
+    }
+    current.fields?.push(field);
+  }
+  embeds.push(current);
+  // One embed per message keeps each message under the 6000-character total.
+  return embeds.map((embed, i) => ({
+    embeds: [embed],
+    components: i === 0 ? [buttonsRow(card.jobId, card.acknowledgedBy !== undefined)] : [],
+    allowed_mentions: { ...NO_MENTIONS },
+  }));
+}
