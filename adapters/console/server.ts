@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BotCore, HandleOutcome } from '../../src/core/adapter.ts';
 import type { OutboundMessage } from '../../src/core/reply.ts';
-import { AppError } from '../../src/errors.ts';
+import { AppError, toAppError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
 import type { UploadStore } from './download.ts';
 import {
@@ -129,17 +129,25 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
         ),
       },
     });
-    const outcome = await core.handle(
-      toInboundRequest({
-        messageId,
-        channelId,
-        ...(rootId ? { threadId: rootId } : {}),
-        userId: user.userId,
-        question,
-        ...(upload ? { upload } : {}),
-        receivedAt: at,
-      }),
-    );
+    let outcome: HandleOutcome;
+    try {
+      outcome = await core.handle(
+        toInboundRequest({
+          messageId,
+          channelId,
+          ...(rootId ? { threadId: rootId } : {}),
+          userId: user.userId,
+          question,
+          ...(upload ? { upload } : {}),
+          receivedAt: at,
+        }),
+      );
+    } catch (error) {
+      // The message is already on the page: answer in its thread rather than leave it hanging.
+      const appError = toAppError(error);
+      deps.logger.error({ err: appError }, 'core refused a console message');
+      outcome = { kind: 'refused', code: appError.code, text: appError.userMessage };
+    }
     replyToOutcome(thread, outcome);
     sendJson(res, 202, { messageId, outcome: outcome.kind });
   };
