@@ -49,7 +49,7 @@ const HOW_TO: OutboundMessage = {
   kind: 'info',
   title: 'Attach an image',
   lines: [
-    'Mention me in a message with an image or DICOM file attached, or use `/read`.',
+    'Mention me in a message with an image or DICOM file attached, or use the /read command.',
     'Discord has no business associate agreement: post de-identified or teaching images only.',
   ],
 };
