@@ -50,7 +50,9 @@ export async function startDiscordWorld(extraEnv: Record<string, string> = {}): 
   // Discord dispatches THREAD_CREATE to the bot after it starts a thread.
   rest.events.on('thread', (thread) => gateway.dispatch('THREAD_CREATE', { ...thread, newly_created: true }));
   // …and echoes the bot's own messages back as MESSAGE_CREATE, which the adapter must ignore.
-  rest.events.on('message', (message) => gateway.dispatch('MESSAGE_CREATE', { ...message, guild_id: guildId }));
+  rest.events.on('message', (message) =>
+    gateway.dispatch('MESSAGE_CREATE', { ...message, guild_id: guildId }),
+  );
   const cdn = await startFakeCdn();
   const foreign = await startFakeCdn();
   const env = {
