@@ -1,9 +1,11 @@
 /**
  * Ack latency of the Slack adapter's HTTP receiver under a stream of signed deliveries, side by side
  * with a bare Bolt HTTPReceiver app (Bolt's defaults: ack before listeners, its own signature check)
- * in the same process, alternated round by round so both see the same machine state.
+ * in the same process. Default `--mode interleaved`: both streams run at the full rate at the same
+ * time, offset by half a gap, so a noisy neighbour hits both alike; `--mode alternate` runs them
+ * round by round instead (first one, then the other, order swapped each round).
  *
- *   npx tsx bench/slack-ack/run.ts [--seconds 3] [--rounds 2] [--rates 10,50,100]
+ *   npx tsx bench/slack-ack/run.ts [--seconds 3] [--rounds 2] [--rates 10,50,100] [--mode interleaved]
  *
  * Goal (issue #6): p99 < 100 ms at 50/s and quickread's p99 ≤ 1.2× the bare receiver's.
  * The adapter's core is an in-memory double whose handle() resolves at once, so the numbers are the
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '2' },
     rates: { type: 'string', default: '10,50,100' },
+    mode: { type: 'string', default: 'interleaved' },
   },
 });
 const seconds = Number(values.seconds);
@@ -107,19 +110,25 @@ async function deliverOne(url: string): Promise<number> {
   return elapsed;
 }
 
-/** Open loop: requests leave on schedule whether or not earlier ones were answered. */
-async function stream(url: string, perSecond: number): Promise<number[]> {
+/**
+ * Open loop: requests leave on schedule whether or not earlier ones were answered. Each URL gets
+ * `perSecond` deliveries a second; several URLs are offset evenly inside one gap.
+ */
+async function streams(urls: string[], perSecond: number): Promise<number[][]> {
   const total = Math.round(perSecond * seconds);
   const gap = 1000 / perSecond;
   const t0 = performance.now();
-  const pending: Promise<number>[] = [];
+  const pending: Promise<number>[][] = urls.map(() => []);
   for (let i = 0; i < total; i += 1) {
-    const wait = t0 + i * gap - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    pending.push(deliverOne(url));
+    for (const [k, url] of urls.entries()) {
+      const wait = t0 + i * gap + (k * gap) / urls.length - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      pending[k]!.push(deliverOne(url));
+    }
   }
-  return Promise.all(pending);
+  return Promise.all(pending.map((p) => Promise.all(p)));
 }
+const stream = async (url: string, perSecond: number) => (await streams([url], perSecond))[0]!;
 
 const pct = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
@@ -133,8 +142,12 @@ for (const rate of rates) {
   const ours: number[] = [];
   const base: number[] = [];
   for (let round = 0; round < rounds; round += 1) {
-    // Alternate which goes first so neither always runs on a warmer machine.
-    if (round % 2 === 0) {
+    if (values.mode === 'interleaved') {
+      const [a, b] = await streams(round % 2 === 0 ? [oursUrl, bareUrl] : [bareUrl, oursUrl], rate);
+      ours.push(...(round % 2 === 0 ? a! : b!));
+      base.push(...(round % 2 === 0 ? b! : a!));
+    } else if (round % 2 === 0) {
+      // Alternate which goes first so neither always runs on a warmer machine.
       ours.push(...(await stream(oursUrl, rate)));
       base.push(...(await stream(bareUrl, rate)));
     } else {
@@ -153,7 +166,7 @@ for (const rate of rates) {
 }
 
 console.log(
-  `\nSlack ack latency, ms (open-loop signed deliveries, ${seconds} s × ${rounds} rounds per rate, Node ${process.version})\n`,
+  `\nSlack ack latency, ms (open-loop signed deliveries, ${values.mode}, ${seconds} s × ${rounds} rounds per rate, Node ${process.version})\n`,
 );
 console.log('| rate/s |     n | ours p50 | ours p99 | bare p50 | bare p99 | p99 ratio | goal   |');
 console.log('|-------:|------:|---------:|---------:|---------:|---------:|----------:|:-------|');
