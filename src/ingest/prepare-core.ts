@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { PreparedImage } from '../core/types.ts';
 import { decodeDicom } from './dicom/index.ts';
 import type { DecodeOptions, DisplayImage } from './display.ts';
-import { encodeFitted } from './fit.ts';
+import { encodeFitted } from './prepare-encode.ts';
 import { decodeRaster } from './raster/index.ts';
 import type { SniffKind } from './sniff.ts';
 

@@ -1,0 +1,253 @@
+/**
+ * bench/ingest: `quickread prepare` against a Python peer (pydicom + GDCM + numpy + Pillow, Debian
+ * packages, /usr/bin/python3) doing the same work on the same corpus: decode, modality LUT, window,
+ * resize to 1024 (32-px grid), write an 8-bit PNG. Whole processes, alternated, median of several runs;
+ * files/s per transfer-syntax group and overall, and the ratio. Results are printed, never committed.
+ *
+ *   npx tsx bench/ingest/run.ts [--runs 3] [--repeat 5] [--corpus ../shared/corpus] [--groups all,rle]
+ *
+ * Two tables: one pass over each group (start-up included: what one `prepare` of a few files costs), and
+ * a series where each process gets the group's files `--repeat` times (a CT series of hundreds of
+ * slices is the realistic batch; start-up is then amortised). Both sides get the identical file list.
+ *
+ * quickread runs twice: with the default BURNED_IN_TEXT=redact (OCR on every image, work the peer does
+ * not do) and with BURNED_IN_TEXT=flag (OCR only on raster, US and secondary captures).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const arg = (name: string, fallback: string): string => {
+  const index = process.argv.indexOf(`--${name}`);
+  return index > 0 ? (process.argv[index + 1] ?? fallback) : fallback;
+};
+const runs = Number(arg('runs', '3'));
+const repeat = Number(arg('repeat', '5'));
+const corpus = resolve(repo, arg('corpus', '../shared/corpus'));
+const only = arg('groups', '').split(',').filter(Boolean);
+const PYTHON = '/usr/bin/python3';
+
+interface Reference {
+  transferSyntaxUID: string | null;
+  modality: string | null;
+}
+
+const SYNTAX_GROUPS: Record<string, string> = {
+  '1.2.840.10008.1.2': 'uncompressed',
+  '1.2.840.10008.1.2.1': 'uncompressed',
+  '1.2.840.10008.1.2.2': 'uncompressed',
+  '1.2.840.10008.1.2.1.99': 'deflate',
+  '1.2.840.10008.1.2.5': 'rle',
+  '1.2.840.10008.1.2.4.50': 'jpeg-baseline',
+  '1.2.840.10008.1.2.4.51': 'jpeg-extended-12bit',
+  '1.2.840.10008.1.2.4.57': 'jpeg-lossless',
+  '1.2.840.10008.1.2.4.70': 'jpeg-lossless',
+  '1.2.840.10008.1.2.4.80': 'jpeg-ls',
+  '1.2.840.10008.1.2.4.81': 'jpeg-ls',
+  '1.2.840.10008.1.2.4.90': 'jpeg-2000',
+  '1.2.840.10008.1.2.4.91': 'jpeg-2000',
+  '1.2.840.10008.1.2.4.201': 'htj2k',
+  '1.2.840.10008.1.2.4.202': 'htj2k',
+  '1.2.840.10008.1.2.4.203': 'htj2k',
+};
+
+function corpusGroups(): Map<string, string[]> {
+  const reference = JSON.parse(readFileSync(join(corpus, 'reference.json'), 'utf8')) as Record<
+    string,
+    Reference
+  >;
+  const groups = new Map<string, string[]>();
+  const add = (group: string, file: string) => groups.set(group, [...(groups.get(group) ?? []), file]);
+  for (const [key, ref] of Object.entries(reference).sort()) {
+    if (!(key.startsWith('dicom/') || key.startsWith('images/'))) continue;
+    const file = join(corpus, key);
+    if (!existsSync(file)) continue;
+    const group = key.startsWith('images/')
+      ? 'raster'
+      : (SYNTAX_GROUPS[ref.transferSyntaxUID ?? '1.2.840.10008.1.2'] ?? 'other');
+    add(group, file);
+    if (group === 'uncompressed' && ref.modality === 'CT') add('ct-uncompressed', file);
+    add('all', file);
+  }
+  return groups;
+}
+
+interface Contender {
+  name: string;
+  command: (files: string[], out: string) => { cmd: string; args: string[]; env: NodeJS.ProcessEnv };
+}
+
+const ours = (mode: 'redact' | 'flag'): Contender => ({
+  name: `quickread (${mode})`,
+  command: (files, out) => ({
+    cmd: process.execPath,
+    args: [join(repo, 'src/quickread.mjs'), 'prepare', ...files, '--out', out, '--json'],
+    env: { ...process.env, BURNED_IN_TEXT: mode, LOG_LEVEL: 'silent' },
+  }),
+});
+
+const peer: Contender = {
+  name: 'pydicom+GDCM+Pillow',
+  command: (files, out) => ({
+    cmd: PYTHON,
+    args: [join(repo, 'bench/ingest/peer.py'), ...files, '--out', out],
+    env: { ...process.env, PYTHONWARNINGS: 'ignore' },
+  }),
+};
+
+/** Wall time of one whole process, and how many inputs it reported as prepared. */
+function timeProcess(contender: Contender, files: string[]): Promise<{ ms: number; ok: number }> {
+  const out = mkdtempSync(join(tmpdir(), 'qr-bench-'));
+  const { cmd, args, env } = contender.command(files, out);
+  return new Promise((done, fail) => {
+    const started = performance.now();
+    const child = spawn(cmd, args, { cwd: repo, env, stdio: ['ignore', 'pipe', 'ignore'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.on('error', fail);
+    child.on('close', () => {
+      const ms = performance.now() - started;
+      rmSync(out, { recursive: true, force: true });
+      const lines = stdout.split('\n').filter(Boolean);
+      const ok = lines.filter((line) => line === 'ok' || line.includes('"ok":true')).length;
+      done({ ms, ok });
+    });
+  });
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/** Run every contender `runs` times on the same files, rotating who goes first. */
+async function measure(contenders: Contender[], files: string[]) {
+  const times = contenders.map(() => [] as number[]);
+  const oks = contenders.map(() => 0);
+  for (let run = 0; run < runs; run += 1) {
+    for (let k = 0; k < contenders.length; k += 1) {
+      const index = (k + run) % contenders.length;
+      const result = await timeProcess(contenders[index]!, files);
+      times[index]!.push(result.ms);
+      oks[index] = result.ok;
+    }
+  }
+  return contenders.map((contender, index) => ({
+    name: contender.name,
+    ms: median(times[index]!),
+    ok: oks[index]!,
+  }));
+}
+
+function checkPeer(): void {
+  const probe = spawnSync(PYTHON, ['-c', 'import pydicom, gdcm, numpy, PIL'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    console.error(
+      'The peer needs Debian Python packages: apt-get update && apt-get install -y python3-pydicom python3-gdcm python3-numpy python3-pil',
+    );
+    process.exit(1);
+  }
+  if (!existsSync(join(corpus, 'reference.json'))) {
+    console.error(`No corpus at ${corpus} (pass --corpus DIR).`);
+    process.exit(1);
+  }
+}
+
+const pad = (text: string | number, width: number) => String(text).padStart(width);
+
+async function main(): Promise<void> {
+  checkPeer();
+  const contenders = [ours('redact'), ours('flag'), peer];
+  const tiny = join(mkdtempSync(join(tmpdir(), 'qr-bench-tiny-')), 'tiny.png');
+  await sharp({ create: { width: 32, height: 32, channels: 3, background: '#404040' } })
+    .png()
+    .toFile(tiny);
+  console.log(`bench/ingest: ${runs} runs each, median wall time of whole processes, alternated`);
+  console.log(`node ${process.version}; peer ${PYTHON} (pydicom + GDCM + numpy + Pillow)\n`);
+
+  const fixed = await measure(contenders, [tiny]);
+  console.log('Fixed cost per process (one 32×32 PNG: start-up, worker and model loading):');
+  for (const row of fixed) console.log(`  ${row.name.padEnd(22)} ${pad(row.ms.toFixed(0), 6)} ms`);
+  console.log('');
+
+  const groups = corpusGroups();
+  const order = [
+    'uncompressed',
+    'ct-uncompressed',
+    'deflate',
+    'rle',
+    'jpeg-baseline',
+    'jpeg-extended-12bit',
+    'jpeg-lossless',
+    'jpeg-ls',
+    'jpeg-2000',
+    'htj2k',
+    'raster',
+    'other',
+    'all',
+  ];
+  const selected = order.filter((group) => groups.has(group) && (only.length === 0 || only.includes(group)));
+  await table(`One pass per process (start-up included)`, contenders, selected, groups, 1);
+  const series = selected.filter((group) =>
+    ['ct-uncompressed', 'uncompressed', 'raster', 'all'].includes(group),
+  );
+  if (repeat > 1 && series.length > 0) {
+    await table(
+      `Series: each process gets the group's files ${repeat}× (start-up amortised)`,
+      contenders,
+      series,
+      groups,
+      repeat,
+    );
+  }
+  console.log(
+    '\nratio = peer wall time / quickread wall time (>1: quickread faster); f/s = files per second; (ok) = inputs prepared.',
+  );
+  rmSync(join(tiny, '..'), { recursive: true, force: true });
+}
+
+async function table(
+  title: string,
+  contenders: Contender[],
+  selected: string[],
+  groups: Map<string, string[]>,
+  times: number,
+): Promise<void> {
+  console.log(`\n${title}`);
+  const header = [
+    'group',
+    'files',
+    ...contenders.map((c) => `${c.name} f/s (ok)`),
+    'ratio redact',
+    'ratio flag',
+  ];
+  const rows: string[][] = [];
+  for (const group of selected) {
+    const files = Array.from({ length: times }, () => groups.get(group)!).flat();
+    const results = await measure(contenders, files);
+    const rate = (ms: number) => (files.length * 1000) / ms;
+    const [redact, flag, python] = results as [(typeof results)[0], (typeof results)[0], (typeof results)[0]];
+    rows.push([
+      group,
+      String(files.length),
+      ...results.map((row) => `${rate(row.ms).toFixed(2)} (${row.ok})`),
+      `${(python.ms / redact.ms).toFixed(2)}×`,
+      `${(python.ms / flag.ms).toFixed(2)}×`,
+    ]);
+    process.stderr.write(`  ${group} done\n`);
+  }
+  const widths = header.map((cell, index) => Math.max(cell.length, ...rows.map((row) => row[index]!.length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((cell, index) => cell.padEnd(widths[index]!)).join(' | ')} |`;
+  console.log(`${line(header)}\n${line(widths.map((width) => '-'.repeat(width)))}`);
+  for (const row of rows) console.log(line(row));
+}
+
+await main();
