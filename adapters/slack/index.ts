@@ -170,6 +170,13 @@ export function createSlackAdapter(config: Config, deps: SlackAdapterDeps): Slac
     uploadPreview: outbound.uploadPreview,
     notifyPrivately: outbound.notifyPrivately,
     httpAddress: () => httpReceiver?.address(),
+    /** HTTP mode: the local listener Slack's Request URLs must reach (through your HTTPS proxy). */
+    get url() {
+      const address = httpReceiver?.address();
+      if (!address) return undefined;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      return `http://${host}:${address.port}/slack/events`;
+    },
   };
 }
 

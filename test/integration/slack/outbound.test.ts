@@ -89,6 +89,10 @@ describe('slack adapter: startup', () => {
     await expect(unreachable.start(createCoreDouble())).rejects.toMatchObject({ code: 'CHAT_API_FAILED' });
   });
 
+  it('reports its HTTP listener URL once started', () => {
+    expect(s.adapter.url).toBe(`http://127.0.0.1:${s.adapter.httpAddress()!.port}/slack/events`);
+  });
+
   it('refuses to build without the credentials its mode needs', () => {
     expect(() =>
       createSlackAdapter(loadConfig({ SLACK_BOT_TOKEN: TOKEN }), { logger: silentLogger }),
