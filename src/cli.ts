@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { type DoctorDeps, runDoctor } from './commands/doctor.ts';
-import { type CommandIO, notImplemented, processIO, reportError } from './commands/output.ts';
+import { type CommandIO, processIO, reportError } from './commands/output.ts';
 import { type Config, type Env, loadConfig, readProcessEnv } from './config.ts';
 import { AppError } from './errors.ts';
 
@@ -113,7 +113,11 @@ function buildProgram(
     .addOption(
       new Option('--dtype <dtype>', 'weights').choices(['q8', 'q4f16', 'fp16', 'fp32']).default('q8'),
     )
-    .action(async () => notImplemented('model pull'));
+    .option('--revision <rev>', 'branch, tag or commit (default main)')
+    .action(async (options: import('./commands/model-pull.ts').ModelPullOptions) => {
+      const { runModelPull } = await import('./commands/model-pull.ts');
+      setExit(await runModelPull(config(), io, options));
+    });
 
   program
     .command('calibrate')
