@@ -193,14 +193,10 @@ async function checkVisualQaEngine(config: Config, deps: DoctorDeps = {}): Promi
 export const engineChecks: Record<Config['ENGINE'], EngineCheck> = {
   openai: async (config, deps) => [...(await checkOpenAiEngine(config, deps)), await checkPrompts()],
   visualqa: async (config, deps) => [...(await checkVisualQaEngine(config, deps)), await checkPrompts()],
-  onnx: async (config) => [
-    {
-      name: 'engine',
-      ok: config.MODEL_DIR !== '',
-      detail: config.MODEL_DIR === '' ? 'ENGINE=onnx needs MODEL_DIR' : `model folder ${config.MODEL_DIR}`,
-      fix: 'Set MODEL_DIR and run `quickread model pull`.',
-    },
-  ],
+  onnx: async (config) => {
+    const { checkOnnxEngine } = await import('../engine/onnx/doctor.ts');
+    return [...(await checkOnnxEngine(config)), await checkPrompts()];
+  },
 };
 
 export async function runDoctor(config: Config, io: CommandIO, deps: DoctorDeps = {}): Promise<number> {
