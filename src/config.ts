@@ -113,7 +113,9 @@ export function loadConfig(env: Env): Config {
     if (value !== undefined && value.trim() !== '') picked[key] = value.trim();
   }
   const parsed = configSchema.safeParse(picked);
-  if (parsed.success) return parsed.data;
+  // ENGINE=onnx runs the model inside this process: one read at a time, whatever ENGINE_CONCURRENCY says.
+  if (parsed.success)
+    return parsed.data.ENGINE === 'onnx' ? { ...parsed.data, ENGINE_CONCURRENCY: 1 } : parsed.data;
   const problems = parsed.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? 'configuration');
     return { name, problem: describeIssue(issue) };

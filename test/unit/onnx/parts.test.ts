@@ -151,3 +151,11 @@ describe('expected files', () => {
     expect(expectedFiles('/nonexistent', 'q8')).toContain('onnx/decoder_model_merged_quantized.onnx');
   });
 });
+
+describe('config', () => {
+  it('forces ENGINE_CONCURRENCY to 1 for the in-process engine only', async () => {
+    const { loadConfig } = await import('../../../src/config.ts');
+    expect(loadConfig({ ENGINE: 'onnx', ENGINE_CONCURRENCY: '4' }).ENGINE_CONCURRENCY).toBe(1);
+    expect(loadConfig({ ENGINE: 'openai', ENGINE_CONCURRENCY: '4' }).ENGINE_CONCURRENCY).toBe(4);
+  });
+});
