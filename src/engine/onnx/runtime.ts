@@ -52,6 +52,14 @@ const PROCESSORS: Record<string, string> = {
   qwen2_vl: 'Qwen2VLProcessor',
 };
 
+let loadTail: Promise<unknown> = Promise.resolve();
+/** Run model loads one after another (see the comment where it is used). */
+function loading(task: () => Promise<void>): Promise<void> {
+  const run = loadTail.then(task, task);
+  loadTail = run.catch(() => undefined);
+  return run;
+}
+
 const cancelled = () => new AppError('CANCELLED', 'read cancelled during generation');
 
 /** Decode a PNG into the RGB RawImage the Qwen image processor takes. */
@@ -93,7 +101,6 @@ export async function loadRuntime(
   // Local files only: the one place that downloads models is `quickread model pull`.
   t.env.allowRemoteModels = false;
   t.env.allowLocalModels = true;
-  t.env.localModelPath = `${dirname(dir)}/`;
   t.env.logLevel = t.LogLevel?.ERROR ?? t.env.logLevel;
   const name = basename(dir);
   const modelConfig = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { model_type?: string };
@@ -101,11 +108,16 @@ export async function loadRuntime(
   let processor: Any;
   let model: Any;
   try {
-    processor = await processorClass.from_pretrained(name, { local_files_only: true });
-    model = await t.AutoModelForImageTextToText.from_pretrained(name, {
-      dtype: config.ONNX_DTYPE,
-      device,
-      local_files_only: true,
+    // env.localModelPath is process-wide (and a model id may hold one folder name only): loads take
+    // turns so two engines on different folders cannot see each other's setting.
+    await loading(async () => {
+      t.env.localModelPath = `${dirname(dir)}/`;
+      processor = await processorClass.from_pretrained(name, { local_files_only: true });
+      model = await t.AutoModelForImageTextToText.from_pretrained(name, {
+        dtype: config.ONNX_DTYPE,
+        device,
+        local_files_only: true,
+      });
     });
   } catch (error) {
     throw mapRuntimeError(error, device);
