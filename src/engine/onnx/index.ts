@@ -32,6 +32,8 @@ import { type Generation, loadRuntime, type OnnxRuntime } from './runtime.ts';
 export const READ_MAX_TOKENS = 1500;
 const LOOP_RETRY_REPETITION_PENALTY = 1.15;
 const WARMUP_SIDE = 64;
+/** The first run builds kernels and arenas (slow on a cold GPU); reads keep ENGINE_TIMEOUT_MS. */
+const WARMUP_TIMEOUT_MS = 600_000;
 
 export interface OnnxEngineDeps {
   logger: Logger;
@@ -83,7 +85,8 @@ export async function createOnnxEngine(config: Config, deps: OnnxEngineDeps): Pr
     png: await blankPng(WARMUP_SIDE, WARMUP_SIDE, 3),
     maxNewTokens: 1,
     temperature: 0,
-    signal: AbortSignal.timeout(config.ENGINE_TIMEOUT_MS),
+    signal: new AbortController().signal,
+    timeoutMs: WARMUP_TIMEOUT_MS,
   });
   deps.logger.info(
     { engine: 'onnx', device: config.ONNX_DEVICE, dtype: config.ONNX_DTYPE, warmupMs: clock() - warmStarted },
@@ -105,6 +108,7 @@ export async function createOnnxEngine(config: Config, deps: OnnxEngineDeps): Pr
         maxNewTokens,
         temperature,
         signal,
+        timeoutMs: config.ENGINE_TIMEOUT_MS,
         ...(penalty ? { repetitionPenalty: penalty } : {}),
       });
       usage.prompt += answer.usage.prompt;
@@ -142,6 +146,7 @@ export async function createOnnxEngine(config: Config, deps: OnnxEngineDeps): Pr
       maxNewTokens: 1,
       temperature: 0,
       signal,
+      timeoutMs: config.ENGINE_TIMEOUT_MS,
       probe: true,
     });
     return answer.firstTop ? yesProbability(answer.firstTop) : undefined;

@@ -23,6 +23,8 @@ export interface GenerateRequest {
   temperature: number;
   repetitionPenalty?: number;
   signal: AbortSignal;
+  /** Longest this one generation may run (ENGINE_TIMEOUT_MS): checked between tokens. */
+  timeoutMs: number;
   /** Record the first step's yes/no log-probabilities (the probe). */
   probe?: boolean;
 }
@@ -59,6 +61,11 @@ function loading(task: () => Promise<void>): Promise<void> {
   loadTail = run.catch(() => undefined);
   return run;
 }
+
+const timedOut = (ms: number) =>
+  new AppError('ENGINE_TIMEOUT', `generation ran past ${ms} ms`, {
+    userMessage: 'The model took too long to answer; try a smaller image or a shorter question.',
+  });
 
 const cancelled = () => new AppError('CANCELLED', 'read cancelled during generation');
 
@@ -149,10 +156,11 @@ export async function loadRuntime(
     });
     const inputs = await processor(text, await rawImage(t, request.png));
     const promptLength: number = inputs.input_ids.dims[1];
+    const deadline = AbortSignal.timeout(request.timeoutMs);
     const capture = new LogitsCapture({
       temperature: request.temperature,
-      signal: request.signal,
-      onAbort: cancelled,
+      signal: AbortSignal.any([request.signal, deadline]),
+      onAbort: () => (request.signal.aborted ? cancelled() : timedOut(request.timeoutMs)),
       ...(request.probe ? { probeTokens } : {}),
     });
     let output: Any;

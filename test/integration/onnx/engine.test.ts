@@ -173,3 +173,28 @@ describe('random weights', () => {
     await engine.close?.();
   });
 });
+
+describe('timeout', () => {
+  it('a generation running past ENGINE_TIMEOUT_MS stops between tokens with ENGINE_TIMEOUT', async () => {
+    const dir = await buildTinyQwen3Vl({ kind: 'random' });
+    const engine = await createOnnxEngine(
+      loadConfig({
+        ENGINE: 'onnx',
+        MODEL_DIR: dir,
+        ONNX_DEVICE: 'cpu',
+        DATA_DIR: dataDir,
+        ENGINE_TIMEOUT_MS: '30',
+      }),
+      { logger: silentLogger, maxNewTokens: 1_000_000 },
+    );
+    const started = Date.now();
+    await expect(
+      engine.infer(
+        { image: await image(), question: 'Any nodule?', history: [] },
+        AbortSignal.timeout(20_000),
+      ),
+    ).rejects.toMatchObject({ code: 'ENGINE_TIMEOUT' });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await engine.close?.();
+  });
+});
