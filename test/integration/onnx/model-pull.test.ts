@@ -225,6 +225,16 @@ describe('quickread model pull', () => {
     expect(error.userMessage).toContain('It has: q8');
   });
 
+  it('takes the dtype from ONNX_DTYPE when --dtype is not given', async () => {
+    const error = await runModelPull(
+      config(join(work, 'from-config'), { ONNX_DTYPE: 'q4f16' }),
+      io().io,
+      { repo: REPO },
+      { hubUrl: hub.url },
+    ).catch((e) => e);
+    expect(error.userMessage).toContain('--dtype q4f16');
+  });
+
   it('says clearly when the network is unreachable', async () => {
     const closed = hub.url;
     await hub.close();
