@@ -109,6 +109,7 @@ export async function createOnnxEngine(config: Config, deps: OnnxEngineDeps): Pr
         temperature,
         signal,
         timeoutMs: config.ENGINE_TIMEOUT_MS,
+        json: true,
         ...(penalty ? { repetitionPenalty: penalty } : {}),
       });
       usage.prompt += answer.usage.prompt;

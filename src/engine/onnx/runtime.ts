@@ -9,6 +9,13 @@ import type { ChatMessage } from '../openai/messages.ts';
 import { type CapturedToken, LogitsCapture } from './capture.ts';
 import { assertCudaInstalled, mapRuntimeError } from './cuda.ts';
 import { chatTemplateOverride, checkModelFolder } from './files.ts';
+import {
+  advanceFrame,
+  applyFrame,
+  type FrameVocabulary,
+  frameVocabulary,
+  initialFrame,
+} from './json-frame.ts';
 
 /**
  * The model in process: @huggingface/transformers on onnxruntime-node, local files only. One
@@ -27,6 +34,8 @@ export interface GenerateRequest {
   timeoutMs: number;
   /** Record the first step's yes/no log-probabilities (the probe). */
   probe?: boolean;
+  /** Hold the answer to one JSON object (json-frame.ts): reads, not probes. */
+  json?: boolean;
 }
 
 export interface Generation {
@@ -136,14 +145,33 @@ export async function loadRuntime(
     [model.generation_config?.eos_token_id ?? []].flat().map((id: unknown) => Number(id)),
   );
 
+  const vocabSize = Number(tokenizer.get_vocab().size ?? Object.keys(tokenizer.get_vocab()).length);
+  const frameVocab: FrameVocabulary = frameVocabulary(
+    Array.from(
+      { length: vocabSize },
+      (_, id) => tokenizer.decode([id], { skip_special_tokens: false }) as string,
+    ),
+    [...eos],
+  );
+
   class CaptureProcessor extends t.LogitsProcessor {
     capture: LogitsCapture;
-    constructor(capture: LogitsCapture) {
+    frame: { promptLength: number; state: ReturnType<typeof initialFrame> } | undefined;
+    constructor(capture: LogitsCapture, frame?: { promptLength: number }) {
       super();
       this.capture = capture;
+      this.frame = frame ? { promptLength: frame.promptLength, state: initialFrame() } : undefined;
     }
     _call(inputIds: bigint[][], logits: Any) {
       this.capture.step(inputIds, logits);
+      if (this.frame) {
+        const row = inputIds[0] ?? [];
+        if (row.length > this.frame.promptLength) {
+          const last = Number(row[row.length - 1]);
+          this.frame.state = advanceFrame(this.frame.state, frameVocab.texts[last] ?? '');
+        }
+        applyFrame(this.frame.state, frameVocab, logits.data);
+      }
       return logits;
     }
   }
@@ -171,7 +199,7 @@ export async function loadRuntime(
         do_sample: request.temperature > 0,
         temperature: 1,
         ...(request.repetitionPenalty ? { repetition_penalty: request.repetitionPenalty } : {}),
-        logits_processor: [new CaptureProcessor(capture)],
+        logits_processor: [new CaptureProcessor(capture, request.json ? { promptLength } : undefined)],
       });
     } catch (error) {
       throw mapRuntimeError(error, device);

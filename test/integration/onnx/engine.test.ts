@@ -8,6 +8,7 @@ import { loadConfig } from '../../../src/config.ts';
 import type { Engine, PreparedImage } from '../../../src/core/types.ts';
 import { createEngine } from '../../../src/engine/index.ts';
 import { createOnnxEngine } from '../../../src/engine/onnx/index.ts';
+import { loadRuntime } from '../../../src/engine/onnx/runtime.ts';
 import { silentLogger } from '../../../src/log.ts';
 import { captureLogger } from '../../helpers/capture-log.ts';
 import {
@@ -171,6 +172,37 @@ describe('random weights', () => {
     const repairs = lines().filter((line) => line.includes('asking for a repair'));
     expect(repairs).toHaveLength(1);
     await engine.close?.();
+  });
+});
+
+describe('JSON frame on real generation', () => {
+  it('makes even random weights open their answer with "{" and stop when the object closes', async () => {
+    const dir = await buildTinyQwen3Vl({ kind: 'random' });
+    const runtime = await loadRuntime(config(dir), { logger: silentLogger });
+    const messages = [
+      {
+        role: 'user' as const,
+        content: [
+          { type: 'image_url' as const, image_url: { url: 'data:' } },
+          { type: 'text' as const, text: 'Any nodule?' },
+        ],
+      },
+    ];
+    const request = {
+      messages,
+      png: (await image()).png,
+      maxNewTokens: 40,
+      temperature: 0,
+      signal: new AbortController().signal,
+      timeoutMs: 20_000,
+    };
+    const free = await runtime.generate(request);
+    const framed = await runtime.generate({ ...request, json: true });
+    expect(free.text.trimStart().startsWith('{')).toBe(false);
+    expect(framed.text.trimStart().startsWith('{')).toBe(true);
+    // Same weights, same prompt: the frame changed the output, and every token was scored.
+    expect(framed.tokens).toHaveLength(framed.usage.completion - (framed.finish === 'stop' ? 1 : 0));
+    await runtime.close();
   });
 });
 
