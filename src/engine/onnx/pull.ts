@@ -107,7 +107,11 @@ export async function listRevision(options: PullOptions): Promise<{ sha: string;
     });
   }
   const parsed = revisionSchema.safeParse(await response.json().catch(() => undefined));
-  if (!parsed.success) throw new AppError('DOWNLOAD_FAILED', 'model info: unexpected response shape');
+  if (!parsed.success) {
+    throw new AppError('DOWNLOAD_FAILED', 'model info: unexpected response shape', {
+      userMessage: `The hub's file list for ${options.repo} was not in the expected form; check that --repo names a model repository.`,
+    });
+  }
   return { sha: parsed.data.sha ?? revision, siblings: parsed.data.siblings };
 }
 
