@@ -236,7 +236,7 @@ function textFiles(vocab: TinyVocab): Record<string, unknown> {
 }
 
 /** Bump when the layout or weights change, so a stale cached folder is rebuilt. */
-const BUILDER_VERSION = 1;
+const BUILDER_VERSION = 2;
 
 /**
  * Write (or reuse) a tiny model folder. `suffix` is the dtype suffix of the ONNX files
