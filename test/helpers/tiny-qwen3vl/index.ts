@@ -268,7 +268,11 @@ export async function buildTinyQwen3Vl(options: TinyOptions = {}): Promise<strin
   try {
     await rename(staging, dir);
   } catch {
-    // Another worker won the race; its folder is identical.
+    // Another worker won the race (its folder is identical), or a broken leftover is in the way.
+    if (!existsSync(join(dir, '.complete'))) {
+      await rm(dir, { recursive: true, force: true });
+      await rename(staging, dir).catch(() => undefined);
+    }
     await rm(staging, { recursive: true, force: true });
   }
   return dir;
