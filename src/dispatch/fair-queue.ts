@@ -26,7 +26,8 @@ export interface FairQueue<T extends QueueItem> {
   push(item: T): void;
   remove(id: string): T | undefined;
   get(id: string): T | undefined;
-  pickNext(): T | undefined;
+  /** The next item; with `statOnly`, only a STAT-class one (undefined when there is none). */
+  pickNext(statOnly?: boolean): T | undefined;
   /** 1-based service order of every waiting item if nothing else arrived (for "you are #k"). */
   ranks(): Map<string, number>;
   items(): T[];
@@ -95,11 +96,12 @@ export function createFairQueue<T extends QueueItem>(options: FairQueueOptions):
       return item;
     },
     get: (id) => byId.get(id),
-    pickNext() {
+    pickNext(statOnly = false) {
       if (order.length === 0) return undefined;
       const now = options.clock();
       const candidates = order.map((channelId) => candidate(channels.get(channelId)!, now));
       const anyStat = candidates.some((entry) => entry?.stat);
+      if (statOnly && !anyStat) return undefined;
       for (let step = 0; step < order.length; step += 1) {
         const index = (cursor + step) % order.length;
         const entry = candidates[index];

@@ -26,6 +26,8 @@ export interface DispatcherDeps {
   healthPollMs?: { min: number; max: number };
   /** Tries for a transient engine failure (timeout, 5xx, out of memory) before giving up. */
   maxAttempts?: number;
+  /** Queue places are recomputed and sent at most this often (default 50 ms). */
+  publishEveryMs?: number;
 }
 
 interface Entry extends QueueItem {
@@ -64,7 +66,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const poll = deps.healthPollMs ?? { min: 1000, max: 30_000 };
   const maxAttempts = deps.maxAttempts ?? 2;
   const events = new EventEmitter();
-  const queue = createFairQueue<Entry>({ clock, agingMs: deps.agingMs ?? 5 * 60_000 });
+  const agingMs = deps.agingMs ?? 5 * 60_000;
+  const queue = createFairQueue<Entry>({ clock, agingMs });
   const staged = new Set<Entry>();
   const gpu = new Bottleneck({ maxConcurrent: concurrency });
   const admission = createUserAdmission(config.USER_RATE_PER_MIN);
@@ -76,7 +79,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   let seq = 0;
   let healthTimer: NodeJS.Timeout | undefined;
   let pauseTimer: NodeJS.Timeout | undefined;
-  let publishScheduled = false;
+  let publishTimer: NodeJS.Timeout | undefined;
+  const publishEveryMs = deps.publishEveryMs ?? 50;
 
   const stagedWaiting = (): Entry[] => [...staged].filter((entry) => entry.state === 'staged');
 
@@ -108,12 +112,16 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     }
   }
 
-  /** Tell waiting requesters their new place when it changed (coalesced per tick). */
+  /**
+   * Tell waiting requesters their new place when it changed. Coalesced over `publishEveryMs`: places
+   * change at every start and finish, and recomputing them for the whole queue each time would cost
+   * more than the scheduling itself (chat edits are throttled far more anyway).
+   */
   function publish(): void {
-    if (publishScheduled) return;
-    publishScheduled = true;
-    queueMicrotask(() => {
-      publishScheduled = false;
+    if (publishTimer || stopped) return;
+    publishTimer = setTimeout(() => {
+      publishTimer = undefined;
+      if (stopped || !hasListeners()) return;
       for (const [id, position] of positions()) {
         const entry = queue.get(id) ?? [...staged].find((candidate) => candidate.id === id);
         if (!entry) continue;
@@ -127,8 +135,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         entry.toldDown = false;
         send(entry, { state: 'queued', position, etaSec: etaSec(position) });
       }
-    });
+    }, publishEveryMs);
   }
+
+  const hasListeners = (): boolean =>
+    queue.items().some((entry) => entry.request.onUpdate) ||
+    [...staged].some((entry) => entry.request.onUpdate);
 
   function settle(entry: Entry, outcome: { result?: InferenceResult; error?: unknown }, startedAt?: number) {
     if (entry.settled) return;
@@ -180,6 +192,15 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     }, delayMs);
   }
 
+  /** Timers may fire a little early against the clock: wait until the pause has really passed. */
+  function resumeAfterPause(): void {
+    clearTimeout(pauseTimer);
+    pauseTimer = setTimeout(
+      () => (clock() < pausedUntil ? resumeAfterPause() : pump()),
+      Math.max(1, pausedUntil - clock() + 1),
+    );
+  }
+
   async function run(entry: Entry): Promise<void> {
     if (entry.settled) return;
     if (entry.cancelled) return settle(entry, { error: cancelledError() });
@@ -209,8 +230,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       if (appError.code === 'ENGINE_RATE_LIMITED') {
         // The server said when to come back (Retry-After); nobody is sent before then.
         pausedUntil = Math.max(pausedUntil, clock() + (appError.retryAfterSec ?? 1) * 1000);
-        clearTimeout(pauseTimer);
-        pauseTimer = setTimeout(pump, pausedUntil - clock());
+        resumeAfterPause();
         entry.attempts -= 1;
         return requeue(entry);
       }
@@ -240,7 +260,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         if (stopped) return;
         if (entry.cancelled) return settle(entry, { error: cancelledError() });
         // Bottleneck: 0 is most urgent; STAT jumps routine work already waiting for a slot.
-        const priority = entry.priority > 0 ? 1 : 5;
+        const priority = entry.priority > 0 || clock() - entry.enqueuedAt >= agingMs ? 1 : 5;
         gpu
           .schedule({ priority, id: `${entry.id}#${entry.attempts}` }, () => run(entry))
           .catch((error) => {
@@ -252,11 +272,20 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     );
   }
 
-  /** Fill the pipeline (GPU slots + lookahead) from the fair queue. */
+  /**
+   * Fill the pipeline (GPU slots + lookahead) from the fair queue. STAT work does not wait for room
+   * in the lookahead: it is prepared at once (preparation does not use the GPU) and then jumps the
+   * routine jobs already waiting for a slot, so its wait is about one read, not a pipeline's worth.
+   */
   function pump(): void {
     if (stopped || !engineUp || clock() < pausedUntil) return;
     while (staged.size < capacity && queue.size > 0) {
       const next = queue.pickNext();
+      if (!next) break;
+      stage(next);
+    }
+    while (queue.size > 0 && staged.size < capacity + concurrency) {
+      const next = queue.pickNext(true);
       if (!next) break;
       stage(next);
     }
@@ -313,9 +342,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         };
         queue.push(entry);
         signal?.addEventListener('abort', () => cancel(entry.id), { once: true });
-        const position = positions().get(entry.id) ?? 1;
-        entry.lastUpdate = updateKey({ state: engineUp ? 'queued' : 'waiting-engine', position, etaSec: 0 });
-        if (!engineUp) entry.toldDown = true;
+        if (request.onUpdate) {
+          // The caller reports the place at enqueue itself; later updates only when it changes.
+          const position = positions().get(entry.id) ?? 1;
+          entry.lastUpdate = updateKey({ state: engineUp ? 'queued' : 'waiting-engine', position, etaSec: 0 });
+          if (!engineUp) entry.toldDown = true;
+        }
         pump();
         publish();
       });
@@ -339,6 +371,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       stopped = true;
       clearTimeout(healthTimer);
       clearTimeout(pauseTimer);
+      clearTimeout(publishTimer);
       for (const entry of [...queue.items(), ...staged]) {
         queue.remove(entry.id);
         entry.controller.abort(stoppedError());
