@@ -345,7 +345,11 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         if (request.onUpdate) {
           // The caller reports the place at enqueue itself; later updates only when it changes.
           const position = positions().get(entry.id) ?? 1;
-          entry.lastUpdate = updateKey({ state: engineUp ? 'queued' : 'waiting-engine', position, etaSec: 0 });
+          entry.lastUpdate = updateKey({
+            state: engineUp ? 'queued' : 'waiting-engine',
+            position,
+            etaSec: 0,
+          });
           if (!engineUp) entry.toldDown = true;
         }
         pump();
