@@ -165,17 +165,17 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
       };
       // One durable write holds the job and its thread: the adapter acks the platform after it.
       await Promise.all([
-        store.putThread({
+        store.updateThread(threadKey, (current) => ({
           key: threadKey,
           platform: request.platform,
           thread: request.thread,
           active: true,
-          turns: thread?.turns ?? [],
+          turns: current?.turns ?? [],
           lastActivityAt: now,
-          ...(thread?.imageRef ? { imageRef: thread.imageRef } : {}),
-          ...(thread?.answeredJobs ? { answeredJobs: thread.answeredJobs } : {}),
+          ...(current?.imageRef ? { imageRef: current.imageRef } : {}),
+          ...(current?.answeredJobs ? { answeredJobs: current.answeredJobs } : {}),
           ...(request.platformData ? { platformData: request.platformData } : {}),
-        }),
+        })),
         store.insertJob(job),
       ]);
       const { position, etaSec, done } = runner.launch(job, false);

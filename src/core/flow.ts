@@ -147,8 +147,9 @@ export function createJobRunner(ctx: CoreContext) {
     }
     const ref = await store.saveImage(image);
     await store.updateJob(job.id, { imageRef: ref, imageSha256: image.sha256 });
-    const thread = await store.getThread(job.threadKey);
-    if (thread) await store.putThread({ ...thread, imageRef: ref, lastActivityAt: iso() });
+    await store.updateThread(job.threadKey, (thread) =>
+      thread ? { ...thread, imageRef: ref, lastActivityAt: iso() } : undefined,
+    );
     return ref;
   }
 
@@ -201,15 +202,18 @@ export function createJobRunner(ctx: CoreContext) {
 
   /** The question and answer join the thread's history (once per job) before the answer is shown. */
   async function rememberTurns(job: StoredJob): Promise<void> {
-    const thread = await store.getThread(job.threadKey);
-    if (job.answer?.kind !== 'read' || !thread || (thread.answeredJobs ?? []).includes(job.id)) return;
-    const turns = [
-      ...thread.turns,
-      { role: 'user' as const, text: job.request?.question.trim() || defaultQuestion },
-      cardAsTurn(job.answer.card),
-    ].slice(-maxHistoryTurns);
-    const answeredJobs = [...(thread.answeredJobs ?? []), job.id].slice(-50);
-    await store.putThread({ ...thread, turns, answeredJobs, lastActivityAt: iso() });
+    const answer = job.answer;
+    if (answer?.kind !== 'read') return;
+    await store.updateThread(job.threadKey, (thread) => {
+      if (!thread || (thread.answeredJobs ?? []).includes(job.id)) return undefined;
+      const turns = [
+        ...thread.turns,
+        { role: 'user' as const, text: job.request?.question.trim() || defaultQuestion },
+        cardAsTurn(answer.card),
+      ].slice(-maxHistoryTurns);
+      const answeredJobs = [...(thread.answeredJobs ?? []), job.id].slice(-50);
+      return { ...thread, turns, answeredJobs, lastActivityAt: iso() };
+    });
   }
 
   /** Edit the status message in place; when there is none (or it is gone), post a new message. */

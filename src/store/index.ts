@@ -118,6 +118,13 @@ export async function openStore(dataDir: string, deps: OpenStoreDeps): Promise<S
       data().threads[thread.key] = copy(thread);
       await persist();
     },
+    async updateThread(key, change) {
+      const current = data().threads[key];
+      const next = change(current ? copy(current) : undefined);
+      if (!next) return;
+      data().threads[key] = copy({ ...next, key });
+      await persist();
+    },
     async saveImage(image) {
       const ref = image.sha256;
       if (!/^[0-9a-f]{64}$/.test(ref)) throw new Error('prepared image without a sha256');

@@ -135,6 +135,14 @@ export interface Store {
   listJobs(statuses?: JobStatus[]): Promise<StoredJob[]>;
   getThread(key: string): Promise<StoredThread | undefined>;
   putThread(thread: StoredThread): Promise<void>;
+  /**
+   * Read-modify-write of one thread with no interleaving (a Redis store does it in a transaction):
+   * `change` gets the current thread (or undefined) and returns the new one, or undefined to leave it.
+   */
+  updateThread(
+    key: string,
+    change: (thread: StoredThread | undefined) => StoredThread | undefined,
+  ): Promise<void>;
   /** Store a prepared image (PNG under images/, facts in the state file); returns its reference. */
   saveImage(image: PreparedImage): Promise<string>;
   loadImage(ref: string): Promise<PreparedImage | undefined>;
