@@ -99,24 +99,42 @@ const peer: Contender = {
   }),
 };
 
-/** Wall time of one whole process, and how many inputs it reported as prepared. */
-function timeProcess(contender: Contender, files: string[]): Promise<{ ms: number; ok: number }> {
+const TIME = '/usr/bin/time';
+const haveTime = existsSync(TIME);
+
+interface Sample {
+  ms: number;
+  /** user + system CPU seconds of the whole process (threads included), when /usr/bin/time exists. */
+  cpu: number;
+  ok: number;
+  /** Set when the process died on a signal (a crash is reported, never timed). */
+  signal?: string;
+}
+
+/** Wall time and CPU time of one whole process, and how many inputs it reported as prepared. */
+function timeProcess(contender: Contender, files: string[]): Promise<Sample> {
   const out = mkdtempSync(join(tmpdir(), 'qr-bench-'));
-  const { cmd, args, env } = contender.command(files, out);
+  const cpuFile = join(out, '.cpu');
+  const { cmd, args, env } = contender.command(files, join(out, 'png'));
+  const [command, argv] = haveTime ? [TIME, ['-f', '%U %S', '-o', cpuFile, cmd, ...args]] : [cmd, args];
   return new Promise((done, fail) => {
     const started = performance.now();
-    const child = spawn(cmd, args, { cwd: repo, env, stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(command, argv, { cwd: repo, env, stdio: ['ignore', 'pipe', 'ignore'] });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
     });
     child.on('error', fail);
-    child.on('close', () => {
+    child.on('close', (_code, signal) => {
       const ms = performance.now() - started;
+      const times = haveTime && existsSync(cpuFile) ? readFileSync(cpuFile, 'utf8') : '';
+      const died = /Command terminated by signal (\d+)/.exec(times);
+      const [user = 0, system = 0] = (times.split('\n').at(died ? 1 : 0) ?? '').split(' ').map(Number);
       rmSync(out, { recursive: true, force: true });
       const lines = stdout.split('\n').filter(Boolean);
       const ok = lines.filter((line) => line === 'ok' || line.includes('"ok":true')).length;
-      done({ ms, ok });
+      const crashed = signal ?? (died ? `signal ${died[1]}` : undefined);
+      done({ ms, cpu: user + system, ok, ...(crashed ? { signal: crashed } : {}) });
     });
   });
 }
@@ -129,21 +147,24 @@ const median = (values: number[]): number => {
 
 /** Run every contender `runs` times on the same files, rotating who goes first. */
 async function measure(contenders: Contender[], files: string[]) {
-  const times = contenders.map(() => [] as number[]);
-  const oks = contenders.map(() => 0);
+  const samples = contenders.map(() => [] as Sample[]);
   for (let run = 0; run < runs; run += 1) {
     for (let k = 0; k < contenders.length; k += 1) {
       const index = (k + run) % contenders.length;
-      const result = await timeProcess(contenders[index]!, files);
-      times[index]!.push(result.ms);
-      oks[index] = result.ok;
+      samples[index]!.push(await timeProcess(contenders[index]!, files));
     }
   }
-  return contenders.map((contender, index) => ({
-    name: contender.name,
-    ms: median(times[index]!),
-    ok: oks[index]!,
-  }));
+  return contenders.map((contender, index) => {
+    const own = samples[index]!;
+    const crashed = own.find((sample) => sample.signal)?.signal;
+    return {
+      name: contender.name,
+      ms: median(own.map((sample) => sample.ms)),
+      cpu: median(own.map((sample) => sample.cpu)),
+      ok: Math.min(...own.map((sample) => sample.ok)),
+      ...(crashed ? { crashed } : {}),
+    };
+  });
 }
 
 function checkPeer(): void {
@@ -174,7 +195,9 @@ async function main(): Promise<void> {
 
   const fixed = await measure(contenders, [tiny]);
   console.log('Fixed cost per process (one 32×32 PNG: start-up, worker and model loading):');
-  for (const row of fixed) console.log(`  ${row.name.padEnd(22)} ${pad(row.ms.toFixed(0), 6)} ms`);
+  for (const row of fixed) {
+    console.log(`  ${row.name.padEnd(22)} ${pad(row.ms.toFixed(0), 6)} ms wall, ${row.cpu.toFixed(2)} s CPU`);
+  }
   console.log('');
 
   const groups = corpusGroups();
@@ -208,8 +231,9 @@ async function main(): Promise<void> {
     );
   }
   console.log(
-    '\nratio = peer wall time / quickread wall time (>1: quickread faster); f/s = files per second; (ok) = inputs prepared.',
+    '\nratio = peer wall time / quickread wall time (>1: quickread faster); CPU ratio = peer CPU s / quickread CPU s',
   );
+  console.log('(user+sys, all threads); f/s = files per second (wall); (ok) = inputs prepared in every run.');
   rmSync(join(tiny, '..'), { recursive: true, force: true });
 }
 
@@ -227,6 +251,7 @@ async function table(
     ...contenders.map((c) => `${c.name} f/s (ok)`),
     'ratio redact',
     'ratio flag',
+    'CPU ratio flag',
   ];
   const rows: string[][] = [];
   for (const group of selected) {
@@ -234,13 +259,11 @@ async function table(
     const results = await measure(contenders, files);
     const rate = (ms: number) => (files.length * 1000) / ms;
     const [redact, flag, python] = results as [(typeof results)[0], (typeof results)[0], (typeof results)[0]];
-    rows.push([
-      group,
-      String(files.length),
-      ...results.map((row) => `${rate(row.ms).toFixed(2)} (${row.ok})`),
-      `${(python.ms / redact.ms).toFixed(2)}×`,
-      `${(python.ms / flag.ms).toFixed(2)}×`,
-    ]);
+    const cell = (row: (typeof results)[0]) =>
+      row.crashed ? `crashed (${row.crashed})` : `${rate(row.ms).toFixed(2)} (${row.ok})`;
+    const ratio = (row: (typeof results)[0]) => (row.crashed ? '-' : `${(python.ms / row.ms).toFixed(2)}×`);
+    const cpu = (row: (typeof results)[0]) => (row.crashed ? '-' : `${(python.cpu / row.cpu).toFixed(2)}×`);
+    rows.push([group, String(files.length), ...results.map(cell), ratio(redact), ratio(flag), cpu(flag)]);
     process.stderr.write(`  ${group} done\n`);
   }
   const widths = header.map((cell, index) => Math.max(cell.length, ...rows.map((row) => row[index]!.length)));

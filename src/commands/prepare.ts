@@ -119,10 +119,17 @@ function humanLine(outcome: Outcome): string {
   const { input } = outcome;
   if ('error' in outcome) return `✗ ${input.file}: ${outcome.error.userMessage} [${outcome.error.code}]`;
   const { image } = outcome;
-  const window = image.window.preset
-    ? `${image.window.preset} (${image.window.source})`
-    : image.window.source;
-  const what = [image.meta.modality, `window ${window}`].filter(Boolean).join(', ');
+  const w = image.window;
+  const window =
+    w.source === 'none'
+      ? 'shown as stored'
+      : `window ${Math.round(w.center)}/${Math.round(w.width)} (${w.preset ? `${w.preset}, ` : ''}${w.source})`;
+  const text = image.deid.burnedInText;
+  const textNote =
+    text && text.regions > 0
+      ? `text in pixels: ${text.regions} region(s), ${text.redacted} redacted, ${text.keptMarkers} marker(s) kept`
+      : undefined;
+  const what = [image.meta.modality, window, textNote].filter(Boolean).join(', ');
   return `✓ ${input.file} → ${input.output}  ${image.width}×${image.height}, ${image.tokens} tokens; ${what}`;
 }
 
