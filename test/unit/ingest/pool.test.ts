@@ -1,0 +1,48 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { AppError } from '../../../src/errors.ts';
+import { createDecodePool, type DecodePool } from '../../../src/ingest/worker/pool.ts';
+
+const entry = new URL('./echo-worker.mjs', import.meta.url);
+let pool: DecodePool | undefined;
+afterEach(async () => {
+  await pool?.close();
+  pool = undefined;
+});
+
+describe('decode worker pool', () => {
+  it('reuses workers and never starts more than its size', async () => {
+    pool = createDecodePool({ size: 2, entry });
+    const values = await Promise.all(
+      [1, 2, 3, 4, 5].map((value) => pool!.run<number>({ value, delayMs: 20 }, 5000)),
+    );
+    expect(values).toEqual([1, 2, 3, 4, 5]);
+    expect(pool.alive).toBe(2);
+  });
+
+  it('turns a coded failure from the worker back into the same AppError', async () => {
+    pool = createDecodePool({ size: 1, entry });
+    const error = await pool.run({ mode: 'fail' }, 5000).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(AppError);
+    expect(error).toMatchObject({ code: 'INPUT_CORRUPT', userMessage: 'damaged' });
+  });
+
+  it('survives a crashing worker: that task fails with a code, the next one runs', async () => {
+    pool = createDecodePool({ size: 1, entry });
+    await expect(pool.run({ mode: 'crash' }, 5000)).rejects.toMatchObject({ code: 'INPUT_CORRUPT' });
+    await expect(pool.run<number>({ value: 7 }, 5000)).resolves.toBe(7);
+  });
+
+  it('terminates a worker stuck in a loop at the time cap, and queued work still runs', async () => {
+    pool = createDecodePool({ size: 1, entry });
+    const stuck = pool.run({ mode: 'spin' }, 150);
+    const queued = pool.run<number>({ value: 9 }, 5000);
+    await expect(stuck).rejects.toMatchObject({ code: 'DECODE_TIMEOUT' });
+    await expect(queued).resolves.toBe(9);
+  });
+
+  it('refuses work after close', async () => {
+    const closed = createDecodePool({ size: 1, entry });
+    await closed.close();
+    await expect(closed.run({ value: 1 }, 1000)).rejects.toBeInstanceOf(AppError);
+  });
+});
