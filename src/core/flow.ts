@@ -1,14 +1,16 @@
 import type Bottleneck from 'bottleneck';
 import type { Config } from '../config.ts';
 import { isStoppedError } from '../dispatch/index.ts';
-import type { Dispatcher, DispatchUpdate } from '../dispatch/types.ts';
+import type { Dispatcher } from '../dispatch/types.ts';
 import { AppError, toAppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Store, StoredJob } from '../store/types.ts';
 import type { ChatAdapter } from './adapter.ts';
 import { cardAsTurn, toReadCard } from './card.ts';
+import { createJobImages, defaultQuestion, maxHistoryTurns } from './job-image.ts';
 import type { OutboundMessage, PostedRef } from './reply.ts';
-import type { InferenceInput, Platform, PreparedImage } from './types.ts';
+import { createStatusMessages } from './status.ts';
+import type { Platform, PreparedImage } from './types.ts';
 
 /** The image pipeline's entry point (src/ingest prepareImage), injected so the core stays testable. */
 export type PrepareFn = (
@@ -39,8 +41,6 @@ export interface CoreContext {
   noteRead(promptVersion: string): void;
 }
 
-const defaultQuestion = 'Describe the findings in this image.';
-const maxHistoryTurns = 12;
 const previewCaption = 'What the model saw: de-identified, downsized — not for diagnostic use.';
 
 /**
@@ -50,117 +50,12 @@ const previewCaption = 'What the model saw: de-identified, downsized — not for
  * (postedMessageId) is never posted twice.
  */
 export function createJobRunner(ctx: CoreContext) {
-  const { store, dispatcher, config } = ctx;
+  const { store, dispatcher } = ctx;
   const iso = () => new Date(ctx.clock()).toISOString();
   const log = (job: StoredJob) => ctx.logger.child({ job: job.id, platform: job.platform });
 
-  /** Edits of one status message are serialised; the answer waits for them and ends them. */
-  interface Status {
-    chain: Promise<void>;
-    final: boolean;
-    lastState?: string;
-    lastEditAt: number;
-  }
-  const statuses = new Map<string, Status>();
-
-  function statusOf(jobId: string): Status {
-    let status = statuses.get(jobId);
-    if (!status) {
-      status = { chain: Promise.resolve(), final: false, lastEditAt: 0 };
-      statuses.set(jobId, status);
-    }
-    return status;
-  }
-
-  function enqueueEdit(job: StoredJob, message: OutboundMessage, state: string): void {
-    const status = statusOf(job.id);
-    if (status.final) return;
-    status.lastState = state;
-    status.lastEditAt = ctx.clock();
-    status.chain = status.chain.then(async () => {
-      const adapter = ctx.adapters.get(job.platform);
-      const current = await store.getJob(job.id);
-      if (!adapter || status.final || !current) return;
-      try {
-        if (current.statusMessageId) {
-          await adapter.update({ thread: job.thread, messageId: current.statusMessageId }, message);
-        } else {
-          const ref = await adapter.post(job.thread, message);
-          await store.updateJob(job.id, { statusMessageId: ref.messageId });
-        }
-      } catch (error) {
-        log(job).warn({ err: error }, 'status message not posted');
-      }
-    });
-  }
-
-  function onUpdate(job: StoredJob, update: DispatchUpdate): void {
-    const status = statusOf(job.id);
-    if (update.state === 'preparing') return;
-    if (update.state === 'reading') {
-      void store
-        .updateJob(job.id, { status: 'running', startedAt: iso(), attempts: job.attempts + 1 })
-        .catch(() => undefined);
-      enqueueEdit(job, { kind: 'status', jobId: job.id, state: 'reading' }, 'reading');
-      return;
-    }
-    // A changed state is shown at once ("engine unavailable, you are #k" once per outage); a mere
-    // change of place at most every statusEditIntervalMs, to stay inside chat platforms' edit limits.
-    const due = ctx.clock() - status.lastEditAt >= ctx.statusEditIntervalMs;
-    if (update.state === status.lastState && !due) return;
-    enqueueEdit(job, { kind: 'status', jobId: job.id, ...update }, update.state);
-  }
-
-  async function prepareImage(job: StoredJob, signal: AbortSignal): Promise<string> {
-    const attachment = job.request?.attachments[0];
-    if (!attachment) {
-      const thread = await store.getThread(job.threadKey);
-      const ref = job.imageRef ?? thread?.imageRef;
-      if (ref && (await store.loadImage(ref))) return ref;
-      throw new AppError('INPUT_UNSUPPORTED', 'thread image gone', {
-        userMessage: 'The image of this thread is no longer kept (retention period). Please post it again.',
-      });
-    }
-    if (job.imageRef && (await store.loadImage(job.imageRef))) return job.imageRef;
-    const adapter = ctx.adapters.get(job.platform);
-    if (!adapter) throw new AppError('INTERNAL', `no adapter for ${job.platform}`);
-    if (!ctx.prepare) throw new AppError('INTERNAL', 'no image pipeline configured');
-    const bytes = await adapter.download(attachment, signal);
-    const image = await ctx.prepare(bytes, {
-      maxSide: config.MAX_IMAGE_SIZE,
-      question: job.request?.question ?? '',
-      maxBytes: config.MAX_UPLOAD_MB * 1024 * 1024,
-      burnedInText: config.BURNED_IN_TEXT,
-    });
-    // Discord has no BAA (DISCORD_PHI=refuse): a DICOM whose header still named the patient is refused
-    // even though de-identification removed it, because the original already crossed Discord.
-    if (
-      job.platform === 'discord' &&
-      config.DISCORD_PHI === 'refuse' &&
-      image.source.kind === 'dicom' &&
-      image.deid.identityPresent
-    ) {
-      throw new AppError('PHI_PRESENT', 'identified DICOM posted on Discord', {
-        userMessage:
-          'This DICOM still carries patient identity in its header, and Discord has no business associate agreement. Delete the post and share a de-identified image instead.',
-      });
-    }
-    const ref = await store.saveImage(image);
-    await store.updateJob(job.id, { imageRef: ref, imageSha256: image.sha256 });
-    await store.updateThread(job.threadKey, (thread) =>
-      thread ? { ...thread, imageRef: ref, lastActivityAt: iso() } : undefined,
-    );
-    return ref;
-  }
-
-  async function buildInput(job: StoredJob, ref: string): Promise<InferenceInput> {
-    const image = await store.loadImage(ref);
-    if (!image) throw new AppError('INTERNAL', 'prepared image missing');
-    const thread = await store.getThread(job.threadKey);
-    const history = job.isFollowUp ? (thread?.turns ?? []).slice(-maxHistoryTurns) : [];
-    const question = job.request?.question.trim() || defaultQuestion;
-    return { image, question, history, temperature: config.TEMPERATURE };
-  }
+  const { statusOf, enqueueEdit, onUpdate, forget } = createStatusMessages(ctx);
+  const { prepareImage, buildInput } = createJobImages(ctx);
 
   const delivering = new Map<string, Promise<void>>();
 
@@ -246,7 +141,7 @@ export function createJobRunner(ctx: CoreContext) {
       finishedAt: iso(),
       ...(answer.kind === 'error' ? { error: { code: answer.code, message: answer.text } } : {}),
     });
-    statuses.delete(job.id);
+    forget(job.id);
     await store
       .audit({
         event: answer.kind === 'read' ? 'read' : status === 'cancelled' ? 'cancelled' : 'failed',

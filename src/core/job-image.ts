@@ -1,0 +1,71 @@
+import { AppError } from '../errors.ts';
+import type { StoredJob } from '../store/types.ts';
+import type { CoreContext } from './flow.ts';
+import type { InferenceInput } from './types.ts';
+
+/** Asked when a request came with an image and no words. */
+export const defaultQuestion = 'Describe the findings in this image.';
+/** Earlier turns sent with a follow-up (and kept per thread). */
+export const maxHistoryTurns = 12;
+
+/**
+ * A job's image: downloaded and prepared once (or the thread's stored image for a follow-up), kept in
+ * the store so a restart or a follow-up never downloads it again.
+ */
+export function createJobImages(ctx: CoreContext) {
+  const { store, config } = ctx;
+  const iso = () => new Date(ctx.clock()).toISOString();
+
+  async function prepareImage(job: StoredJob, signal: AbortSignal): Promise<string> {
+    const attachment = job.request?.attachments[0];
+    if (!attachment) {
+      const thread = await store.getThread(job.threadKey);
+      const ref = job.imageRef ?? thread?.imageRef;
+      if (ref && (await store.loadImage(ref))) return ref;
+      throw new AppError('INPUT_UNSUPPORTED', 'thread image gone', {
+        userMessage: 'The image of this thread is no longer kept (retention period). Please post it again.',
+      });
+    }
+    if (job.imageRef && (await store.loadImage(job.imageRef))) return job.imageRef;
+    const adapter = ctx.adapters.get(job.platform);
+    if (!adapter) throw new AppError('INTERNAL', `no adapter for ${job.platform}`);
+    if (!ctx.prepare) throw new AppError('INTERNAL', 'no image pipeline configured');
+    const bytes = await adapter.download(attachment, signal);
+    const image = await ctx.prepare(bytes, {
+      maxSide: config.MAX_IMAGE_SIZE,
+      question: job.request?.question ?? '',
+      maxBytes: config.MAX_UPLOAD_MB * 1024 * 1024,
+      burnedInText: config.BURNED_IN_TEXT,
+    });
+    // Discord has no BAA (DISCORD_PHI=refuse): a DICOM whose header still named the patient is refused
+    // even though de-identification removed it, because the original already crossed Discord.
+    if (
+      job.platform === 'discord' &&
+      config.DISCORD_PHI === 'refuse' &&
+      image.source.kind === 'dicom' &&
+      image.deid.identityPresent
+    ) {
+      throw new AppError('PHI_PRESENT', 'identified DICOM posted on Discord', {
+        userMessage:
+          'This DICOM still carries patient identity in its header, and Discord has no business associate agreement. Delete the post and share a de-identified image instead.',
+      });
+    }
+    const ref = await store.saveImage(image);
+    await store.updateJob(job.id, { imageRef: ref, imageSha256: image.sha256 });
+    await store.updateThread(job.threadKey, (thread) =>
+      thread ? { ...thread, imageRef: ref, lastActivityAt: iso() } : undefined,
+    );
+    return ref;
+  }
+
+  async function buildInput(job: StoredJob, ref: string): Promise<InferenceInput> {
+    const image = await store.loadImage(ref);
+    if (!image) throw new AppError('INTERNAL', 'prepared image missing');
+    const thread = await store.getThread(job.threadKey);
+    const history = job.isFollowUp ? (thread?.turns ?? []).slice(-maxHistoryTurns) : [];
+    const question = job.request?.question.trim() || defaultQuestion;
+    return { image, question, history, temperature: config.TEMPERATURE };
+  }
+
+  return { prepareImage, buildInput };
+}
