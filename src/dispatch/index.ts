@@ -1,12 +1,15 @@
 import { EventEmitter } from 'node:events';
 import Bottleneck from 'bottleneck';
 import type { Config } from '../config.ts';
-import type { Engine, InferenceInput, InferenceResult } from '../core/types.ts';
+import type { Engine, InferenceResult } from '../core/types.ts';
 import { AppError, isAppError, toAppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { admissionRefusal, createUserAdmission } from './admission.ts';
-import { createFairQueue, type QueueItem } from './fair-queue.ts';
-import type { Dispatcher, DispatchRequest, DispatchUpdate } from './types.ts';
+import { createEngineGate } from './engine-gate.ts';
+import type { Entry } from './entry.ts';
+import { createFairQueue } from './fair-queue.ts';
+import { createPlaces } from './places.ts';
+import type { Dispatcher } from './types.ts';
 
 export { createFairQueue } from './fair-queue.ts';
 export type * from './types.ts';
@@ -28,21 +31,6 @@ export interface DispatcherDeps {
   maxAttempts?: number;
   /** Queue places are recomputed and sent at most this often (default 50 ms). */
   publishEveryMs?: number;
-}
-
-interface Entry extends QueueItem {
-  request: DispatchRequest;
-  resolve: (result: InferenceResult) => void;
-  reject: (error: unknown) => void;
-  input?: InferenceInput;
-  controller: AbortController;
-  state: 'waiting' | 'staged' | 'running';
-  attempts: number;
-  firstQueuedAt: number;
-  lastUpdate?: string;
-  toldDown: boolean;
-  cancelled: boolean;
-  settled: boolean;
 }
 
 const stoppedError = () => new AppError('INTERNAL', 'dispatcher stopped', { details: { stopped: true } });
@@ -73,14 +61,19 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const admission = createUserAdmission(config.USER_RATE_PER_MIN);
   let serviceMsEwma = deps.initialServiceMs ?? 8000;
   let running = 0;
-  let engineUp = true;
   let stopped = false;
-  let pausedUntil = 0;
   let seq = 0;
-  let healthTimer: NodeJS.Timeout | undefined;
-  let pauseTimer: NodeJS.Timeout | undefined;
-  let publishTimer: NodeJS.Timeout | undefined;
-  const publishEveryMs = deps.publishEveryMs ?? 50;
+  const gate = createEngineGate({
+    engine,
+    logger,
+    events,
+    clock,
+    poll,
+    onOpen: () => {
+      pump();
+      publish();
+    },
+  });
 
   const stagedWaiting = (): Entry[] => [...staged].filter((entry) => entry.state === 'staged');
 
@@ -89,58 +82,17 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     return Math.max(1, Math.ceil((serviceMsEwma * (1 + ahead / concurrency)) / 1000));
   }
 
-  function positions(): Map<string, number> {
-    const result = new Map<string, number>();
-    const waitingStaged = stagedWaiting();
-    for (const [index, entry] of waitingStaged.entries()) result.set(entry.id, index + 1);
-    for (const [id, rank] of queue.ranks()) result.set(id, waitingStaged.length + rank);
-    return result;
-  }
-
-  /** An update is sent when the state or the place changed; a drifting ETA alone is not news. */
-  const updateKey = (update: DispatchUpdate): string =>
-    `${update.state}:${'position' in update ? update.position : ''}`;
-
-  function send(entry: Entry, update: DispatchUpdate): void {
-    const key = updateKey(update);
-    if (key === entry.lastUpdate) return;
-    entry.lastUpdate = key;
-    try {
-      entry.request.onUpdate?.(update);
-    } catch (error) {
-      logger.warn({ err: error, job: entry.id }, 'update callback failed');
-    }
-  }
-
-  /**
-   * Tell waiting requesters their new place when it changed. Coalesced over `publishEveryMs`: places
-   * change at every start and finish, and recomputing them for the whole queue each time would cost
-   * more than the scheduling itself (chat edits are throttled far more anyway).
-   */
-  function publish(): void {
-    if (publishTimer || stopped) return;
-    publishTimer = setTimeout(() => {
-      publishTimer = undefined;
-      if (stopped || !hasListeners()) return;
-      for (const [id, position] of positions()) {
-        const entry = queue.get(id) ?? [...staged].find((candidate) => candidate.id === id);
-        if (!entry) continue;
-        if (!engineUp) {
-          // Told once per outage ("engine unavailable, you are #k"); places barely move meanwhile.
-          if (entry.toldDown) continue;
-          entry.toldDown = true;
-          send(entry, { state: 'waiting-engine', position, etaSec: etaSec(position) });
-          continue;
-        }
-        entry.toldDown = false;
-        send(entry, { state: 'queued', position, etaSec: etaSec(position) });
-      }
-    }, publishEveryMs);
-  }
-
-  const hasListeners = (): boolean =>
-    queue.items().some((entry) => entry.request.onUpdate) ||
-    [...staged].some((entry) => entry.request.onUpdate);
+  const places = createPlaces({
+    queue,
+    staged,
+    stagedWaiting,
+    etaSec,
+    isUp: () => gate.up,
+    isStopped: () => stopped,
+    everyMs: deps.publishEveryMs ?? 50,
+    logger,
+  });
+  const { positions, send, updateKey, publish } = places;
 
   function settle(entry: Entry, outcome: { result?: InferenceResult; error?: unknown }, startedAt?: number) {
     if (entry.settled) return;
@@ -169,43 +121,11 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     publish();
   }
 
-  function engineDown(): void {
-    if (!engineUp) return;
-    engineUp = false;
-    logger.warn('engine unavailable; jobs wait and health is polled');
-    events.emit('engine', { up: false });
-    publish();
-    scheduleHealth(poll.min);
-  }
-
-  function scheduleHealth(delayMs: number): void {
-    if (stopped) return;
-    healthTimer = setTimeout(async () => {
-      const health = await engine.health().catch(() => ({ ok: false }));
-      if (stopped) return;
-      if (!health.ok) return scheduleHealth(Math.min(delayMs * 2, poll.max));
-      engineUp = true;
-      logger.info('engine back; resuming');
-      events.emit('engine', { up: true });
-      pump();
-      publish();
-    }, delayMs);
-  }
-
-  /** Timers may fire a little early against the clock: wait until the pause has really passed. */
-  function resumeAfterPause(): void {
-    clearTimeout(pauseTimer);
-    pauseTimer = setTimeout(
-      () => (clock() < pausedUntil ? resumeAfterPause() : pump()),
-      Math.max(1, pausedUntil - clock() + 1),
-    );
-  }
-
   async function run(entry: Entry): Promise<void> {
     if (entry.settled) return;
     if (entry.cancelled) return settle(entry, { error: cancelledError() });
     if (stopped) return;
-    if (!engineUp || clock() < pausedUntil) return requeue(entry);
+    if (!gate.open()) return requeue(entry);
     entry.state = 'running';
     running += 1;
     entry.attempts += 1;
@@ -223,14 +143,14 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       if (stopped) return;
       const appError = entry.cancelled ? cancelledError() : toAppError(error, 'ENGINE_ERROR');
       if (appError.code === 'ENGINE_UNAVAILABLE') {
-        engineDown();
+        gate.down();
+        publish();
         entry.attempts -= 1;
         return requeue(entry);
       }
       if (appError.code === 'ENGINE_RATE_LIMITED') {
         // The server said when to come back (Retry-After); nobody is sent before then.
-        pausedUntil = Math.max(pausedUntil, clock() + (appError.retryAfterSec ?? 1) * 1000);
-        resumeAfterPause();
+        gate.pause(appError.retryAfterSec ?? 1);
         entry.attempts -= 1;
         return requeue(entry);
       }
@@ -278,7 +198,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
    * routine jobs already waiting for a slot, so its wait is about one read, not a pipeline's worth.
    */
   function pump(): void {
-    if (stopped || !engineUp || clock() < pausedUntil) return;
+    if (stopped || !gate.open()) return;
     while (staged.size < capacity && queue.size > 0) {
       const next = queue.pickNext();
       if (!next) break;
@@ -346,11 +266,11 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           // The caller reports the place at enqueue itself; later updates only when it changes.
           const position = positions().get(entry.id) ?? 1;
           entry.lastUpdate = updateKey({
-            state: engineUp ? 'queued' : 'waiting-engine',
+            state: gate.up ? 'queued' : 'waiting-engine',
             position,
             etaSec: 0,
           });
-          if (!engineUp) entry.toldDown = true;
+          if (!gate.up) entry.toldDown = true;
         }
         pump();
         publish();
@@ -367,15 +287,14 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       queued: queue.size + stagedWaiting().filter((entry) => entry.input).length,
       preparing: stagedWaiting().filter((entry) => !entry.input).length,
       running,
-      engineUp,
+      engineUp: gate.up,
       serviceMsEwma,
     }),
     async stop() {
       if (stopped) return;
       stopped = true;
-      clearTimeout(healthTimer);
-      clearTimeout(pauseTimer);
-      clearTimeout(publishTimer);
+      gate.stop();
+      places.stop();
       for (const entry of [...queue.items(), ...staged]) {
         queue.remove(entry.id);
         entry.controller.abort(stoppedError());

@@ -1,0 +1,19 @@
+import type { InferenceInput, InferenceResult } from '../core/types.ts';
+import type { QueueItem } from './fair-queue.ts';
+import type { DispatchRequest } from './types.ts';
+
+/** One scheduled job inside the dispatcher. */
+export interface Entry extends QueueItem {
+  request: DispatchRequest;
+  resolve: (result: InferenceResult) => void;
+  reject: (error: unknown) => void;
+  input?: InferenceInput;
+  controller: AbortController;
+  state: 'waiting' | 'staged' | 'running';
+  attempts: number;
+  firstQueuedAt: number;
+  lastUpdate?: string;
+  toldDown: boolean;
+  cancelled: boolean;
+  settled: boolean;
+}
