@@ -163,8 +163,8 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
           ...(request.platformData ? { platformData: request.platformData } : {}),
         },
       };
-      // One durable write holds the job and its thread: the adapter acks the platform after it.
-      await Promise.all([
+      // One durable write holds the event claims, the job and its thread: the adapter acks after it.
+      const stored = Promise.all([
         store.updateThread(threadKey, (current) => ({
           key: threadKey,
           platform: request.platform,
@@ -178,6 +178,12 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
         })),
         store.insertJob(job),
       ]);
+      try {
+        await stored;
+      } catch (error) {
+        await store.releaseEvent(keys);
+        throw error;
+      }
       const { position, etaSec, done } = runner.launch(job, false);
       track(done);
       return { kind: isFollowUp ? 'followup' : 'accepted', jobId, position, etaSec };

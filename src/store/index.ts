@@ -87,12 +87,23 @@ export async function openStore(dataDir: string, deps: OpenStoreDeps): Promise<S
       const entry = { ...(jobId ? { jobId } : {}), at: clock() };
       data().events[eventKey] = entry;
       data().events[messageKey] = entry;
-      await persist();
+      // Not written yet on purpose: the claim becomes durable in the same write as the job
+      // (insertJob), so a crash in between cannot leave an event "seen" whose job was never stored.
       return { duplicate: false };
+    },
+    async releaseEvent(keys) {
+      delete data().events[`e:${keys.platform}:${keys.eventId}`];
+      delete data().events[`m:${keys.platform}:${keys.messageKey}`];
     },
     async insertJob(job) {
       data().jobs[job.id] = copy(job);
-      await persist();
+      try {
+        await persist();
+      } catch (error) {
+        // Not durable, so not accepted: the platform will deliver it again.
+        delete data().jobs[job.id];
+        throw error;
+      }
     },
     async getJob(id) {
       const job = data().jobs[id];

@@ -126,9 +126,15 @@ export interface Store {
   /**
    * Atomically record an event id and a message key as seen. A second delivery of either (Slack retries,
    * app_mention + message for one chat message) comes back as a duplicate with the first job's id.
+   * The claim is made durable by the next write (normally insertJob's).
    */
   claimEvent(keys: EventKeys, jobId?: string): Promise<ClaimResult>;
-  /** Insert a job; resolves once it is durable on disk (the adapter acks the platform after this). */
+  /** Forget a claim whose job could not be stored, so the platform's redelivery is handled afresh. */
+  releaseEvent(keys: EventKeys): Promise<void>;
+  /**
+   * Insert a job; resolves once it (and the event claims made before it) are durable on disk — the
+   * adapter acks the platform after this. Rejects, leaving nothing behind, when the write fails.
+   */
   insertJob(job: StoredJob): Promise<void>;
   getJob(id: string): Promise<StoredJob | undefined>;
   updateJob(id: string, patch: Partial<StoredJob>): Promise<StoredJob | undefined>;

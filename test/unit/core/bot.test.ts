@@ -86,6 +86,20 @@ describe('bot core flow', () => {
     expect(answers(bot)).toHaveLength(1);
   });
 
+  it('does not ack what it could not store: the redelivery is handled afresh', async () => {
+    bot = await setupBot();
+    const insert = bot.store.insertJob;
+    bot.store.insertJob = async () => {
+      throw new Error('ENOSPC: no space left on device');
+    };
+    const req = request();
+    await expect(bot.core.handle(req)).rejects.toThrow(/ENOSPC/);
+    bot.store.insertJob = insert;
+    const again = await bot.core.handle(req);
+    expect(again.kind).toBe('accepted');
+    await until(() => answers(bot!).length === 1);
+  });
+
   it('dedupes concurrent deliveries of one message', async () => {
     bot = await setupBot();
     const req = request();
