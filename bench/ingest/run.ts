@@ -129,7 +129,9 @@ function timeProcess(contender: Contender, files: string[]): Promise<Sample> {
       const ms = performance.now() - started;
       const times = haveTime && existsSync(cpuFile) ? readFileSync(cpuFile, 'utf8') : '';
       const died = /Command terminated by signal (\d+)/.exec(times);
-      const [user = 0, system = 0] = (times.split('\n').at(died ? 1 : 0) ?? '').split(' ').map(Number);
+      // time(1) prefixes "Command exited with non-zero status N" when the process reports a failure.
+      const usage = times.split('\n').find((line) => /^\d+(\.\d+)? \d+(\.\d+)?$/.test(line)) ?? '0 0';
+      const [user = 0, system = 0] = usage.split(' ').map(Number);
       rmSync(out, { recursive: true, force: true });
       const lines = stdout.split('\n').filter(Boolean);
       const ok = lines.filter((line) => line === 'ok' || line.includes('"ok":true')).length;

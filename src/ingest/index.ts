@@ -29,9 +29,9 @@ export interface PrepareOptions {
   maxBytes?: number;
   /** Decode time cap (default 20 s). */
   timeoutMs?: number;
-  /** Pixel cap per frame (default sharp's ~268 Mpx). */
+  /** Pixel cap per frame (defaults: raster ≈268 Mpx, sharp's own; DICOM per src/ingest/dicom). */
   maxPixels?: number;
-  /** Frame cap (default 1000). */
+  /** Frame cap (defaults: raster 1000; DICOM per src/ingest/dicom). */
   maxFrames?: number;
   /** What to do with text found in the pixels (default 'redact'). */
   burnedInText?: BurnedInTextMode;
