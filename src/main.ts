@@ -55,8 +55,6 @@ export async function runStart(config: Config, io: CommandIO, deps: StartDeps = 
   if (on.slack) adapters.push(createSlackAdapter(config, { logger }));
   if (on.discord) adapters.push(createDiscordAdapter(config, { logger }));
   if (on.console) adapters.push(createConsoleAdapter(config, { logger, extraRoutes, engineCommand: hint }));
-  void on;
-  void extraRoutes;
 
   const started: ChatAdapter[] = [];
   const shutdown = async () => {
