@@ -1,7 +1,8 @@
 import { AppError } from '../errors.ts';
 import type { StoredJob } from '../store/types.ts';
 import type { CoreContext } from './flow.ts';
-import type { InferenceInput } from './types.ts';
+import type { OutboundMessage } from './reply.ts';
+import type { InferenceInput, PreparedImage } from './types.ts';
 
 /** Asked when a request came with an image and no words. */
 export const defaultQuestion = 'Describe the findings in this image.';
@@ -50,12 +51,35 @@ export function createJobImages(ctx: CoreContext) {
           'This DICOM still carries patient identity in its header, and Discord has no business associate agreement. Delete the post and share a de-identified image instead.',
       });
     }
+    await tellPosterAboutFlaggedText(job, image);
     const ref = await store.saveImage(image);
     await store.updateJob(job.id, { imageRef: ref, imageSha256: image.sha256 });
     await store.updateThread(job.threadKey, (thread) =>
       thread ? { ...thread, imageRef: ref, lastActivityAt: iso() } : undefined,
     );
     return ref;
+  }
+
+  /**
+   * BURNED_IN_TEXT=flag keeps the pixels, so the poster alone is told (privately: the thread may be
+   * busy) that the image carries text in its pixels. Best effort: a failed notice never fails the read.
+   */
+  async function tellPosterAboutFlaggedText(job: StoredJob, image: PreparedImage): Promise<void> {
+    const report = image.deid.burnedInText;
+    if (config.BURNED_IN_TEXT !== 'flag' || !report || report.regions <= report.keptMarkers) return;
+    const adapter = ctx.adapters.get(job.platform);
+    if (!adapter?.notifyPrivately) return;
+    const notice: OutboundMessage = {
+      kind: 'info',
+      title: 'Text found in the image pixels',
+      lines: [
+        `quickread found ${report.regions - report.keptMarkers} text region(s) burned into the image you posted; they were not removed (BURNED_IN_TEXT=flag).`,
+        'If they show a name, date or ID, delete the post and share a de-identified image instead.',
+      ],
+    };
+    await adapter.notifyPrivately(job.thread, job.userId, notice).catch((error: unknown) => {
+      ctx.logger.warn({ err: error, job: job.id }, 'private burned-in text notice failed');
+    });
   }
 
   async function buildInput(job: StoredJob, ref: string): Promise<InferenceInput> {
