@@ -81,11 +81,16 @@ export async function runStart(config: Config, io: CommandIO, deps: StartDeps = 
   const health = await engine
     .health(AbortSignal.timeout(3000))
     .catch(() => ({ ok: false, detail: 'unreachable' }));
+  if (!health.ok) dispatcher.engineUnavailable();
+  const where =
+    config.ENGINE === 'onnx'
+      ? `in process from ${config.MODEL_DIR || '(MODEL_DIR unset)'}`
+      : `at ${config.ENGINE_URL}`;
   io.out(`quickread started · model ${engine.model} · prompt ${PROMPT_VERSION} · data ${config.DATA_DIR}`);
   io.out(
     health.ok
-      ? `engine: ${engine.id} reachable at ${config.ENGINE_URL}`
-      : `engine: not reachable yet at ${config.ENGINE_URL}; requests wait in the queue and resume when it is back`,
+      ? `engine: ${engine.id} ready ${where}`
+      : `engine: not ready ${where}${health.detail ? ` (${health.detail})` : ''}; requests wait in the queue and resume when it is back`,
   );
   io.out(
     adapters.length > 0

@@ -282,6 +282,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     },
     etaSec,
     cancel,
+    engineUnavailable: () => gate.down(),
     stats: () => ({
       // queued + preparing = everything not yet on the GPU.
       queued: queue.size + stagedWaiting().filter((entry) => entry.input).length,

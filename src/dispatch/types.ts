@@ -56,6 +56,11 @@ export interface Dispatcher {
   stats(): DispatcherStats;
   /** 'finished' FinishedEvent, 'started' { id, waitMs }, 'engine' { up: boolean }. */
   readonly events: EventEmitter;
+  /**
+   * The engine was found unreachable outside a read (e.g. by the start-up health check): hold work and
+   * poll health, so /healthz, the metrics and the console banner say "down" before the first read fails.
+   */
+  engineUnavailable(): void;
   /** Stop feeding the engine; waiting and running jobs reject with a `stopped` INTERNAL error. */
   stop(): Promise<void>;
 }
