@@ -128,4 +128,23 @@ describe('raster decoding through sharp', () => {
     expect(error).toBeInstanceOf(AppError);
     expect((error as AppError).code).toBe('INPUT_CORRUPT');
   });
+
+  it('picks a frame of a multi-page TIFF: the middle by default, --frame N when asked, a coded refusal beyond', async () => {
+    const page = (level: number) =>
+      sharp({ create: { width: 32, height: 32, channels: 3, background: { r: level, g: level, b: level } } })
+        .png()
+        .toBuffer();
+    const tiff = await sharp(await Promise.all([10, 100, 200].map(page)), { join: { animated: true } })
+      .tiff()
+      .toBuffer();
+    const middle = await decodeRaster(tiff, 'tiff');
+    expect(middle.source).toMatchObject({ frames: 3, frameIndex: 2, rows: 32, columns: 32 });
+    expect(middle.pixels[0]).toBe(100);
+    const third = await decodeRaster(tiff, 'tiff', { frame: 3 });
+    expect(third.pixels[0]).toBe(200);
+    await expect(decodeRaster(tiff, 'tiff', { frame: 4 })).rejects.toMatchObject({ code: 'USAGE' });
+    await expect(decodeRaster(tiff, 'tiff', { maxFrames: 2 })).rejects.toMatchObject({
+      code: 'INPUT_TOO_LARGE',
+    });
+  });
 });
