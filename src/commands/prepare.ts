@@ -11,7 +11,9 @@ import {
   WINDOW_PRESETS,
   type WindowChoice,
 } from '../ingest/index.ts';
+import type { DecodeTask } from '../ingest/prepare-core.ts';
 import { type PrepareInput, resolveInputs } from '../ingest/prepare-files.ts';
+import { createDecodePool, type DecodePool } from '../ingest/worker/pool.ts';
 import type { CommandIO } from './output.ts';
 
 /** `quickread prepare` (DESIGN §5): render what the model would see, one PNG per input. */
@@ -74,14 +76,14 @@ function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
 
 type Outcome = { input: PrepareInput; image: PreparedImage } | { input: PrepareInput; error: AppError };
 
-async function prepareOne(input: PrepareInput, options: PrepareOptions): Promise<Outcome> {
+async function prepareOne(input: PrepareInput, options: PrepareOptions, pool: DecodePool): Promise<Outcome> {
   try {
     if (input.missing) throw new AppError('INPUT_NOT_FOUND', 'input path does not exist');
     const size = (await stat(input.file)).size;
     const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
     // Checked before reading, so a 5 GB file is refused without loading it into memory.
     if (size > maxBytes) throw tooLarge(size, maxBytes);
-    const image = await prepareImage(await readFile(input.file), options);
+    const image = await prepareImage(await readFile(input.file), options, pool);
     await mkdir(dirname(input.output), { recursive: true });
     await writeFile(input.output, image.png);
     return { input, image };
@@ -148,13 +150,18 @@ export async function runPrepare(
   };
   const inputs = await resolveInputs(paths, cli.out);
   if (inputs.length === 0) throw usage('No files found in the given folder(s).');
-  // Decode a few files at once (the worker pool bounds real parallelism); print in input order.
+  // This thread has nothing else to serve, so it decodes too (no worker start-up for a small batch)
+  // while up to cores − 1 workers take the rest of a large one. A few files in flight; output in order.
+  const pool = createDecodePool({
+    size: Math.max(1, defaultConcurrency() - 1),
+    inline: async (task) => (await import('../ingest/prepare-core.ts')).decodeAndFit(task as DecodeTask),
+  });
   const settled = inputs.map(() => deferred<Outcome>());
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < inputs.length) {
       const index = next++;
-      settled[index]!.resolve(await prepareOne(inputs[index]!, options));
+      settled[index]!.resolve(await prepareOne(inputs[index]!, options, pool));
     }
   };
   const lanes = Array.from({ length: defaultConcurrency() + 1 }, lane);
@@ -169,7 +176,7 @@ export async function runPrepare(
     }
     await Promise.all(lanes);
   } finally {
-    await closeIngestWorkers();
+    await Promise.all([pool.close(), closeIngestWorkers()]);
   }
   if (!cli.json && inputs.length > 1) io.out(`${inputs.length - failed} prepared, ${failed} failed.`);
   return failed === 0 ? 0 : 1;

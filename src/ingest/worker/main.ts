@@ -27,3 +27,6 @@ port.on('message', async (message: { id: number; task: DecodeTask }) => {
   }
   port.postMessage(reply);
 });
+
+// Modules are loaded: tell the pool this worker can take work without a start-up wait.
+port.postMessage({ ready: true } satisfies WorkerReply);

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { AppError, type AppErrorOptions, type ErrorCode, errorCodes } from '../../errors.ts';
+import { AppError, type AppErrorOptions, type ErrorCode, errorCodes, toAppError } from '../../errors.ts';
 
 /**
  * A small pool of decode workers (node:worker_threads) so that a 100 MB DICOM or a slow JPEG 2000
@@ -21,7 +21,9 @@ export interface WireError {
 
 export type WorkerReply =
   | { id: number; ok: true; value: unknown }
-  | { id: number; ok: false; error: WireError };
+  | { id: number; ok: false; error: WireError }
+  /** Sent once when the worker has loaded its modules and listens. */
+  | { ready: true };
 
 export interface DecodePool {
   run<T>(task: PoolTask, timeoutMs: number): Promise<T>;
@@ -34,11 +36,19 @@ export interface PoolOptions {
   size?: number;
   /** The worker entry (an .mjs bootstrap that registers tsx, then loads the TypeScript worker). */
   entry?: URL;
+  /**
+   * Also decode on the calling thread whenever no started worker is free: for the CLI, whose event
+   * loop serves nothing else, a small batch then never waits ~0.4 s for a worker to load tsx, sharp
+   * and the codecs. Such a decode cannot be interrupted; its time cap only rejects its promise. The
+   * bot never sets this.
+   */
+  inline?: (task: PoolTask) => Promise<unknown>;
 }
 
 interface Slot {
   worker: Worker;
   job?: Job;
+  ready: boolean;
 }
 
 interface Job {
@@ -48,6 +58,13 @@ interface Job {
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
   timer?: NodeJS.Timeout;
+}
+
+function timeoutError(timeoutMs: number): AppError {
+  return new AppError('DECODE_TIMEOUT', `decode exceeded ${timeoutMs} ms`, {
+    userMessage: `Decoding the image took longer than ${Math.round(timeoutMs / 1000)} s, so it was stopped. Try a smaller or uncompressed export.`,
+    details: { timeoutMs },
+  });
 }
 
 export const defaultPoolSize = (): number => Math.max(1, Math.min(4, availableParallelism()));
@@ -69,6 +86,7 @@ export function createDecodePool(options: PoolOptions = {}): DecodePool {
   const queue: Job[] = [];
   let nextId = 1;
   let closed = false;
+  let inlineBusy = false;
 
   const retire = (slot: Slot): void => {
     const index = slots.indexOf(slot);
@@ -88,8 +106,14 @@ export function createDecodePool(options: PoolOptions = {}): DecodePool {
 
   const spawn = (): Slot => {
     const worker = new Worker(entry);
-    const slot: Slot = { worker };
+    const slot: Slot = { worker, ready: false };
+    worker.unref();
     worker.on('message', (reply: WorkerReply) => {
+      if ('ready' in reply) {
+        slot.ready = true;
+        pump();
+        return;
+      }
       if (slot.job?.id !== reply.id) return;
       finish(slot, (job) => (reply.ok ? job.resolve(reply.value) : job.reject(errorFromWire(reply.error))));
     });
@@ -105,26 +129,62 @@ export function createDecodePool(options: PoolOptions = {}): DecodePool {
     return slot;
   };
 
+  /** A decode on this thread (see PoolOptions.inline); its time cap can only reject, not stop it. */
+  const runInline = (job: Job, inline: NonNullable<PoolOptions['inline']>): void => {
+    inlineBusy = true;
+    let settled = false;
+    const settle = (done: () => void) => {
+      if (!settled) {
+        settled = true;
+        clearTimeout(job.timer);
+        done();
+      }
+    };
+    job.timer = setTimeout(() => settle(() => job.reject(timeoutError(job.timeoutMs))), job.timeoutMs);
+    Promise.resolve()
+      .then(() => inline(job.task))
+      .then(
+        (value) => settle(() => job.resolve(value)),
+        (error: unknown) => settle(() => job.reject(toAppError(error, 'INPUT_CORRUPT'))),
+      )
+      .finally(() => {
+        inlineBusy = false;
+        pump();
+      });
+  };
+
+  const dispatch = (slot: Slot, job: Job): void => {
+    slot.job = job;
+    slot.worker.ref();
+    job.timer = setTimeout(() => {
+      retire(slot);
+      finish(slot, (stuck) => stuck.reject(timeoutError(stuck.timeoutMs)));
+      void slot.worker.terminate();
+    }, job.timeoutMs);
+    slot.worker.postMessage({ id: job.id, task: job.task });
+  };
+
   const pump = (): void => {
+    const { inline } = options;
     while (queue.length > 0 && !closed) {
-      const slot = slots.find((candidate) => !candidate.job) ?? (slots.length < size ? spawn() : undefined);
-      if (!slot) return;
-      const job = queue.shift()!;
-      slot.job = job;
-      slot.worker.ref();
-      job.timer = setTimeout(() => {
-        retire(slot);
-        finish(slot, (stuck) =>
-          stuck.reject(
-            new AppError('DECODE_TIMEOUT', `decode exceeded ${stuck.timeoutMs} ms`, {
-              userMessage: `Decoding the image took longer than ${Math.round(stuck.timeoutMs / 1000)} s, so it was stopped. Try a smaller or uncompressed export.`,
-              details: { timeoutMs: stuck.timeoutMs },
-            }),
-          ),
-        );
-        void slot.worker.terminate();
-      }, job.timeoutMs);
-      slot.worker.postMessage({ id: job.id, task: job.task });
+      // With an inline lane, only started workers take work: a job never waits on a worker's start-up
+      // while this thread could run it. Without one, a starting worker buffers its first message.
+      const free = slots.find((slot) => !slot.job && (slot.ready || !inline));
+      if (free) {
+        dispatch(free, queue.shift()!);
+        continue;
+      }
+      if (inline && !inlineBusy) {
+        runInline(queue.shift()!, inline);
+        continue;
+      }
+      const starting = slots.some((slot) => !slot.ready);
+      if (slots.length < size && !(inline && starting)) {
+        const fresh = spawn();
+        if (!inline) dispatch(fresh, queue.shift()!);
+        continue;
+      }
+      return;
     }
   };
 

@@ -14,3 +14,5 @@ parentPort.on('message', ({ id, task }) => {
   }
   setTimeout(() => parentPort.postMessage({ id, ok: true, value: task.value }), task.delayMs ?? 0);
 });
+
+parentPort.postMessage({ ready: true });

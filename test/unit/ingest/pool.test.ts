@@ -45,4 +45,46 @@ describe('decode worker pool', () => {
     await closed.close();
     await expect(closed.run({ value: 1 }, 1000)).rejects.toBeInstanceOf(AppError);
   });
+
+  it('with an inline lane, runs a lone job on this thread without starting a worker', async () => {
+    pool = createDecodePool({
+      size: 1,
+      entry,
+      inline: async (task) => `inline:${(task as { value: number }).value}`,
+    });
+    await expect(pool.run<string>({ value: 1 }, 5000)).resolves.toBe('inline:1');
+    expect(pool.alive).toBe(0);
+  });
+
+  it('with an inline lane, hands work to a worker once it has started, and keeps results in place', async () => {
+    const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    pool = createDecodePool({
+      size: 1,
+      entry,
+      inline: async (task) => {
+        await delay(60);
+        return `inline:${(task as { value: number }).value}`;
+      },
+    });
+    const values = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+    const results = await Promise.all(
+      values.map((value) => pool!.run<number | string>({ value, delayMs: 60 }, 10_000)),
+    );
+    expect(results.map((result) => Number(String(result).replace('inline:', '')))).toEqual(values);
+    expect(results.some((result) => typeof result === 'number')).toBe(true);
+    expect(results.some((result) => typeof result === 'string')).toBe(true);
+  });
+
+  it('turns an inline failure into an AppError', async () => {
+    pool = createDecodePool({
+      size: 0,
+      entry,
+      inline: async () => {
+        throw new Error('codec exploded');
+      },
+    });
+    const error = await pool.run({}, 5000).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(AppError);
+    expect((error as AppError).code).toBe('INPUT_CORRUPT');
+  });
 });
