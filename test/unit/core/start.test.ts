@@ -32,7 +32,7 @@ describe('quickread start (composition root)', () => {
       stop('SIGTERM');
       expect(await running).toBe(0);
       expect(out.join('\n')).toMatch(/adapters on: none/);
-      expect(out.join('\n')).toMatch(/engine: test reachable/);
+      expect(out.join('\n')).toMatch(/engine: test ready at /);
       expect(out.join('\n')).toMatch(/stopping \(SIGTERM\)/);
       const reopened = await openStore(dir, { logger: silentLogger });
       await reopened.close();
