@@ -67,6 +67,8 @@ function timeoutError(timeoutMs: number): AppError {
   });
 }
 
+const INLINE_GRACE_MS = 250;
+
 export const defaultPoolSize = (): number => Math.max(1, Math.min(4, availableParallelism()));
 
 export function errorFromWire(error: WireError): AppError {
@@ -87,6 +89,7 @@ export function createDecodePool(options: PoolOptions = {}): DecodePool {
   let nextId = 1;
   let closed = false;
   let inlineBusy = false;
+  let backlogSince: number | undefined;
 
   const retire = (slot: Slot): void => {
     const index = slots.indexOf(slot);
@@ -180,12 +183,27 @@ export function createDecodePool(options: PoolOptions = {}): DecodePool {
       }
       const starting = slots.some((slot) => !slot.ready);
       if (slots.length < size && !(inline && starting)) {
+        if (inline && !backlogLongEnough()) return;
         const fresh = spawn();
         if (!inline) dispatch(fresh, queue.shift()!);
         continue;
       }
       return;
     }
+    if (queue.length === 0) backlogSince = undefined;
+  };
+
+  /**
+   * With an inline lane a worker is started only once work has waited INLINE_GRACE_MS: a batch this
+   * thread clears quickly (a few CT slices) never pays a worker's start-up CPU.
+   */
+  const backlogLongEnough = (): boolean => {
+    const now = performance.now();
+    if (backlogSince === undefined) {
+      backlogSince = now;
+      setTimeout(pump, INLINE_GRACE_MS).unref();
+    }
+    return now - backlogSince >= INLINE_GRACE_MS;
   };
 
   return {
