@@ -7,7 +7,7 @@ export type { Logger } from 'pino';
  * hold patient names) and anything under an attachment or a DICOM header.
  */
 const secretKey =
-  /^(.*token.*|.*secret.*|authorization|cookie|api[-_]?key|password|question|text|prompt|history|turns|name|names|file[-_]?name|filename|title|attachments?|files?|url|urls|url_private.*|permalink.*|header|headers|patient.*|dicom.*|content|body|raw.*)$/i;
+  /^(.*token.*|.*secret.*|authorization|cookie|api[-_]?key|password|question|text|prompt|history|turns|name|names|file[-_]?name|filename|.*path|dir|directory|input[-_]?dir|output[-_]?dir|title|attachments?|files?|url|urls|url_private.*|permalink.*|header|headers|patient.*|dicom.*|content|body|raw.*)$/i;
 
 /** Token shapes that must be masked even inside free text (Slack, Discord, bearer keys). */
 const tokenPattern =

@@ -10,6 +10,7 @@ const canaries = {
   appToken: 'xapp-1-A0-CANARYAPPTOKEN',
   bearer: 'CANARYBEARERSECRET',
   url: 'https://files.slack.com/files-pri/T1-F1/CANARY-URL.dcm',
+  path: '/home/rad/cases/CANARY-PATH_Doe_Jane/ct.dcm',
 };
 
 describe('logger redaction', () => {
@@ -40,13 +41,14 @@ describe('logger redaction', () => {
       { nested: { deeper: { fileName: canaries.fileName, botToken: canaries.slackToken } } },
       'nested',
     );
+    logger.info({ path: canaries.path, outputDir: canaries.path, filePath: canaries.path }, 'prepared');
     logger.info(`free text mentioning ${canaries.appToken} and Bearer ${canaries.bearer}`);
     logger.error(
       { err: new AppError('DOWNLOAD_FAILED', `failed with ${canaries.slackToken}`) },
       'download failed',
     );
     const output = lines().join('\n');
-    expect(lines().length).toBe(5);
+    expect(lines().length).toBe(6);
     for (const canary of Object.values(canaries)) expect(output).not.toContain(canary);
     expect(output).not.toContain('CANARY');
     // Safe facts still arrive, or the logger would be useless.
