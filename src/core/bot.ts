@@ -158,7 +158,8 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
         isFollowUp,
         request: {
           question: request.question,
-          attachments: request.attachments,
+          // File names often carry patient names and nothing downstream needs them: never stored.
+          attachments: request.attachments.map((attachment) => ({ ...attachment, name: '' })),
           receivedAt: request.receivedAt,
           ...(request.platformData ? { platformData: request.platformData } : {}),
         },

@@ -1,0 +1,26 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { request, setupBot, until } from './setup.ts';
+
+type Bot = Awaited<ReturnType<typeof setupBot>>;
+let bot: Bot | undefined;
+afterEach(async () => {
+  await bot?.close();
+  bot = undefined;
+});
+
+describe('what the store keeps of a request', () => {
+  it('never writes the attachment file name (it often names the patient) to the state file', async () => {
+    bot = await setupBot();
+    const req = request();
+    req.attachments = [{ ...req.attachments[0]!, name: 'CANARY-DOE^JANE_19450101.dcm' }];
+    const outcome = await bot.core.handle(req);
+    const jobId = (outcome as { jobId: string }).jobId;
+    await until(async () => (await bot!.store.getJob(jobId))?.status === 'succeeded');
+    await bot.store.close();
+    const state = await readFile(join(bot.dataDir, 'state.json'), 'utf8');
+    expect(state).toContain(jobId);
+    expect(state).not.toContain('CANARY-DOE');
+  });
+});
