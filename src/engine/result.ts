@@ -24,10 +24,15 @@ export function statedConfidence(finding: ModelFinding): Confidence {
   return { value: clamp(finding.confidence ?? 0.5), source: 'model-stated', calibrated: false };
 }
 
-export function toFinding(finding: ModelFinding, confidence: Confidence): Finding {
+/**
+ * `sizesKnown`: a size in millimetres is only meaningful when the image carries its pixel spacing
+ * (PS3.3 C.7.6.2.1.1); without it the prompt asks for none, and a number the model states anyway is a
+ * guess that must not reach a clinician as a measurement.
+ */
+export function toFinding(finding: ModelFinding, confidence: Confidence, sizesKnown = true): Finding {
   const out: Finding = { label: finding.label, confidence };
   if (finding.location) out.location = finding.location;
-  if (typeof finding.sizeMm === 'number' && finding.sizeMm > 0) out.sizeMm = finding.sizeMm;
+  if (sizesKnown && typeof finding.sizeMm === 'number' && finding.sizeMm > 0) out.sizeMm = finding.sizeMm;
   if (finding.laterality) out.laterality = finding.laterality;
   if (finding.severity) out.severity = finding.severity;
   return out;
@@ -46,9 +51,14 @@ export function buildResult(input: {
   now: number;
   downscaled?: { width: number; height: number; tokens: number };
 }): InferenceResult {
+  const sizesKnown = input.image.meta.pixelSpacingMm !== undefined;
   const result: InferenceResult = {
     findings: input.read.findings.map((finding, i) =>
-      toFinding(finding, calibrate(input.confidences[i] ?? statedConfidence(finding), input.tables)),
+      toFinding(
+        finding,
+        calibrate(input.confidences[i] ?? statedConfidence(finding), input.tables),
+        sizesKnown,
+      ),
     ),
     impression: input.read.impression,
     urgency: input.read.urgency,
