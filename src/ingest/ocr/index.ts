@@ -90,6 +90,9 @@ function createPool() {
   const start = (): Worker => {
     const created = new Worker(new URL('./worker-entry.mjs', import.meta.url), {
       workerData: { threads: 1 },
+      // onnxruntime's graph code recurses deeply; a worker's default stack (~4 MB, shrunk further by a
+      // long parent command line) overflowed with a segfault on `prepare` over a few hundred paths.
+      resourceLimits: { stackSizeMb: 16 },
     });
     created.on('message', (response: ScanResponse) => {
       const entry = pending.get(response.id);
