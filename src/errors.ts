@@ -10,6 +10,11 @@ export const errorCodes = {
   },
   USAGE: { exit: 2, retryable: false, user: 'That command was not used correctly.' },
   NOT_IMPLEMENTED: { exit: 2, retryable: false, user: 'This feature is not implemented yet.' },
+  OUTPUT_NOT_WRITABLE: {
+    exit: 1,
+    retryable: false,
+    user: 'The output could not be written: check the --out path and its permissions.',
+  },
   INPUT_TOO_LARGE: { exit: 1, retryable: false, user: 'The file is larger than quickread accepts.' },
   INPUT_NOT_FOUND: { exit: 1, retryable: false, user: 'The file or folder was not found.' },
   INPUT_HTML: {

@@ -84,15 +84,27 @@ async function prepareOne(input: PrepareInput, options: PrepareOptions, pool: De
     // Checked before reading, so a 5 GB file is refused without loading it into memory.
     if (size > maxBytes) throw tooLarge(size, maxBytes);
     const image = await prepareImage(await readFile(input.file), options, pool);
-    await mkdir(dirname(input.output), { recursive: true });
-    await writeFile(input.output, image.png);
+    await writeOutput(input.output, image.png);
     return { input, image };
   } catch (error) {
     return { input, error: toAppError(error, 'INPUT_CORRUPT') };
   }
 }
 
-/** The `--json` record: exactly the DESIGN §5 fields (plus burnedInText once OCR reports it). */
+/** A failure to write the PNG is the output's fault, never reported as a damaged input. */
+async function writeOutput(path: string, png: Buffer): Promise<void> {
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, png);
+  } catch (error) {
+    throw new AppError('OUTPUT_NOT_WRITABLE', 'prepare: output not writable', { cause: error });
+  }
+}
+
+/**
+ * The `--json` record: exactly the DESIGN §5 fields, plus `burnedInText` (issue #9): the text scan's
+ * counts, or null when no scan ran for this image (BURNED_IN_TEXT=flag on an image ingest did not flag).
+ */
 export function jsonRecord(outcome: Outcome): Record<string, unknown> {
   const { input } = outcome;
   if ('error' in outcome) return { file: input.file, ok: false, error: outcome.error.toJSON() };
@@ -109,11 +121,8 @@ export function jsonRecord(outcome: Outcome): Record<string, unknown> {
     photometric: image.source.photometric ?? null,
     window: { center: image.window.center, width: image.window.width, source: image.window.source },
     output: { path: input.output, width: image.width, height: image.height, tokens: image.tokens },
-    deid: {
-      removedTags: image.deid.removedTags,
-      burnedInAnnotation: image.deid.burnedInAnnotation,
-      ...(image.deid.burnedInText ? { burnedInText: image.deid.burnedInText } : {}),
-    },
+    deid: { removedTags: image.deid.removedTags, burnedInAnnotation: image.deid.burnedInAnnotation },
+    burnedInText: image.deid.burnedInText ?? null,
   };
 }
 

@@ -85,7 +85,14 @@ describe('quickread prepare', () => {
       photometric: 'MONOCHROME2',
       output: { width: 640, height: 544, tokens: 20 * 17 },
       deid: { burnedInAnnotation: true },
+      // Raster images are always scanned for burned-in text (issue #9); the counts are top-level.
+      burnedInText: {
+        regions: expect.any(Number),
+        redacted: expect.any(Number),
+        keptMarkers: expect.any(Number),
+      },
     });
+    expect(Object.keys(png!.deid)).toEqual(['removedTags', 'burnedInAnnotation']);
     expect(Object.keys(png!).slice(0, 11)).toEqual([
       'file',
       'ok',
@@ -109,6 +116,14 @@ describe('quickread prepare', () => {
       ok: false,
       error: { code: 'INPUT_HTML', message: expect.stringContaining('files:read') },
     });
+  });
+
+  it('blames an unwritable --out on the output, not on the input', async () => {
+    const blocker = join(dir, 'a-regular-file');
+    await writeFile(blocker, 'not a folder');
+    const result = await runCliCaptured(['prepare', FIXTURE, '--json', '--out', join(blocker, 'x.png')]);
+    expect(result.code).toBe(1);
+    expect(lines(result.out)[0]).toMatchObject({ ok: false, error: { code: 'OUTPUT_NOT_WRITABLE' } });
   });
 
   it('lets no header PHI or file name into the JSON or the image bytes', async () => {
