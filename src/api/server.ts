@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config.ts';
 import { DISCLAIMER } from '../core/reply.ts';
-import type { InferenceResult, PreparedImage } from '../core/types.ts';
+import type { BurnedInTextReport, InferenceResult, PreparedImage } from '../core/types.ts';
 import type { Dispatcher } from '../dispatch/types.ts';
 import { AppError, type ErrorCode, toAppError } from '../errors.ts';
 import type { PrepareOptions } from '../ingest/index.ts';
@@ -76,7 +76,7 @@ function sendJson(
 }
 
 /** The answer shape of the original service, plus the facts every quickread reply carries. */
-export function toVisualQaResponse(result: InferenceResult) {
+export function toVisualQaResponse(result: InferenceResult, burnedInText?: BurnedInTextReport) {
   const confidences = result.findings.map((finding) => finding.confidence.value);
   return {
     response: result.impression,
@@ -89,6 +89,8 @@ export function toVisualQaResponse(result: InferenceResult) {
     promptVersion: result.promptVersion,
     image: { tokens: result.tokens.image },
     ...(result.downscaled ? { downscaled: result.downscaled } : {}),
+    // Issue #9: the read says when text found in the pixels was blacked out (counts only, never the text).
+    burnedInText: burnedInText ?? null,
     disclaimer: DISCLAIMER,
   };
 }
@@ -137,23 +139,27 @@ export async function startApiServer(
       burnedInText: deps.config.BURNED_IN_TEXT,
     };
     dispatched.add(req);
+    let prepared: PreparedImage | undefined;
     const result = await deps.dispatcher.schedule(
       {
         id,
         userId: 'api',
         channelId: 'api',
         priority: 0,
-        input: async () => ({
-          image: await deps.prepare(input.bytes, prepareOptions),
-          question: input.question,
-          history: [],
-          refit: (maxSide: number) => deps.prepare(input.bytes, { ...prepareOptions, maxSide }),
-          temperature: input.temperature ?? deps.config.TEMPERATURE,
-        }),
+        input: async () => {
+          prepared = await deps.prepare(input.bytes, prepareOptions);
+          return {
+            image: prepared,
+            question: input.question,
+            history: [],
+            refit: (maxSide: number) => deps.prepare(input.bytes, { ...prepareOptions, maxSide }),
+            temperature: input.temperature ?? deps.config.TEMPERATURE,
+          };
+        },
       },
       controller.signal,
     );
-    sendJson(res, 200, toVisualQaResponse(result));
+    sendJson(res, 200, toVisualQaResponse(result, prepared?.deid.burnedInText));
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {

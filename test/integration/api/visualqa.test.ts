@@ -102,6 +102,8 @@ describe('POST /v1/visualqa through prepareImage and the dispatcher', () => {
     expect(body.confidence).toBeGreaterThan(0);
     expect(body.confidence).toBeLessThanOrEqual(1);
     expect(body.disclaimer).toMatch(/not a diagnosis/);
+    // A raster image is always scanned for burned-in text; in flag mode nothing is blacked out.
+    expect(body.burnedInText).toMatchObject({ regions: expect.any(Number), redacted: 0 });
     expect(reads()).toBe(before + 1);
     // The engine got the prepared PNG, not the caller's bytes: same picture, model-sized.
     const sent = fake.requests.filter((r) => r.kind === 'read').at(-1)!;
