@@ -3,9 +3,10 @@ import type { Config } from '../config.ts';
 import { confidenceSourceLabel, DISCLAIMER, urgencyBadge } from '../core/reply.ts';
 import type { Finding, InferenceResult, PreparedImage } from '../core/types.ts';
 import { createEngine } from '../engine/index.ts';
-import { AppError } from '../errors.ts';
+import { AppError, isAppError } from '../errors.ts';
 import { closeDecodePool, type PrepareOptions, prepareImage } from '../ingest/index.ts';
 import { createLogger, type Logger } from '../log.ts';
+import { vllmCommand } from './doctor.ts';
 import type { CommandIO } from './output.ts';
 
 /**
@@ -53,15 +54,19 @@ export async function runAsk(
   try {
     const image = await prepareImage(bytes, prepareOptions);
     const engine = createEngine(config, { logger, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
-    const result = await engine.infer(
-      {
-        image,
-        question,
-        history: [],
-        refit: (maxSide) => prepareImage(bytes, { ...prepareOptions, maxSide }),
-      },
-      new AbortController().signal,
-    );
+    const result = await engine
+      .infer(
+        {
+          image,
+          question,
+          history: [],
+          refit: (maxSide) => prepareImage(bytes, { ...prepareOptions, maxSide }),
+        },
+        new AbortController().signal,
+      )
+      .catch((error: unknown) => {
+        throw withFix(error, config);
+      });
     await engine.close?.();
     if (options.json) io.out(JSON.stringify(askJson(result, image)));
     else for (const line of askText(result, image)) io.out(line);
@@ -69,6 +74,22 @@ export async function runAsk(
   } finally {
     await closeDecodePool();
   }
+}
+
+/**
+ * `ask` has no queue to wait in: an unreachable engine is a failure here, so say how to start one
+ * (the same hint `quickread doctor` prints) instead of the chat wording "your request is waiting".
+ */
+function withFix(error: unknown, config: Config): unknown {
+  if (!isAppError(error, 'ENGINE_UNAVAILABLE')) return error;
+  const start =
+    config.ENGINE === 'openai'
+      ? `start one, e.g. ${vllmCommand(config)}, or set ENGINE_URL to where it runs`
+      : 'start it, or set ENGINE_URL to where it runs';
+  return new AppError('ENGINE_UNAVAILABLE', error.message, {
+    cause: error,
+    userMessage: `No model server answers at ${config.ENGINE_URL}: ${start}. Run \`quickread doctor\` to check.`,
+  });
 }
 
 /** The `--json` shape promised in the issue; nothing else from the image or the model is added. */
@@ -96,7 +117,20 @@ export function askJson(result: InferenceResult, image: PreparedImage) {
     promptVersion: result.promptVersion,
     image: { width: sent.width, height: sent.height, tokens: sent.tokens },
     downscaled: result.downscaled !== undefined,
+    // Issue #9: counts of text found in the pixels (never the text), null when no scan ran.
+    burnedInText: image.deid.burnedInText ?? null,
   };
+}
+
+/** One line saying what happened to text found in the pixels, or nothing when none was found. */
+export function burnedInTextLine(image: PreparedImage): string | undefined {
+  const report = image.deid.burnedInText;
+  if (!report || report.regions <= report.keptMarkers) return undefined;
+  const found = report.regions - report.keptMarkers;
+  if (report.redacted > 0) {
+    return `Text found in the image pixels (${report.redacted} region(s)) was blacked out before the read.`;
+  }
+  return `Text found in the image pixels (${found} region(s)) was left in place (BURNED_IN_TEXT=flag): check it shows no name, date or ID before sharing the image.`;
 }
 
 const round = (value: number, digits: number) => Number(value.toFixed(digits));
@@ -126,6 +160,8 @@ export function askText(result: InferenceResult, image: PreparedImage): string[]
     lines.push('Recommendations:', ...result.recommendations.map((line) => `  - ${line}`));
   }
   if (result.imageQuality) lines.push(`Image quality: ${result.imageQuality}`);
+  const text = burnedInTextLine(image);
+  if (text) lines.push(text);
   const shrunk = result.downscaled ? ' (downscaled: the model server ran out of memory at full size)' : '';
   lines.push(
     `Model: ${result.model} · prompt ${result.promptVersion} · image ${sent.width}×${sent.height} px, ${sent.tokens} tokens${shrunk}`,

@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../../fakes/openai-server.ts';
 import { runCliCaptured } from '../../helpers/run-cli.ts';
@@ -38,6 +39,12 @@ describe('quickread ask', () => {
       promptVersion: 'radiologist@1',
       image: { width: 512, height: 384, tokens: 192 },
       downscaled: false,
+      // A raster image is always scanned for burned-in text; only counts are reported.
+      burnedInText: {
+        regions: expect.any(Number),
+        redacted: expect.any(Number),
+        keptMarkers: expect.any(Number),
+      },
     });
     expect(read.findings[0]).toMatchObject({
       label: 'Pulmonary nodule',
@@ -61,9 +68,28 @@ describe('quickread ask', () => {
     const down = await runCliCaptured(['ask', scan, 'q'], { ...env(), ENGINE_URL: 'http://127.0.0.1:9/v1' });
     expect(down.code).toBe(1);
     expect(down.err).toContain('[ENGINE_UNAVAILABLE]');
+    // Nothing waits in a queue here: the message says how to start a server instead.
+    expect(down.err).toContain('vllm serve');
+    expect(down.err).not.toContain('waiting in the queue');
     const missing = await runCliCaptured(['ask', join(dir, 'Smith_John.dcm'), 'q'], env());
     expect(missing.code).toBe(2);
     expect(missing.err).not.toContain('Smith_John');
+  });
+});
+
+describe('quickread ask on an image with text in its pixels', () => {
+  it('says the text was blacked out before the read', async () => {
+    const labelled = join(dir, 'labelled.png');
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="480">
+      <rect width="640" height="480" fill="#202020"/><circle cx="320" cy="260" r="140" fill="#909090"/>
+      <text x="24" y="52" font-family="DejaVu Sans" font-size="30" fill="#ffffff">SMITH JOHN 1950-01-01</text>
+    </svg>`;
+    await writeFile(labelled, await sharp(Buffer.from(svg)).png().toBuffer());
+    const { code, out } = await runCliCaptured(['ask', labelled, 'Any nodules?'], env());
+    expect(code).toBe(0);
+    expect(out).toMatch(
+      /Text found in the image pixels \(\d+ region\(s\)\) was blacked out before the read\./,
+    );
   });
 });
 
