@@ -1,7 +1,7 @@
 import type { PreparedImage } from '../core/types.ts';
 import { AppError } from '../errors.ts';
 import type { WindowChoice } from './display.ts';
-import { closeTextScanner } from './ocr/index.ts';
+import { closeTextScanner, shouldScanForText, warmTextScanner } from './ocr/index.ts';
 import { type BurnedInTextMode, scanForBurnedInText } from './prepare-burned-in.ts';
 import type { DecodeTask } from './prepare-core.ts';
 import { sniff } from './sniff.ts';
@@ -87,10 +87,14 @@ export async function prepareImage(
     maxPixels: options.maxPixels,
     maxFrames: options.maxFrames,
   };
+  const mode = options.burnedInText ?? 'redact';
+  // Raster images are always scanned and DICOM is unless the mode is `flag` (then only flagged ones, known
+  // after decoding): load the OCR models on their own thread while this image decodes.
+  if (shouldScanForText({ kind, burnedInAnnotation: false, mode })) warmTextScanner();
   const image = await pool.run<PreparedImage>(task, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   // Structured clone turns the worker's Buffer into a plain Uint8Array.
   const png = Buffer.from(image.png.buffer, image.png.byteOffset, image.png.byteLength);
-  return scanForBurnedInText({ ...image, png }, options.burnedInText ?? 'redact');
+  return scanForBurnedInText({ ...image, png }, mode);
 }
 
 const mib = (bytes: number): string => (bytes / (1024 * 1024)).toFixed(bytes < 10 * 1024 * 1024 ? 1 : 0);

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { BurnedInTextReport, ImageSourceInfo } from '../../core/types.ts';
 import { AppError, type ErrorCode, errorCodes } from '../../errors.ts';
-import type { ScanRequest, ScanResponse } from './protocol.ts';
+import type { ScanRequest, ScanResponse, WarmRequest } from './protocol.ts';
 import type { BurnedInTextMode } from './scan.ts';
 
 export type { BurnedInTextMode } from './scan.ts';
@@ -51,6 +51,15 @@ export async function scanBurnedInText(
     ? Buffer.from(response.png.buffer, response.png.byteOffset, response.png.byteLength)
     : png;
   return { png: out, report: response.report, found: response.found };
+}
+
+/**
+ * Start the OCR worker and its model loading now, on another thread, so that it overlaps the decode
+ * of an image that will be scanned (the models take longer to load than most decodes take). An idle
+ * warm worker does not keep the process alive.
+ */
+export function warmTextScanner(): void {
+  pool.warm();
 }
 
 /** Stop the OCR worker (shutdown, tests). A later scan starts a new one. */
@@ -113,7 +122,19 @@ function createPool() {
     return created;
   };
 
+  let warmed: Worker | undefined;
+
   return {
+    warm(): void {
+      if (worker && warmed === worker) return;
+      if (!worker) {
+        worker = start();
+        // Nothing in flight: the warm-up alone must not hold the process open.
+        worker.unref();
+      }
+      warmed = worker;
+      worker.postMessage({ warm: true } satisfies WarmRequest);
+    },
     run(png: Uint8Array, mode: BurnedInTextMode, timeoutMs: number): Promise<ScanResponse> {
       worker ??= start();
       const current = worker;

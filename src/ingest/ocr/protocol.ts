@@ -8,6 +8,13 @@ export interface ScanRequest {
   mode: BurnedInTextMode;
 }
 
+/** Asks the worker to load its models now, ahead of the first scan (no reply). */
+export interface WarmRequest {
+  warm: true;
+}
+
+export type WorkerRequest = ScanRequest | WarmRequest;
+
 export type ScanResponse =
   | { id: number; ok: true; report: BurnedInTextReport; found: boolean; png?: Uint8Array }
   | {

@@ -17,6 +17,8 @@ export interface ScanResult {
 
 export interface TextScanner {
   scan(png: Uint8Array, mode: BurnedInTextMode): Promise<ScanResult>;
+  /** Start loading the models now (they otherwise load on the first scan); failures surface there. */
+  warm(): void;
 }
 
 /**
@@ -31,6 +33,9 @@ export function createTextScanner(options: { threads?: number; detect?: DetectOp
   };
 
   return {
+    warm() {
+      ready().catch(() => undefined);
+    },
     async scan(png, mode) {
       const loaded = await ready();
       const raster = await decodePng(png);

@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { isAppError } from '../../errors.ts';
-import type { ScanRequest, ScanResponse } from './protocol.ts';
+import type { ScanRequest, ScanResponse, WorkerRequest } from './protocol.ts';
 import { createTextScanner } from './scan.ts';
 
 /**
@@ -13,8 +13,9 @@ if (!port) throw new Error('the OCR worker must run in a worker thread');
 const scanner = createTextScanner({ threads: (workerData as { threads?: number } | undefined)?.threads });
 let queue: Promise<void> = Promise.resolve();
 
-port.on('message', (request: ScanRequest) => {
-  queue = queue.then(() => handle(request));
+port.on('message', (request: WorkerRequest) => {
+  if ('warm' in request) scanner.warm();
+  else queue = queue.then(() => handle(request));
 });
 
 async function handle(request: ScanRequest): Promise<void> {
