@@ -111,7 +111,12 @@ function buildProgram(
     .description('download an ONNX export into MODEL_DIR')
     .option('--repo <id>', 'model repository id')
     .addOption(
-      new Option('--dtype <dtype>', 'weights (default ONNX_DTYPE, q8)').choices(['q8', 'q4f16', 'fp16', 'fp32']),
+      new Option('--dtype <dtype>', 'weights (default ONNX_DTYPE, q8)').choices([
+        'q8',
+        'q4f16',
+        'fp16',
+        'fp32',
+      ]),
     )
     .option('--revision <rev>', 'branch, tag or commit (default main)')
     .action(async (options: import('./commands/model-pull.ts').ModelPullOptions) => {
