@@ -17,7 +17,7 @@ const ROOT = dirname(SRC);
 export const BUILD_DIR = join(ROOT, 'node_modules', '.cache', 'quickread');
 const MANIFEST = 'manifest.json';
 /** Bump when the transform below changes, so an old build is never taken for a fresh one. */
-const FORMAT = 1;
+const FORMAT = 2;
 /**
  * Pure-JS packages loaded on every start that are spread over many ES modules (zod 4: ~130 files),
  * bundled into one file each: the ESM loader's per-module cost was most of their load time.
@@ -156,6 +156,8 @@ export async function build({ src = SRC, out = BUILD_DIR } = {}) {
       logLevel: 'silent',
     });
   }
+  // Nearest package.json for the built .js files: Node reads it to know they are ES modules.
+  writeFileSync(join(temp, 'package.json'), '{ "type": "module", "private": true }\n');
   const manifest = { format: FORMAT, node: process.version, vendor: vendorVersions(), files: recorded };
   writeFileSync(join(temp, MANIFEST), JSON.stringify(manifest, null, 1));
   const old = `${out}.old-${process.pid}`;

@@ -26,21 +26,34 @@ export function modelPaths(): { detection: string; recognition: string; dictiona
   };
 }
 
-export async function loadModels(options: { threads?: number } = {}): Promise<OcrModels> {
+// One intra-op thread by default: OCR shares the machine with the bot and the decoder, and the
+// budget is stated per core (issue 9).
+const sessionOptions = (threads = 1): ort.InferenceSession.SessionOptions => ({
+  intraOpNumThreads: threads,
+  interOpNumThreads: 1,
+  executionMode: 'sequential',
+  graphOptimizationLevel: 'all',
+});
+
+/** The text detector alone: most images have no text, and then the recogniser is never needed. */
+export function loadDetector(options: { threads?: number } = {}): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(modelPaths().detection, sessionOptions(options.threads));
+}
+
+/** The recogniser and its dictionary. */
+export async function loadRecognizer(
+  options: { threads?: number } = {},
+): Promise<Pick<OcrModels, 'recognizer' | 'dictionary'>> {
   const paths = modelPaths();
-  // One intra-op thread by default: OCR shares the machine with the bot and the decoder, and the
-  // budget is stated per core (issue 9).
-  const sessionOptions: ort.InferenceSession.SessionOptions = {
-    intraOpNumThreads: options.threads ?? 1,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-  };
-  const [detector, recognizer, dictionaryText] = await Promise.all([
-    ort.InferenceSession.create(paths.detection, sessionOptions),
-    ort.InferenceSession.create(paths.recognition, sessionOptions),
+  const [recognizer, dictionaryText] = await Promise.all([
+    ort.InferenceSession.create(paths.recognition, sessionOptions(options.threads)),
     readFile(paths.dictionary, 'utf8'),
   ]);
   // Same construction as @gutenye/ocr-common's Recognition: file lines, then a space class.
-  return { detector, recognizer, dictionary: [...dictionaryText.split('\n'), ' '] };
+  return { recognizer, dictionary: [...dictionaryText.split('\n'), ' '] };
+}
+
+export async function loadModels(options: { threads?: number } = {}): Promise<OcrModels> {
+  const [detector, recognition] = await Promise.all([loadDetector(options), loadRecognizer(options)]);
+  return { detector, ...recognition };
 }

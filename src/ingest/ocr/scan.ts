@@ -2,7 +2,7 @@ import type { BurnedInTextReport } from '../../core/types.ts';
 import { AppError } from '../../errors.ts';
 import { type DetectOptions, detectText, type TextBox } from './detect.ts';
 import { classifyRegion } from './markers.ts';
-import { loadModels, type OcrModels } from './models.ts';
+import { loadDetector, loadRecognizer } from './models.ts';
 import { decodePng, encodePng, type Raster, toRgb } from './raster.ts';
 import { recogniseBox } from './recognize.ts';
 
@@ -26,10 +26,16 @@ export interface TextScanner {
  * it decides whether a box is a position marker and is then dropped; only counts leave.
  */
 export function createTextScanner(options: { threads?: number; detect?: DetectOptions } = {}): TextScanner {
-  let models: Promise<OcrModels> | undefined;
-  const ready = (): Promise<OcrModels> => {
-    models ??= loadModels({ threads: options.threads });
-    return models;
+  // Loaded separately and lazily: an image without text (most CT, MR, X-ray) never needs the recogniser.
+  let detector: ReturnType<typeof loadDetector> | undefined;
+  let recognizer: ReturnType<typeof loadRecognizer> | undefined;
+  const ready = () => {
+    detector ??= loadDetector({ threads: options.threads });
+    return detector;
+  };
+  const reader = () => {
+    recognizer ??= loadRecognizer({ threads: options.threads });
+    return recognizer;
   };
 
   return {
@@ -37,14 +43,14 @@ export function createTextScanner(options: { threads?: number; detect?: DetectOp
       ready().catch(() => undefined);
     },
     async scan(png, mode) {
-      const loaded = await ready();
       const raster = await decodePng(png);
       const rgb = toRgb(raster);
-      const boxes = await detectText(loaded.detector, rgb, options.detect);
+      const boxes = await detectText(await ready(), rgb, options.detect);
       const text: TextBox[] = [];
       let keptMarkers = 0;
+      const loaded = boxes.length > 0 ? await reader() : undefined;
       for (const box of boxes) {
-        const line = await recogniseBox(loaded.recognizer, loaded.dictionary, rgb, box);
+        const line = await recogniseBox(loaded!.recognizer, loaded!.dictionary, rgb, box);
         const kind = classifyRegion({ ...line, box, imageHeight: rgb.height });
         if (kind === 'marker') keptMarkers += 1;
         else if (kind === 'text') text.push(box);
