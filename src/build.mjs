@@ -7,7 +7,16 @@
 // matches the sources byte for byte; any edit, added or removed file sends it back to tsx, so a stale
 // build can never run.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -26,17 +35,25 @@ const VENDOR = ['zod'];
 /** Not part of the build: the bin itself and this file run from src/ in both modes. */
 const SKIP = new Set(['quickread.mjs', 'build.mjs']);
 
-/** Every source file the build covers, relative to src/ with forward slashes, sorted. */
-function sourceFiles(src) {
-  return readdirSync(src, { recursive: true, withFileTypes: true })
+/** TypeScript/ESM files under `dir`, relative to it with forward slashes. */
+function codeFiles(dir) {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((entry) => entry.isFile() && /\.(ts|mjs)$/.test(entry.name) && !entry.name.endsWith('.d.ts'))
     .map((entry) =>
-      relative(src, join(entry.parentPath ?? entry.path, entry.name))
+      relative(dir, join(entry.parentPath ?? entry.path, entry.name))
         .split(sep)
         .join('/'),
-    )
-    .filter((file) => !SKIP.has(file))
-    .sort();
+    );
+}
+
+/**
+ * Every source file the build covers, relative to src/ with forward slashes, sorted: src/ itself and
+ * the sibling adapters/ folder (main.ts wires the adapters in), the latter as `../adapters/…`.
+ */
+function sourceFiles(src) {
+  const adapters = join(src, '..', 'adapters');
+  const siblings = existsSync(adapters) ? codeFiles(adapters).map((file) => `../adapters/${file}`) : [];
+  return [...codeFiles(src).filter((file) => !SKIP.has(file)), ...siblings].sort();
 }
 
 /** Installed versions of the vendored packages: an upgrade makes the build stale. */

@@ -90,8 +90,10 @@ export async function runStart(config: Config, io: CommandIO, deps: StartDeps = 
   io.out(
     health.ok
       ? `engine: ${engine.id} ready ${where}`
-      : `engine: not ready ${where}${health.detail ? ` (${health.detail})` : ''}; requests wait in the queue and resume when it is back`,
+      : `engine: not ready ${where}; requests wait in the queue and are read when it is back`,
   );
+  if (!health.ok && hint) io.out(`  start one on the GPU machine, e.g.: ${hint}`);
+  else if (!health.ok && health.detail) io.out(`  ${health.detail}`);
   io.out(
     adapters.length > 0
       ? `adapters on: ${adapters.map((adapter) => adapter.platform).join(', ')}`
