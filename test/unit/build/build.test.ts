@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,6 +62,21 @@ describe('plain-JS build of src/', () => {
     for (const line of result.lines) expect(line).toContain('"burnedInText"');
     expect(Math.max(...result.worker)).toBe(64);
   }, 60_000);
+
+  it('leaves no import pointing at a TypeScript file or at a module missing from the build', async () => {
+    const files = (await readdir(out, { recursive: true })).filter((file) => /\.m?js$/.test(file));
+    expect(files.length).toBeGreaterThan(50);
+    const problems: string[] = [];
+    for (const file of files) {
+      const code = await readFile(join(out, file), 'utf8');
+      const specifiers = code.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s*)["'](\.\.?\/[^"']+)["']/g);
+      for (const [, spec] of specifiers) {
+        const target = join(dirname(join(out, file)), spec!);
+        if (spec!.endsWith('.ts') || !existsSync(target)) problems.push(`${file} → ${spec}`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
 
   it('is used only while every source matches it byte for byte', async () => {
     const src = join(tmp, 'src');
