@@ -26,7 +26,7 @@ const ROOT = dirname(SRC);
 export const BUILD_DIR = join(ROOT, 'node_modules', '.cache', 'quickread');
 const MANIFEST = 'manifest.json';
 /** Bump when the transform below changes, so an old build is never taken for a fresh one. */
-const FORMAT = 2;
+const FORMAT = 3;
 /**
  * Pure-JS packages loaded on every start that are spread over many ES modules (zod 4: ~130 files),
  * bundled into one file each: the ESM loader's per-module cost was most of their load time.
@@ -169,6 +169,8 @@ export async function build({ src = SRC, out = BUILD_DIR } = {}) {
       format: 'esm',
       platform: 'node',
       target: 'node20',
+      // Minified: V8 pre-parses the whole file on import, and ~40 % fewer bytes measured ~15 % faster.
+      minify: true,
       outfile: join(temp, 'vendor', `${name}.js`),
       logLevel: 'silent',
     });
