@@ -134,16 +134,10 @@ function rewrite(code, file, sources, src, out) {
   );
 }
 
-/**
- * Transpile src/ into BUILD_DIR (written to a temporary folder and renamed into place, so a process
- * starting meanwhile sees the old build or the new one, never half of one).
- */
-export async function build({ src = SRC, out = BUILD_DIR } = {}) {
+/** Everything the build holds, written into `temp` (renamed to `out` by build()). */
+async function writeBuild(files, src, out, temp) {
   const { build: bundle, transform } = await import('esbuild');
-  const files = sourceFiles(src);
   const sources = new Set(files);
-  const temp = `${out}.tmp-${process.pid}`;
-  rmSync(temp, { recursive: true, force: true });
   const recorded = {};
   for (const file of files) {
     const path = join(src, file);
@@ -179,6 +173,23 @@ export async function build({ src = SRC, out = BUILD_DIR } = {}) {
   writeFileSync(join(temp, 'package.json'), '{ "type": "module", "private": true }\n');
   const manifest = { format: FORMAT, node: process.version, vendor: vendorVersions(), files: recorded };
   writeFileSync(join(temp, MANIFEST), JSON.stringify(manifest, null, 1));
+}
+
+/**
+ * Transpile src/ into BUILD_DIR (written to a temporary folder and renamed into place, so a process
+ * starting meanwhile sees the old build or the new one, never half of one).
+ */
+export async function build({ src = SRC, out = BUILD_DIR } = {}) {
+  const files = sourceFiles(src);
+  const temp = `${out}.tmp-${process.pid}`;
+  rmSync(temp, { recursive: true, force: true });
+  try {
+    await writeBuild(files, src, out, temp);
+  } catch (error) {
+    // e.g. a read-only node_modules: leave nothing half-written behind.
+    rmSync(temp, { recursive: true, force: true });
+    throw error;
+  }
   const old = `${out}.old-${process.pid}`;
   mkdirSync(dirname(out), { recursive: true });
   try {
