@@ -3,8 +3,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
+import { closeDecodePool, prepareImage } from '../../src/ingest/index.ts';
 import { closeTextScanner, scanBurnedInText } from '../../src/ingest/ocr/index.ts';
 import { isPositionMarker } from '../../src/ingest/ocr/markers.ts';
+import { decodePng } from '../../src/ingest/ocr/raster.ts';
 import { changedPixels, meanIn, readAllText, squash } from '../unit/ocr/images.ts';
 
 /**
@@ -77,6 +79,7 @@ const burnedIn: BurnedInCase[] = [
 describe.skipIf(!hasCorpus)('burned-in text over the corpus', () => {
   afterAll(async () => {
     await closeTextScanner();
+    await closeDecodePool();
   });
 
   it.each(burnedIn)('$file: identifying text is blacked out, the anatomy is untouched', async (c) => {
@@ -91,6 +94,47 @@ describe.skipIf(!hasCorpus)('burned-in text over the corpus', () => {
     for (const rect of c.textAt) expect(await meanIn(result.png, rect)).toBeLessThan(2);
     expect(await changedPixels(png, result.png, c.anatomy)).toBe(0);
   });
+
+  // A lead "L" marker beside vertical initials ("HSA", glyphs x 873..887, y 32..94, as `prepare`
+  // shows them); the L's bar is at x 912..920, y 47..83 and its foot reaches left under the "A" to
+  // x 888 (rows 74..82). Both files hold the same picture (one stored as MONOCHROME1), so both go
+  // through `prepare`, which shows them the same way: `flag` for the image before, `redact` after.
+  it.each(['cr_chest_siim_jpeg_baseline_8bit.dcm', 'cr_chest_fake_monochrome1_jpeg_baseline.dcm'])(
+    '%s: the initials go black and the lead L beside them keeps its pixels',
+    async (file) => {
+      const bytes = new Uint8Array(readFileSync(join(corpus, 'dicom', file)));
+      const options = { maxSide: 'native' as const };
+      const { png } = await prepareImage(bytes, { ...options, burnedInText: 'flag' });
+      const redacted = await prepareImage(bytes, { ...options, burnedInText: 'redact' });
+      const before = (await readAllText(png)).map(squash).join('|');
+      expect(before).toMatch(/H[S2]A/); // the initials are readable before, so this can fail
+      expect(redacted.deid.burnedInText?.redacted).toBeGreaterThanOrEqual(1);
+      expect(await meanIn(redacted.png, { x0: 872, y0: 30, x1: 884, y1: 95 })).toBeLessThan(2);
+      expect((await readAllText(redacted.png)).map(squash).join('|')).not.toMatch(/H[S2]A|HS|SA|2A/);
+      // Every pixel of the marker's ink (its foot included) is unchanged; right of the box, all are.
+      // Ink is what stands far from the area's median (bright lead on film, dark on the inverted view).
+      const [a, b] = await Promise.all([decodePng(png), decodePng(redacted.png)]);
+      const marker = { x0: 888, y0: 44, x1: 924, y1: 83 };
+      const values: number[] = [];
+      for (let y = marker.y0; y < marker.y1; y += 1) {
+        for (let x = marker.x0; x < marker.x1; x += 1) values.push(a.data[(y * a.width + x) * a.channels]!);
+      }
+      const median = [...values].sort((p, q) => p - q)[values.length >> 1]!;
+      let ink = 0;
+      let damaged = 0;
+      for (let y = marker.y0; y < marker.y1; y += 1) {
+        for (let x = marker.x0; x < marker.x1; x += 1) {
+          const i = (y * a.width + x) * a.channels;
+          if (Math.abs(a.data[i]! - median) < 80) continue;
+          ink += 1;
+          if (b.data[i] !== a.data[i]) damaged += 1;
+        }
+      }
+      expect(ink).toBeGreaterThan(250);
+      expect(damaged).toBe(0);
+      expect(await changedPixels(png, redacted.png, { x0: 906, y0: 40, x1: 930, y1: 90 })).toBe(0);
+    },
+  );
 
   it('the Philips probe-orientation letters are kept as markers', async () => {
     const result = await scanBurnedInText(await dicomPng('us_palette_philips_ob_burned_in.dcm'), {

@@ -3,8 +3,11 @@ import { AppError } from '../../errors.ts';
 import { type DetectOptions, detectText, type TextBox } from './detect.ts';
 import { classifyRegion } from './markers.ts';
 import { loadDetector, loadRecognizer } from './models.ts';
-import { decodePng, encodePng, type Raster, toRgb } from './raster.ts';
+import { decodePng, encodePng, toRgb } from './raster.ts';
 import { recogniseBox } from './recognize.ts';
+import { redactBoxes } from './redact.ts';
+
+export { fillBoxes } from './redact.ts';
 
 export type BurnedInTextMode = 'redact' | 'flag' | 'refuse';
 
@@ -69,31 +72,10 @@ export function createTextScanner(options: { threads?: number; detect?: DetectOp
         keptMarkers,
       };
       // Unchanged input is handed back as the same bytes: no re-encode, no drift in the image hash.
-      const out = redact ? await encodePng(fillBoxes(raster, text)) : Buffer.from(png);
+      const out = redact
+        ? await encodePng(await redactBoxes(raster, text, { detector: await ready(), ...(await reader()) }))
+        : Buffer.from(png);
       return { png: out, report, found };
     },
   };
-}
-
-/** Fill boxes, padded a little beyond the glyphs (anti-aliased edges, halos), with opaque black. */
-export function fillBoxes(raster: Raster, boxes: readonly TextBox[]): Raster {
-  const { width, height, channels } = raster;
-  const data = new Uint8Array(raster.data);
-  const alpha = channels === 2 || channels === 4;
-  for (const box of boxes) {
-    const pad = Math.max(2, Math.round((box.y1 - box.y0) * 0.2));
-    const x0 = Math.max(0, Math.floor(box.x0) - pad);
-    const y0 = Math.max(0, Math.floor(box.y0) - pad);
-    const x1 = Math.min(width, Math.ceil(box.x1) + pad);
-    const y1 = Math.min(height, Math.ceil(box.y1) + pad);
-    for (let y = y0; y < y1; y += 1) {
-      const row = y * width;
-      for (let x = x0; x < x1; x += 1) {
-        const i = (row + x) * channels;
-        data.fill(0, i, i + channels);
-        if (alpha) data[i + channels - 1] = 255;
-      }
-    }
-  }
-  return { ...raster, data };
 }

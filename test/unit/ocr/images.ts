@@ -21,7 +21,12 @@ function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-export function sceneSvg(width: number, height: number, texts: readonly PlantedText[] = []): string {
+export function sceneSvg(
+  width: number,
+  height: number,
+  texts: readonly PlantedText[] = [],
+  extraSvg = '',
+): string {
   const cx = width / 2;
   const cy = height / 2;
   const r = Math.min(width, height) / 2;
@@ -44,6 +49,7 @@ export function sceneSvg(width: number, height: number, texts: readonly PlantedT
   <path d="M ${cx - r * 0.6} ${cy - r * 0.2} Q ${cx} ${cy - r * 0.55} ${cx + r * 0.6} ${cy - r * 0.2}" stroke="#8a8a8a" stroke-width="${r * 0.03}" fill="none"/>
   <circle cx="${cx + r * 0.3}" cy="${cy + r * 0.2}" r="${r * 0.05}" fill="#c8c8c8"/>
   <rect x="${cx - r * 0.05}" y="${cy - r * 0.6}" width="${r * 0.1}" height="${r * 1.2}" fill="#707070"/>
+  ${extraSvg}
   ${words}
 </svg>`;
 }
@@ -53,8 +59,10 @@ export async function renderScene(
   height: number,
   texts: readonly PlantedText[] = [],
   channels: 1 | 3 = 1,
+  /** Further SVG shapes drawn under the text (a lead marker, say). */
+  extraSvg = '',
 ): Promise<Buffer> {
-  const image = sharp(Buffer.from(sceneSvg(width, height, texts)));
+  const image = sharp(Buffer.from(sceneSvg(width, height, texts, extraSvg)));
   return channels === 1 ? image.greyscale().png().toBuffer() : image.removeAlpha().png().toBuffer();
 }
 
