@@ -124,7 +124,12 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
           await cancelInThread(request, threadKey);
           return { kind: 'ignored', reason: 'not-for-bot' };
         }
-        if (!thread?.active || !thread.imageRef) return { kind: 'ignored', reason: 'no-image' };
+        if (!thread?.active || !thread.imageRef) {
+          // Not ours to read — but another delivery of the same message may carry the file (Slack
+          // sends app_mention and message/file_share separately): let that copy count.
+          await store.releaseEvent(keys);
+          return { kind: 'ignored', reason: 'no-image' };
+        }
       } else if (attachment.external) {
         return refuse(
           request,

@@ -24,3 +24,18 @@ describe('what the store keeps of a request', () => {
     expect(state).not.toContain('CANARY-DOE');
   });
 });
+
+describe('a message delivered twice, once without its file', () => {
+  it('reads the copy that carries the file after ignoring the one that did not', async () => {
+    bot = await setupBot();
+    const withFile = request();
+    const bare = { ...withFile, eventId: `${withFile.eventId}-mention`, attachments: [] };
+    expect(await bot.core.handle(bare)).toMatchObject({ kind: 'ignored', reason: 'no-image' });
+    const outcome = await bot.core.handle(withFile);
+    expect(outcome).toMatchObject({ kind: 'accepted' });
+    const jobId = (outcome as { jobId: string }).jobId;
+    await until(async () => (await bot!.store.getJob(jobId))?.status === 'succeeded');
+    // And the same copy again is still a duplicate.
+    expect(await bot.core.handle(withFile)).toMatchObject({ kind: 'duplicate', jobId });
+  });
+});
