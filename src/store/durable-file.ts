@@ -109,7 +109,9 @@ export function createDurableJsonFile<T>(
       }
       // No usable backup: only a first run (no file, or an empty one left by a crash during the very
       // first write) may start empty. Anything else would silently lose every queued request.
-      if (mainSize === undefined || mainSize === 0) return null;
+      // A backup that exists but cannot be read means state did exist: never start empty over it.
+      const backupSize = await sizeOf(bakPath);
+      if ((mainSize === undefined || mainSize === 0) && !backupSize) return null;
       throw new AppError('STORE_CORRUPT', 'state file unreadable and no backup generation', {
         details: { movedAside: lastRead.movedAside ? basename(lastRead.movedAside) : undefined },
         userMessage: `The state file in the data folder is damaged and no backup could be restored. It was moved aside as ${lastRead.movedAside ? basename(lastRead.movedAside) : 'a .corrupt file'}; inspect it, then start again.`,

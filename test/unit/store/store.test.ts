@@ -117,6 +117,13 @@ describe('store durability', () => {
     await store.close();
   });
 
+  it('refuses to start empty when the state file is empty and the backup is damaged', async () => {
+    await writeFile(join(dir, 'state.json'), '');
+    await writeFile(join(dir, 'state.json.bak'), Buffer.alloc(500));
+    const error = await openStore(dir, { logger: silentLogger }).catch((e: unknown) => e);
+    expect(isAppError(error, 'STORE_CORRUPT')).toBe(true);
+  });
+
   it('refuses a second writer and takes over a stale lock', async () => {
     const first = await openStore(dir, { logger: silentLogger });
     const error = await openStore(dir, { logger: silentLogger }).catch((e: unknown) => e);
@@ -195,7 +202,7 @@ describe('store contents', () => {
       thread: { channelId: 'c', threadId: 'done' },
       active: true,
       imageRef: old.sha256,
-      turns: [{ role: 'user', text: 'body' }],
+      turns: [{ role: 'user', text: 'CANARY-THREAD-BODY' }],
       lastActivityAt: new Date(now).toISOString(),
     });
     await store.claimEvent({ platform: 'console', eventId: 'e', messageKey: 'm' });
@@ -210,6 +217,10 @@ describe('store contents', () => {
     expect(await store.loadImage(old.sha256)).toBeUndefined();
     expect(await store.loadImage(live.sha256)).toBeDefined();
     expect(await store.getJob('waiting')).toBeDefined();
+    // The expired conversation is gone from the backup generation too, not only from state.json.
+    for (const file of ['state.json', 'state.json.bak']) {
+      expect(await readFile(join(dir, file), 'utf8')).not.toContain('CANARY-THREAD-BODY');
+    }
     now += 48 * 3600_000;
     expect((await store.sweep(3600_000)).events).toBe(2);
     await store.close();
