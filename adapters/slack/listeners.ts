@@ -90,17 +90,21 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
         return { kind: 'duplicate' };
       }
     }
-    const pending = deps
-      .core()
-      .handle(request)
-      .catch((error: unknown) => {
-        deps.logger.error({ err: error, eventId: request.eventId }, 'slack: core.handle failed');
-        return undefined;
-      });
+    const pending = deps.core().handle(request);
     seen.set(request.messageKey, pending);
     seen.set(request.eventId, pending);
-    const outcome = await pending;
-    if (!outcome || outcome.kind === 'ignored') {
+    let outcome: HandleOutcome;
+    try {
+      outcome = await pending;
+    } catch (error) {
+      seen.delete(request.messageKey);
+      seen.delete(request.eventId);
+      deps.logger.error({ err: error, eventId: request.eventId }, 'slack: request not stored; not acked');
+      // Not durable, so not acknowledged: the listener fails, Bolt answers 5xx (or Socket Mode sends
+      // no ack) and Slack delivers the event again (Events API retries, api.slack.com/apis/events-api).
+      throw error;
+    }
+    if (outcome.kind === 'ignored') {
       seen.delete(request.messageKey);
       seen.delete(request.eventId);
     }
@@ -159,16 +163,18 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
   });
 
   app.shortcut({ callback_id: SHORTCUT_CALLBACK_ID, type: 'message_action' }, async ({ shortcut, ack }) => {
-    await ack();
     const request = shortcutToRequest(shortcut as unknown as SlackMessageShortcut, {
       botUserId: deps.botUserId(),
       receivedAt: now(),
     });
     if (request.attachments.length === 0) {
+      await ack();
       deps.background(deps.notify(request.thread, request.userId, hint));
       return;
     }
+    // Persist first, then ack (issue #5: a job is stored before the platform is acknowledged).
     const outcome = await handleOnce(request);
+    await ack();
     if (outcome?.kind === 'duplicate') {
       deps.background(
         deps.notify(request.thread, request.userId, {
