@@ -6,7 +6,7 @@ import { AppError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
 import { toBoltLogger } from './bolt-logger.ts';
 import { createSlackDownloader } from './download.ts';
-import { registerListeners } from './listeners.ts';
+import { isNotStored, registerListeners } from './listeners.ts';
 import { createOutbound } from './outbound.ts';
 import { createChannelPacer } from './pacing.ts';
 import { createHttpReceiver, createSocketReceiver, type SlackHttpReceiver } from './receiver.ts';
@@ -129,6 +129,14 @@ export function createSlackAdapter(config: Config, deps: SlackAdapterDeps): Slac
     pending.add(tracked);
   };
 
+  // Bolt's default error handler logs and swallows listener errors, so the request would still be
+  // acked (200). A request the core could not store must not be: rethrow it so the receiver answers
+  // 5xx (or Socket Mode withholds the ack) and Slack delivers it again.
+  app.error(async (error) => {
+    if (isNotStored(error)) throw error;
+    logger.error({ err: error }, 'slack: listener failed');
+  });
+
   registerListeners(app, {
     core: () => {
       if (!core) throw new AppError('INTERNAL', 'slack adapter used before start()');
@@ -140,10 +148,6 @@ export function createSlackAdapter(config: Config, deps: SlackAdapterDeps): Slac
     notify: outbound.notifyPrivately,
     background,
   });
-  app.error(async (error) => {
-    logger.error({ err: error }, 'slack: listener error');
-  });
-
   return {
     platform: 'slack',
     async start(botCore: BotCore) {

@@ -2,7 +2,7 @@ import type { App, types } from '@slack/bolt';
 import type { BotCore, HandleOutcome, QueueSnapshot } from '../../src/core/adapter.ts';
 import type { OutboundMessage } from '../../src/core/reply.ts';
 import type { InboundRequest, ThreadRef } from '../../src/core/types.ts';
-import { isAppError } from '../../src/errors.ts';
+import { AppError, isAppError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
 import { ACTION_IDS, renderMessage } from './render.ts';
 import {
@@ -67,6 +67,20 @@ export function queueInfo(snapshot: QueueSnapshot): OutboundMessage {
   };
 }
 
+/** Marks a request the core could not persist; the App's error handler turns it into a non-ack. */
+export function notStored(cause: unknown): AppError {
+  return new AppError('INTERNAL', 'slack request not stored', {
+    cause,
+    retryable: true,
+    details: { notStored: true },
+  });
+}
+
+export function isNotStored(error: unknown): boolean {
+  const original = (error as { original?: unknown } | undefined)?.original ?? error;
+  return original instanceof AppError && original.details.notStored === true;
+}
+
 export function registerListeners(app: App, deps: ListenerDeps): void {
   const seen = createSeen();
   const hinted = createSeen();
@@ -102,7 +116,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
       deps.logger.error({ err: error, eventId: request.eventId }, 'slack: request not stored; not acked');
       // Not durable, so not acknowledged: the listener fails, Bolt answers 5xx (or Socket Mode sends
       // no ack) and Slack delivers the event again (Events API retries, api.slack.com/apis/events-api).
-      throw error;
+      throw notStored(error);
     }
     if (outcome.kind === 'ignored') {
       seen.delete(request.messageKey);

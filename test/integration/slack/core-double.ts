@@ -18,6 +18,8 @@ export interface CoreDouble extends BotCore {
   handleDelayMs: number;
   /** Next outcome override (e.g. a refusal). */
   nextOutcome?: HandleOutcome;
+  /** The next handle() fails, as when the store cannot write. */
+  failNext?: boolean;
 }
 
 export function createCoreDouble(): CoreDouble {
@@ -35,6 +37,10 @@ export function createCoreDouble(): CoreDouble {
       double.handled.push(entry);
       await new Promise((r) => setTimeout(r, double.handleDelayMs));
       entry.resolvedAt = Date.now();
+      if (double.failNext) {
+        double.failNext = false;
+        throw new Error('store write failed');
+      }
       if (double.nextOutcome) {
         const outcome = double.nextOutcome;
         double.nextOutcome = undefined;

@@ -148,6 +148,18 @@ describe('slack adapter: triggers and acks', () => {
     expect(s.core.handled[0]!.request.thread).toEqual({ channelId: 'D1', threadId: ts });
   });
 
+  it('does not ack a request the core could not store, so the Slack retry is read', async () => {
+    const ts = s.nextTs();
+    s.core.failNext = true;
+    const first = await s.send(s.mention(ts));
+    expect(first.status).toBeGreaterThanOrEqual(500);
+    // Slack redelivers the same event (X-Slack-Retry-Num: 1): now it is stored and acked.
+    const retry = await s.send(s.mention(ts));
+    expect(retry.status).toBe(200);
+    expect(s.core.handled).toHaveLength(2);
+    expect(s.core.handled[1]!.request.messageKey).toBe(`slack:C1:${ts}`);
+  });
+
   it('handles the "Read this scan" message shortcut for the user who invoked it', async () => {
     const ts = s.nextTs();
     const payload = {
