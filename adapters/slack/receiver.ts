@@ -178,7 +178,10 @@ export function createSocketReceiver(options: {
     try {
       await app?.processEvent(event);
     } catch (error) {
-      options.logger.error({ err: error }, 'slack socket event failed');
+      // Not acked: Slack redelivers an un-acked Socket Mode envelope (retry_num), so a request the
+      // core could not store is not lost (api.slack.com/apis/socket-mode#acknowledge).
+      options.logger.error({ err: error }, 'slack socket event failed; not acknowledged');
+      return;
     }
     await args.ack(response);
   });
