@@ -19,15 +19,24 @@ export function isAllowed(config: Config, request: InboundRequest): boolean {
 export const STAT_PRIORITY = 10;
 export const ROUTINE_PRIORITY = 0;
 
-const statWords = /\b(stat|urgent)\b/i;
+const statWords = /\b(stat|urgent|urgently)\b/gi;
+/**
+ * Words just before "urgent" that make it a question about the image or a negation, not a request to
+ * jump the queue: "not urgent", "non-urgent", "any urgent findings?", "is anything urgent".
+ */
+const notARequest = /\b(not|non|no|any|anything|is|are|something|nothing)[\s-]+$/i;
 
-/** STAT: a STAT channel, or the requester said "stat"/"urgent". */
+/** STAT: a STAT channel, or the requester asked for it ("STAT", "urgent please"), not negated. */
 export function priorityOf(
   config: Config,
   request: Pick<InboundRequest, 'platform' | 'thread' | 'question'>,
 ): number {
   if (names(config.STAT_CHANNELS, request.platform, request.thread.channelId)) return STAT_PRIORITY;
-  return statWords.test(request.question) ? STAT_PRIORITY : ROUTINE_PRIORITY;
+  for (const match of request.question.matchAll(statWords)) {
+    const before = request.question.slice(Math.max(0, match.index - 24), match.index);
+    if (!notARequest.test(before)) return STAT_PRIORITY;
+  }
+  return ROUTINE_PRIORITY;
 }
 
 /** A message that is only the word "cancel" withdraws the poster's pending request in that thread. */

@@ -20,6 +20,12 @@ describe('request policy', () => {
     expect(at('ward', 'STAT: tension pneumothorax?')).toBe(STAT_PRIORITY);
     expect(at('ward', 'urgent please')).toBe(STAT_PRIORITY);
     expect(at('ward', 'what is the status of the line? statistics?')).toBe(0);
+    // Negations and questions about the image are not requests to jump the queue.
+    expect(at('ward', 'not urgent, just curious')).toBe(0);
+    expect(at('ward', 'non-urgent follow-up CT')).toBe(0);
+    expect(at('ward', 'any urgent findings?')).toBe(0);
+    expect(at('ward', 'is anything urgent here?')).toBe(0);
+    expect(at('ward', 'please read urgently, patient crashing')).toBe(STAT_PRIORITY);
   });
 
   it('applies allow-lists by bare or platform-qualified id', () => {
