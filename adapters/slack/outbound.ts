@@ -49,17 +49,41 @@ export function createOutbound(options: OutboundOptions) {
     return { thread, messageId: result.ts };
   }
 
+  /**
+   * Edits of one message are coalesced: while an edit waits in the channel's queue, a newer one only
+   * replaces its content, so a busy channel never sends stale "queued #k" edits one per second ahead
+   * of the read. A finished read or an error jumps the channel's queue of status edits.
+   */
+  const latest = new Map<string, OutboundMessage>();
+  const queued = new Map<string, Promise<void>>();
   async function update(ref: PostedRef, message: OutboundMessage): Promise<void> {
-    const rendered = renderMessage(message);
-    await pacer.schedule(ref.thread.channelId, () =>
-      client.chat.update({
-        channel: ref.thread.channelId,
-        ts: tsOf(ref.messageId),
-        text: rendered.text,
-        blocks: rendered.blocks,
-        link_names: false,
-      }),
-    );
+    latest.set(ref.messageId, message);
+    const waiting = queued.get(ref.messageId);
+    const urgent = message.kind !== 'status';
+    if (waiting && !urgent) return waiting;
+    const send = pacer
+      .schedule(
+        ref.thread.channelId,
+        async () => {
+          if (queued.get(ref.messageId) === send) queued.delete(ref.messageId);
+          const current = latest.get(ref.messageId);
+          // A later edit of this message already went out (a read jumps the queue): nothing to send.
+          if (!current) return;
+          latest.delete(ref.messageId);
+          const rendered = renderMessage(current);
+          await client.chat.update({
+            channel: ref.thread.channelId,
+            ts: tsOf(ref.messageId),
+            text: rendered.text,
+            blocks: rendered.blocks,
+            link_names: false,
+          });
+        },
+        urgent,
+      )
+      .then(() => undefined);
+    queued.set(ref.messageId, send);
+    return send;
   }
 
   async function react(

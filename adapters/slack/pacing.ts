@@ -7,7 +7,8 @@ import Bottleneck from 'bottleneck';
  * which honours Retry-After.
  */
 export interface ChannelPacer {
-  schedule<T>(channelId: string, task: () => Promise<T>): Promise<T>;
+  /** `urgent` work (a finished read, an error) goes ahead of queued status edits in its channel. */
+  schedule<T>(channelId: string, task: () => Promise<T>, urgent?: boolean): Promise<T>;
   /** Wait for queued posts, then stop accepting more. */
   stop(): Promise<void>;
 }
@@ -16,9 +17,10 @@ export function createChannelPacer(options: { minTimeMs: number }): ChannelPacer
   const group = new Bottleneck.Group({ maxConcurrent: 1, minTime: options.minTimeMs });
   let stopped = false;
   return {
-    schedule(channelId, task) {
+    schedule(channelId, task, urgent = false) {
       if (stopped) return Promise.reject(new Error('slack pacer stopped'));
-      return group.key(channelId).schedule(task);
+      // Bottleneck runs lower priority numbers first (0–9, default 5).
+      return group.key(channelId).schedule({ priority: urgent ? 1 : 5 }, task);
     },
     async stop() {
       stopped = true;
