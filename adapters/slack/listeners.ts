@@ -234,14 +234,22 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
       deps
         .core()
         .acknowledge(jobId, actions.user.id)
-        .then((result) =>
-          result
-            ? undefined
-            : tellPresser(actions, {
-                kind: 'error',
-                code: 'USAGE',
-                text: 'That read can no longer be acknowledged.',
-              }),
+        .then(
+          (result) =>
+            result
+              ? undefined
+              : tellPresser(actions, {
+                  kind: 'error',
+                  code: 'USAGE',
+                  text: 'That read can no longer be acknowledged.',
+                }),
+          // e.g. NOT_ALLOWED: the presser is not on ALLOWED_USERS — tell them, privately.
+          (error: unknown) =>
+            tellPresser(actions, {
+              kind: 'error',
+              code: isAppError(error) ? error.code : 'INTERNAL',
+              text: isAppError(error) ? error.userMessage : 'That read could not be acknowledged.',
+            }),
         ),
     );
   });

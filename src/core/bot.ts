@@ -8,7 +8,7 @@ import { type Store, type StoredJob, threadKeyOf } from '../store/types.ts';
 import type { BotCore, ChatAdapter, HandleOutcome, QueueSnapshot } from './adapter.ts';
 import { type CoreContext, createJobRunner, type PrepareFn } from './flow.ts';
 import { helpMessage } from './help.ts';
-import { isAllowed, isCancelCommand, priorityOf, userMessageIdOf } from './policy.ts';
+import { isAllowed, isCancelCommand, isUserAllowed, priorityOf, userMessageIdOf } from './policy.ts';
 import type { Engine, InboundRequest, Platform, ThreadRef } from './types.ts';
 
 export type { PrepareFn } from './flow.ts';
@@ -99,6 +99,11 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
     for (const job of mine) any = (await core.cancel(job.id, request.userId)) || any;
     return any;
   }
+
+  const notAllowedToAct = () =>
+    new AppError('NOT_ALLOWED', 'user not on ALLOWED_USERS', {
+      userMessage: 'You are not on the list of people who may acknowledge or rate quickread reads here.',
+    });
 
   const core: RunningBotCore = {
     attach(adapter) {
@@ -203,6 +208,8 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
     async acknowledge(jobId, userId) {
       const job = await store.getJob(jobId);
       if (job?.answer?.kind !== 'read') return undefined;
+      // Acknowledging a read is a clinical act: only allow-listed users may record one.
+      if (!isUserAllowed(config, job.platform, userId)) throw notAllowedToAct();
       const existing = await store.getAcknowledgement(jobId);
       if (existing) return { at: existing.at };
       const at = iso();
@@ -233,6 +240,7 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
     async feedback(jobId, userId, vote) {
       const job = await store.getJob(jobId);
       if (!job) throw new AppError('USAGE', 'unknown job', { userMessage: 'That read is no longer kept.' });
+      if (!isUserAllowed(config, job.platform, userId)) throw notAllowedToAct();
       await store.addFeedback({
         jobId,
         userHash: store.hashId(`${job.platform}:${userId}`),

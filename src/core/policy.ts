@@ -15,6 +15,11 @@ export function isAllowed(config: Config, request: InboundRequest): boolean {
   return channelOk && userOk;
 }
 
+/** ALLOWED_USERS for actions on an existing read (Acknowledge, feedback): empty means everyone. */
+export function isUserAllowed(config: Config, platform: Platform, userId: string): boolean {
+  return config.ALLOWED_USERS.length === 0 || names(config.ALLOWED_USERS, platform, userId);
+}
+
 /** Job.priority values: higher runs first; anything above 0 is STAT for the dispatcher. */
 export const STAT_PRIORITY = 10;
 export const ROUTINE_PRIORITY = 0;

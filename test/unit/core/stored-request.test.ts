@@ -39,3 +39,18 @@ describe('a message delivered twice, once without its file', () => {
     expect(await bot.core.handle(withFile)).toMatchObject({ kind: 'duplicate', jobId });
   });
 });
+
+describe('ALLOWED_USERS on actions', () => {
+  it('refuses Acknowledge and feedback from a user not on the list, and records them for one who is', async () => {
+    bot = await setupBot({ env: { ALLOWED_USERS: 'U1' } });
+    const outcome = await bot.core.handle(request({ userId: 'U1' }));
+    const jobId = (outcome as { jobId: string }).jobId;
+    await until(async () => (await bot!.store.getJob(jobId))?.status === 'succeeded');
+    await expect(bot.core.acknowledge(jobId, 'U-stranger')).rejects.toMatchObject({ code: 'NOT_ALLOWED' });
+    await expect(bot.core.feedback(jobId, 'U-stranger', 'down')).rejects.toMatchObject({
+      code: 'NOT_ALLOWED',
+    });
+    expect(await bot.store.getAcknowledgement(jobId)).toBeUndefined();
+    expect(await bot.core.acknowledge(jobId, 'U1')).toMatchObject({ at: expect.any(String) });
+  });
+});
