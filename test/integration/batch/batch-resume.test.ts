@@ -156,7 +156,10 @@ describe('quickread batch: checkpoint, crash, --resume', () => {
     const firstExit = exited(first);
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
-      if (existsSync(results) && (await rowsOf(results)).length >= killAfter) break;
+      // The checkpoint row and the progress line are separate writes: wait for both (the gate holds
+      // further reads, so nothing moves on meanwhile).
+      const progressed = stderr.includes(`batch: ${killAfter}/${total} done`);
+      if (progressed && existsSync(results) && (await rowsOf(results)).length >= killAfter) break;
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
     first.kill('SIGKILL');
