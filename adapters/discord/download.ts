@@ -1,3 +1,4 @@
+import { readCapped } from '../../src/core/read-capped.ts';
 import { AppError } from '../../src/errors.ts';
 
 /**
@@ -111,27 +112,14 @@ export async function downloadAttachment(
       await response.body?.cancel();
       throw tooLarge(options.maxBytes);
     }
-    return readCapped(response, options.maxBytes, signal);
+    return readBody(response, options.maxBytes, signal);
   }
   throw new AppError('DOWNLOAD_FAILED', 'discord attachment redirected too often', { retryable: false });
 }
 
-async function readCapped(response: Response, maxBytes: number, signal?: AbortSignal): Promise<Buffer> {
-  if (!response.body) return Buffer.alloc(0);
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
+async function readBody(response: Response, maxBytes: number, signal?: AbortSignal): Promise<Buffer> {
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxBytes) {
-        await reader.cancel();
-        throw tooLarge(maxBytes);
-      }
-      chunks.push(value);
-    }
+    return await readCapped(response, { maxBytes, tooLarge: () => tooLarge(maxBytes) });
   } catch (error) {
     if (error instanceof AppError) throw error;
     if (signal?.aborted) throw new AppError('CANCELLED', 'discord download aborted', { cause: error });
@@ -140,5 +128,4 @@ async function readCapped(response: Response, maxBytes: number, signal?: AbortSi
       retryable: true,
     });
   }
-  return Buffer.concat(chunks, total);
 }

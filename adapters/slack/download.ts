@@ -1,3 +1,4 @@
+import { readCapped } from '../../src/core/read-capped.ts';
 import type { AttachmentRef } from '../../src/core/types.ts';
 import { AppError } from '../../src/errors.ts';
 
@@ -104,7 +105,7 @@ export function createSlackDownloader(options: DownloaderOptions) {
         await response.body?.cancel();
         throw tooLarge(declared);
       }
-      return readCapped(response, options.maxBytes, tooLarge);
+      return readChecked(response, options.maxBytes, tooLarge);
     }
     throw new AppError('DOWNLOAD_FAILED', 'too many redirects', { retryable: false });
   };
@@ -117,26 +118,14 @@ function htmlError(): AppError {
   });
 }
 
-async function readCapped(response: Response, maxBytes: number, tooLarge: () => AppError): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  const reader = response.body?.getReader();
-  if (!reader) return Buffer.alloc(0);
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
-    if (chunks.length === 1 && looksLikeHtml(chunks[0]!)) {
-      await reader.cancel();
-      throw htmlError();
-    }
-  }
-  const bytes = Buffer.concat(chunks, total);
+async function readChecked(response: Response, maxBytes: number, tooLarge: () => AppError): Promise<Buffer> {
+  const bytes = await readCapped(response, {
+    maxBytes,
+    tooLarge,
+    inspect: (first) => {
+      if (looksLikeHtml(first)) throw htmlError();
+    },
+  });
   if (looksLikeHtml(bytes)) throw htmlError();
   return bytes;
 }

@@ -1,4 +1,5 @@
 import type { Confidence, Finding, InferenceResult, PreparedImage } from '../core/types.ts';
+import type { Logger } from '../log.ts';
 import { applyTable, type CalibrationTable } from './confidence/calibration.ts';
 import type { ModelFinding, ModelRead } from './output.ts';
 
@@ -71,5 +72,20 @@ export function buildResult(input: {
   };
   if (input.read.imageQuality) result.imageQuality = input.read.imageQuality;
   if (input.downscaled) result.downscaled = input.downscaled;
+  return result;
+}
+
+/** The one log line every engine writes per read: counts and timings, never text or findings. */
+export function logRead(logger: Logger, result: InferenceResult): InferenceResult {
+  logger.info(
+    {
+      engine: result.engineId,
+      findings: result.findings.length,
+      urgency: result.urgency,
+      latencyMs: result.latencyMs,
+      downscaled: Boolean(result.downscaled),
+    },
+    'read done',
+  );
   return result;
 }

@@ -16,7 +16,7 @@ import { looksLikeLoop } from '../loop.ts';
 import { probeMessages, readMessages } from '../openai/messages.ts';
 import { type ModelRead, parseModelRead } from '../output.ts';
 import { defaultPrompts, PROMPT_VERSION, type PromptSet, renderPrompt } from '../prompts.ts';
-import { buildResult, type CalibrationTables } from '../result.ts';
+import { buildResult, type CalibrationTables, logRead } from '../result.ts';
 import { tokenConfidences } from './confidence.ts';
 import { manifestRepo } from './files.ts';
 import { type Generation, loadRuntime, type OnnxRuntime } from './runtime.ts';
@@ -207,17 +207,7 @@ export async function createOnnxEngine(config: Config, deps: OnnxEngineDeps): Pr
           now: clock(),
           ...(outcome.downscaled ? { downscaled: outcome.downscaled } : {}),
         });
-        deps.logger.info(
-          {
-            engine: 'onnx',
-            findings: result.findings.length,
-            urgency: result.urgency,
-            latencyMs: result.latencyMs,
-            downscaled: Boolean(result.downscaled),
-          },
-          'read done',
-        );
-        return result;
+        return logRead(deps.logger, result);
       });
     },
     async close() {

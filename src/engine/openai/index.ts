@@ -22,7 +22,7 @@ import { withImageLadder } from '../ladder.ts';
 import { looksLikeLoop } from '../loop.ts';
 import { findingsJsonSchema, type ModelRead, parseModelRead } from '../output.ts';
 import { PROMPT_VERSION, type PromptSet, renderPrompt } from '../prompts.ts';
-import { buildResult, type CalibrationTables } from '../result.ts';
+import { buildResult, type CalibrationTables, logRead } from '../result.ts';
 import { type ChatMessage, probeMessages, readMessages } from './messages.ts';
 
 /**
@@ -247,17 +247,7 @@ export function createOpenAiEngine(config: Config, deps: EngineDeps): Engine {
         now: deps.clock(),
         ...(outcome.downscaled ? { downscaled: outcome.downscaled } : {}),
       });
-      deps.logger.info(
-        {
-          engine: 'openai',
-          findings: result.findings.length,
-          urgency: result.urgency,
-          latencyMs: result.latencyMs,
-          downscaled: Boolean(result.downscaled),
-        },
-        'read done',
-      );
-      return result;
+      return logRead(deps.logger, result);
     },
   };
 }

@@ -15,7 +15,7 @@ import type { EngineDeps } from '../openai/index.ts';
 import { boundHistory, systemPrompt } from '../openai/messages.ts';
 import { type ModelRead, modelReadSchema, parseModelRead } from '../output.ts';
 import { PROMPT_VERSION, renderPrompt } from '../prompts.ts';
-import { buildResult, type CalibrationTables, clamp } from '../result.ts';
+import { buildResult, type CalibrationTables, clamp, logRead } from '../result.ts';
 import { parseFreeText } from './parse-text.ts';
 
 /**
@@ -119,7 +119,7 @@ export function createVisualQaEngine(config: Config, deps: EngineDeps): Engine {
           ? undefined
           : { value: engineConfidence, source: 'engine', calibrated: false },
       );
-      return buildResult({
+      const result = buildResult({
         read,
         confidences,
         tables: await tables,
@@ -132,6 +132,7 @@ export function createVisualQaEngine(config: Config, deps: EngineDeps): Engine {
         now: deps.clock(),
         ...(outcome.downscaled ? { downscaled: outcome.downscaled } : {}),
       });
+      return logRead(deps.logger, result);
     },
   };
 }

@@ -5,8 +5,9 @@
  * colour conversion (color.ts) → de-identified metadata (deid.ts).
  */
 import type { DataSet } from 'dicom-parser';
-import type { DeidReport, ImageSourceInfo, SafeImageMeta, WindowInfo } from '../../core/types.js';
+import type { ImageSourceInfo, WindowInfo } from '../../core/types.js';
 import { AppError } from '../../errors.js';
+import type { DisplayImage } from '../display.ts';
 import { applyWindow, chooseWindow, type WindowChoice } from '../voi.js';
 import { refuseNonImage } from './classify.js';
 import { decodeFrame } from './codecs.js';
@@ -19,16 +20,8 @@ import { parseDicomBytes } from './parse.js';
 import { type StoredFrame, storedFromDecoded, storedFromNative } from './pixels.js';
 import { stats } from './stats.js';
 
-export interface DicomDisplayImage {
-  width: number;
-  height: number;
-  channels: 1 | 3;
-  /** 8-bit display pixels: modality LUT + VOI + MONOCHROME1 inversion, or interleaved RGB. */
-  pixels: Uint8Array;
-  window: WindowInfo;
-  source: ImageSourceInfo;
-  meta: SafeImageMeta;
-  deid: DeidReport;
+/** What every decoder hands to fitting (../display.ts), plus the statistics the conformance suite checks. */
+export interface DicomDisplayImage extends DisplayImage {
   stats: {
     storedMin: number;
     storedMax: number;
