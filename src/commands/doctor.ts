@@ -24,7 +24,8 @@ export function vllmCommand(config: Config): string {
   const maxPixels = config.MAX_IMAGE_SIZE * config.MAX_IMAGE_SIZE;
   return [
     `vllm serve ${config.ENGINE_MODEL} --port ${port}`,
-    `--max-model-len 16384 --limit-mm-per-prompt '{"image":1,"video":0}'`,
+    // Image tokens + prompt + answer + history (README): 8192 covers 1024-px images, 2048 px needs 16384.
+    `--max-model-len ${config.MAX_IMAGE_SIZE > 1024 ? 16384 : 8192} --limit-mm-per-prompt '{"image":1,"video":0}'`,
     `--mm-processor-kwargs '{"max_pixels":${maxPixels}}' --gpu-memory-utilization 0.90`,
   ].join(' ');
 }
