@@ -164,6 +164,7 @@ export async function runPrepare(
   const pool = createDecodePool({
     size: Math.max(1, defaultConcurrency() - 1),
     inline: async (task) => (await import('../ingest/prepare-core.ts')).decodeAndFit(task as DecodeTask),
+    inlineConcurrency: 2,
   });
   const settled = inputs.map(() => deferred<Outcome>());
   let next = 0;

@@ -15,7 +15,21 @@ import { colourToRgb8, paletteToRgb8 } from './color.js';
 import { deidReport, safeMeta } from './deid.js';
 import { encapsulatedFrame, nativeFrame } from './frames.js';
 import { type ImageInfo, readImageInfo } from './image-info.js';
-import { applyVoiLut, datasetWindow, modalityTransform, voiFunction, voiLut } from './lut.js';
+import {
+  INTEGER_TABLE_LIMIT,
+  integerPercentiles,
+  linearStats,
+  windowIntegerFrame,
+} from './integer-window.js';
+import {
+  applyVoiLut,
+  datasetWindow,
+  type LinearModality,
+  linearModality,
+  modalityTransform,
+  voiFunction,
+  voiLut,
+} from './lut.js';
 import { parseDicomBytes } from './parse.js';
 import { type StoredFrame, storedFromDecoded, storedFromNative } from './pixels.js';
 import { stats } from './stats.js';
@@ -132,19 +146,37 @@ function greyscale(
   storedPart: { storedMin: number; storedMax: number; storedMean: number },
   modality: string | undefined,
 ): Pick<DicomDisplayImage, 'pixels' | 'window' | 'stats'> {
-  const modalityValues = modalityTransform(stored.values, ds, frameIndex, info.signed).values;
+  const linear = linearModality(ds, frameIndex);
+  const integer =
+    linear &&
+    stored.values instanceof Int32Array &&
+    storedPart.storedMax - storedPart.storedMin < INTEGER_TABLE_LIMIT
+      ? {
+          values: stored.values,
+          min: storedPart.storedMin,
+          max: storedPart.storedMax,
+          mean: storedPart.storedMean,
+        }
+      : undefined;
+  // The integer path never builds the per-pixel modality values; the general path does, here.
+  const modalityValues = integer
+    ? undefined
+    : modalityTransform(stored.values, ds, frameIndex, info.signed).values;
   // Without a modality LUT the values are the stored ones: reuse their statistics.
   const m =
-    modalityValues === stored.values
-      ? { min: storedPart.storedMin, max: storedPart.storedMax, mean: storedPart.storedMean }
-      : stats(modalityValues);
+    integer && linear
+      ? linearStats(integer, linear)
+      : modalityValues === stored.values || !modalityValues
+        ? { min: storedPart.storedMin, max: storedPart.storedMax, mean: storedPart.storedMean }
+        : stats(modalityValues);
   const statsOut = { ...storedPart, modalityMin: m.min, modalityMax: m.max, modalityMean: m.mean };
   // MONOCHROME1 shows its minimum as white (C.7.6.3.1.2); Presentation LUT Shape INVERSE (C.11.6.1)
   // asks for the same, and DX pairs the two, so either inverts once.
   const invert =
     info.photometric === 'MONOCHROME1' || ds.string('x20500020')?.trim().toUpperCase() === 'INVERSE';
   const dataset = datasetWindow(ds, frameIndex);
-  const lut = !dataset && (options.window ?? 'auto') === 'auto' ? voiLut(ds, m.min < 0) : undefined;
+  const auto = !dataset && (options.window ?? 'auto') === 'auto';
+  const lut = auto ? voiLut(ds, m.min < 0) : undefined;
   if (lut) {
     const window: WindowInfo = {
       center: lut.firstMapped + lut.data.length / 2,
@@ -152,18 +184,55 @@ function greyscale(
       source: 'voi-lut',
       reason: "the file's own VOI LUT Sequence",
     };
-    return { pixels: applyVoiLut(lut, modalityValues, invert), window, stats: statsOut };
+    const values = modalityValues ?? modalityTransform(stored.values, ds, frameIndex, info.signed).values;
+    return { pixels: applyVoiLut(lut, values, invert), window, stats: statsOut };
   }
   const input: Parameters<typeof chooseWindow>[1] = {};
   if (options.window !== undefined) input.choice = options.window;
   if (options.question !== undefined) input.question = options.question;
   if (dataset) input.dataset = dataset;
   if (modality) input.modality = modality;
-  const auto = !dataset && (options.window ?? 'auto') === 'auto';
-  const sample = auto ? windowSample(ds, info, stored.values, modalityValues, modality) : modalityValues;
+  if (integer && linear) {
+    const include = sampleFilter(ds, info, modality, linear);
+    input.percentiles = () => integerPercentiles(integer, linear, include, 0.005, 0.995);
+    const window = chooseWindow([], input);
+    const fn = window.source === 'dataset' ? voiFunction(ds, frameIndex) : 'LINEAR';
+    return { pixels: windowIntegerFrame(integer, linear, window, invert, fn), window, stats: statsOut };
+  }
+  const values = modalityValues!;
+  const sample = auto ? windowSample(ds, info, stored.values, values, modality) : values;
   const window = chooseWindow(sample, input);
   const fn = window.source === 'dataset' ? voiFunction(ds, frameIndex) : 'LINEAR';
-  return { pixels: applyWindow(modalityValues, window, invert, fn), window, stats: statsOut };
+  return { pixels: applyWindow(values, window, invert, fn), window, stats: statsOut };
+}
+
+/** Pixel Padding Value (0028,0120) and Pixel Padding Range Limit (0028,0121), as stored values. */
+function paddingRange(ds: DataSet, info: ImageInfo): { lo: number; hi: number } | undefined {
+  const signedTag = (tag: string) => {
+    const el = ds.elements[tag];
+    if (!el || el.length < 2) return undefined;
+    const v = ds.uint16(tag) ?? 0;
+    return info.signed && v > 32767 ? v - 65536 : v;
+  };
+  const pad = signedTag('x00280120');
+  if (pad === undefined) return undefined;
+  const limit = signedTag('x00280121') ?? pad;
+  return { lo: Math.min(pad, limit), hi: Math.max(pad, limit) };
+}
+
+/** windowSample's rule for one stored value (integer path): padding and CT below −1024 HU are out. */
+function sampleFilter(
+  ds: DataSet,
+  info: ImageInfo,
+  modality: string | undefined,
+  linear: LinearModality,
+): (stored: number) => boolean {
+  const pad = paddingRange(ds, info);
+  const ct = modality === 'CT';
+  return (s) => {
+    if (pad && s >= pad.lo && s <= pad.hi) return false;
+    return !(ct && s * linear.slope + linear.intercept < -1024);
+  };
 }
 
 /**
@@ -178,18 +247,11 @@ function windowSample(
   values: StoredFrame['values'],
   modality: string | undefined,
 ): ArrayLike<number> {
-  const signedTag = (tag: string) => {
-    const el = ds.elements[tag];
-    if (!el || el.length < 2) return undefined;
-    const v = ds.uint16(tag) ?? 0;
-    return info.signed && v > 32767 ? v - 65536 : v;
-  };
-  const pad = signedTag('x00280120');
-  const limit = signedTag('x00280121') ?? pad;
+  const pad = paddingRange(ds, info);
   const ct = modality === 'CT';
   if (pad === undefined && !ct) return values;
-  const lo = Math.min(pad ?? Number.NaN, limit ?? Number.NaN);
-  const hi = Math.max(pad ?? Number.NaN, limit ?? Number.NaN);
+  const lo = pad?.lo ?? Number.NaN;
+  const hi = pad?.hi ?? Number.NaN;
   const out = new Float32Array(values.length);
   let k = 0;
   for (let i = 0; i < values.length; i++) {

@@ -61,21 +61,38 @@ export function lookup(lut: Lut, values: ArrayLike<number>): Float32Array {
   return out;
 }
 
+/** A linear modality transform (Rescale Slope/Intercept, C.11.1.1.2): where it comes from and its terms. */
+export interface LinearModality {
+  slope: number;
+  intercept: number;
+  source: 'rescale' | 'functional-groups' | 'none';
+}
+
+/**
+ * The modality transform when it is linear: the Pixel Value Transformation functional group first,
+ * then the top-level Rescale Slope/Intercept, else identity; undefined when a Modality LUT Sequence
+ * (a table, not a line) applies instead.
+ */
+export function linearModality(ds: DataSet, frameIndex: number): LinearModality | undefined {
+  const fg = functionalGroup(ds, frameIndex, 'x00289145');
+  const source = fg ?? ds;
+  const slope = source.floatString('x00281053');
+  const intercept = source.floatString('x00281052');
+  if (slope !== undefined || intercept !== undefined) {
+    return { slope: slope ?? 1, intercept: intercept ?? 0, source: fg ? 'functional-groups' : 'rescale' };
+  }
+  return item(ds, 'x00283000') ? undefined : { slope: 1, intercept: 0, source: 'none' };
+}
+
 export function modalityTransform(
   stored: StoredValues,
   ds: DataSet,
   frameIndex: number,
   signed: boolean,
 ): ModalityResult {
-  const fg = functionalGroup(ds, frameIndex, 'x00289145');
-  const source = fg ?? ds;
-  const slope = source.floatString('x00281053');
-  const intercept = source.floatString('x00281052');
-  if (slope !== undefined || intercept !== undefined) {
-    return {
-      values: rescale(stored, slope ?? 1, intercept ?? 0),
-      source: fg ? 'functional-groups' : 'rescale',
-    };
+  const linear = linearModality(ds, frameIndex);
+  if (linear && linear.source !== 'none') {
+    return { values: rescale(stored, linear.slope, linear.intercept), source: linear.source };
   }
   const mlut = item(ds, 'x00283000');
   const lut = mlut && readLut(mlut, 'x00283002', 'x00283006', signed);

@@ -43,6 +43,11 @@ export interface PoolOptions {
    * bot never sets this.
    */
   inline?: (task: PoolTask) => Promise<unknown>;
+  /**
+   * Inline decodes allowed at once (default 1). Two let this thread decode the next file while sharp
+   * encodes the last one on libuv's threads: the encode is asynchronous, so with one the thread idles.
+   */
+  inlineConcurrency?: number;
 }
 
 interface Slot {
@@ -88,7 +93,8 @@ export function createDecodePool(options: PoolOptions = {}): DecodePool {
   const queue: Job[] = [];
   let nextId = 1;
   let closed = false;
-  let inlineBusy = false;
+  let inlineRunning = 0;
+  const inlineLimit = Math.max(1, options.inlineConcurrency ?? 1);
   let backlogSince: number | undefined;
 
   const retire = (slot: Slot): void => {
@@ -134,7 +140,7 @@ export function createDecodePool(options: PoolOptions = {}): DecodePool {
 
   /** A decode on this thread (see PoolOptions.inline); its time cap can only reject, not stop it. */
   const runInline = (job: Job, inline: NonNullable<PoolOptions['inline']>): void => {
-    inlineBusy = true;
+    inlineRunning += 1;
     let settled = false;
     const settle = (done: () => void) => {
       if (!settled) {
@@ -151,7 +157,7 @@ export function createDecodePool(options: PoolOptions = {}): DecodePool {
         (error: unknown) => settle(() => job.reject(toAppError(error, 'INPUT_CORRUPT'))),
       )
       .finally(() => {
-        inlineBusy = false;
+        inlineRunning -= 1;
         pump();
       });
   };
@@ -177,7 +183,7 @@ export function createDecodePool(options: PoolOptions = {}): DecodePool {
         dispatch(free, queue.shift()!);
         continue;
       }
-      if (inline && !inlineBusy) {
+      if (inline && inlineRunning < inlineLimit) {
         runInline(queue.shift()!, inline);
         continue;
       }

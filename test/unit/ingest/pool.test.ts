@@ -56,6 +56,29 @@ describe('decode worker pool', () => {
     expect(pool.alive).toBe(0);
   });
 
+  it('runs up to inlineConcurrency inline jobs at once (decode one while the last one encodes)', async () => {
+    let running = 0;
+    let peak = 0;
+    const inline = async (task: object) => {
+      running += 1;
+      peak = Math.max(peak, running);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      running -= 1;
+      return (task as { value: number }).value;
+    };
+    for (const [inlineConcurrency, expected] of [
+      [1, 1],
+      [2, 2],
+    ] as const) {
+      peak = 0;
+      pool = createDecodePool({ size: 1, entry, inline, inlineConcurrency });
+      const values = await Promise.all([1, 2, 3].map((value) => pool!.run<number>({ value }, 5000)));
+      expect(values).toEqual([1, 2, 3]);
+      expect(peak).toBe(expected);
+      await pool.close();
+    }
+  });
+
   it('with an inline lane, hands work to a worker once it has started, and keeps results in place', async () => {
     const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
     pool = createDecodePool({

@@ -1,0 +1,93 @@
+/**
+ * The common greyscale case, done in one table: integer stored values (PS3.3 C.7.6.3.1.1) under a
+ * linear modality transform (C.11.1.1.2). A CT slice has a few thousand distinct stored values but a
+ * quarter of a million pixels, so the modality transform, the window (C.11.2.1.2) and MONOCHROME1
+ * inversion are worked out once per distinct value and the frame is mapped through the table: no
+ * per-pixel modality array, no float copy for the percentile window. The numbers are the ones the
+ * general path (index.ts) gets: the same expression `s × slope + intercept` feeds the same
+ * `applyWindow`, and percentiles are ranks over the same values, taken from a histogram of stored values.
+ */
+import type { WindowInfo } from '../../core/types.js';
+import { applyWindow, type VoiFunction } from '../voi.js';
+import type { LinearModality } from './lut.js';
+
+/** Stored ranges wider than this go through the general path (a table per value would be too big). */
+export const INTEGER_TABLE_LIMIT = 1 << 20;
+
+export interface IntegerFrame {
+  values: Int32Array;
+  min: number;
+  max: number;
+  mean: number;
+}
+
+/** Modality min/max/mean from the stored ones: a line maps extremes to extremes and means to means. */
+export function linearStats(
+  frame: Pick<IntegerFrame, 'min' | 'max' | 'mean'>,
+  { slope, intercept }: LinearModality,
+): { min: number; max: number; mean: number } {
+  const a = frame.min * slope + intercept;
+  const b = frame.max * slope + intercept;
+  return { min: Math.min(a, b), max: Math.max(a, b), mean: frame.mean * slope + intercept };
+}
+
+/**
+ * The low and high percentiles (0..1) of the modality values of the pixels `include` keeps (decided
+ * per stored value: padding, or CT below −1024 HU); over every pixel when it keeps none. Each is the
+ * value at rank ⌈p·n⌉ in ascending modality order.
+ */
+export function integerPercentiles(
+  frame: IntegerFrame,
+  modality: LinearModality,
+  include: (stored: number) => boolean,
+  low: number,
+  high: number,
+): [number, number] {
+  const { values, min, max } = frame;
+  const counts = new Uint32Array(max - min + 1);
+  for (let i = 0; i < values.length; i++) counts[values[i]! - min]!++;
+  let kept = 0;
+  const keep = new Uint8Array(counts.length);
+  for (let b = 0; b < counts.length; b++) {
+    if (counts[b] && include(min + b)) {
+      keep[b] = 1;
+      kept += counts[b]!;
+    }
+  }
+  if (kept === 0) {
+    keep.fill(1);
+    kept = values.length;
+  }
+  if (kept === 0) return [0, 1];
+  // A negative slope reverses the order: walk stored values downwards to go up in modality values.
+  const ascending = modality.slope >= 0;
+  const at = (p: number): number => {
+    const target = Math.max(1, Math.ceil(p * kept));
+    let cumulative = 0;
+    for (let k = 0; k < counts.length; k++) {
+      const b = ascending ? k : counts.length - 1 - k;
+      if (!keep[b]) continue;
+      cumulative += counts[b]!;
+      if (cumulative >= target) return (min + b) * modality.slope + modality.intercept;
+    }
+    return max * modality.slope + modality.intercept;
+  };
+  return [at(low), at(high)];
+}
+
+/** The frame windowed to 8 bits through one table over [min, max] of the stored values. */
+export function windowIntegerFrame(
+  frame: IntegerFrame,
+  modality: LinearModality,
+  window: WindowInfo,
+  invert: boolean,
+  fn: VoiFunction,
+): Uint8Array {
+  const { values, min, max } = frame;
+  const inputs = new Float64Array(max - min + 1);
+  for (let b = 0; b < inputs.length; b++) inputs[b] = (min + b) * modality.slope + modality.intercept;
+  const table = applyWindow(inputs, window, invert, fn);
+  const out = new Uint8Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = table[values[i]! - min]!;
+  return out;
+}
