@@ -4,14 +4,18 @@
  * resize to 1024 (32-px grid), write an 8-bit PNG. Whole processes, alternated, median of several runs;
  * files/s per transfer-syntax group and overall, and the ratio. Results are printed, never committed.
  *
- *   npx tsx bench/ingest/run.ts [--runs 3] [--repeat 5] [--corpus ../shared/corpus] [--groups all,rle]
+ *   npx tsx bench/ingest/run.ts [--runs 3] [--series 100] [--corpus ../shared/corpus] [--groups all,rle]
  *
  * Two tables: one pass over each group (start-up included: what one `prepare` of a few files costs), and
- * a series where each process gets the group's files `--repeat` times (a CT series of hundreds of
- * slices is the realistic batch; start-up is then amortised). Both sides get the identical file list.
+ * a series where each process gets the group's files repeated up to at least `--series` files (a CT
+ * series is one to several hundred slices; start-up is then amortised). Both sides get the identical
+ * file list.
  *
- * quickread runs twice: with the default BURNED_IN_TEXT=redact (OCR on every image, work the peer does
- * not do) and with BURNED_IN_TEXT=flag (OCR only on raster, US and secondary captures).
+ * quickread runs three ways. The product: the default BURNED_IN_TEXT=redact (a text scan of every
+ * image, issue 9: work the peer does not do) and BURNED_IN_TEXT=flag (scan only raster images, US,
+ * secondary captures and files marked Burned In Annotation). And the same work as the peer
+ * (bench/ingest/ingest-only.mjs: the same `prepare` code and build with the text scan left out), which
+ * is what issue 3's goal compares: faster than the peer overall, at least 2× on uncompressed CT.
  *
  * It times the `quickread` bin as installed: after `npm ci` that runs the plain-JS build of src/
  * (src/build.mjs); the header says which mode ran.
@@ -30,7 +34,7 @@ const arg = (name: string, fallback: string): string => {
   return index > 0 ? (process.argv[index + 1] ?? fallback) : fallback;
 };
 const runs = Number(arg('runs', '3'));
-const repeat = Number(arg('repeat', '5'));
+const seriesLength = Number(arg('series', '100'));
 const corpus = resolve(repo, arg('corpus', '../shared/corpus'));
 const only = arg('groups', '').split(',').filter(Boolean);
 const PYTHON = '/usr/bin/python3';
@@ -93,6 +97,15 @@ const ours = (mode: 'redact' | 'flag'): Contender => ({
     env: { ...process.env, BURNED_IN_TEXT: mode, LOG_LEVEL: 'silent' },
   }),
 });
+
+const sameWork: Contender = {
+  name: 'quickread (no scan)',
+  command: (files, out) => ({
+    cmd: process.execPath,
+    args: [join(repo, 'bench/ingest/ingest-only.mjs'), ...files, '--out', out, '--json'],
+    env: { ...process.env, LOG_LEVEL: 'silent' },
+  }),
+};
 
 const peer: Contender = {
   name: 'pydicom+GDCM+Pillow',
@@ -189,9 +202,16 @@ function checkPeer(): void {
 
 const pad = (text: string | number, width: number) => String(text).padStart(width);
 
+interface Row {
+  group: string;
+  files: number;
+  /** Peer wall time over each quickread way's: redact, flag, no scan. */
+  ratios: { redact?: number; flag?: number; same?: number };
+}
+
 async function main(): Promise<void> {
   checkPeer();
-  const contenders = [ours('redact'), ours('flag'), peer];
+  const contenders = [ours('redact'), ours('flag'), sameWork, peer];
   const tiny = join(mkdtempSync(join(tmpdir(), 'qr-bench-tiny-')), 'tiny.png');
   await sharp({ create: { width: 32, height: 32, channels: 3, background: '#404040' } })
     .png()
@@ -230,24 +250,45 @@ async function main(): Promise<void> {
     'all',
   ];
   const selected = order.filter((group) => groups.has(group) && (only.length === 0 || only.includes(group)));
-  await table(`One pass per process (start-up included)`, contenders, selected, groups, 1);
+  const onePass = await table(`One pass per process (start-up included)`, contenders, selected, groups, 1);
   const series = selected.filter((group) =>
     ['ct-uncompressed', 'uncompressed', 'raster', 'all'].includes(group),
   );
-  if (repeat > 1 && series.length > 0) {
-    await table(
-      `Series: each process gets the group's files ${repeat}× (start-up amortised)`,
+  let seriesRows: Row[] = [];
+  if (seriesLength > 1 && series.length > 0) {
+    seriesRows = await table(
+      `Series: each process gets the group's files repeated to at least ${seriesLength} files (start-up amortised)`,
       contenders,
       series,
       groups,
-      repeat,
+      seriesLength,
     );
   }
   console.log(
     '\nratio = peer wall time / quickread wall time (>1: quickread faster); CPU ratio = peer CPU s / quickread CPU s',
   );
   console.log('(user+sys, all threads); f/s = files per second (wall); (ok) = inputs prepared in every run.');
+  console.log(
+    '"no scan" = the same work as the peer (no burned-in text scan); redact and flag = the product.',
+  );
+  goals(onePass, seriesRows);
   rmSync(join(tiny, '..'), { recursive: true, force: true });
+}
+
+/** Issue 3's goals, on the same work as the peer: faster overall, at least 2× on uncompressed CT. */
+function goals(onePass: Row[], series: Row[]): void {
+  const find = (rows: Row[], group: string) => rows.find((row) => row.group === group)?.ratios.same;
+  const verdict = (value: number | undefined, goal: number) =>
+    value === undefined ? 'not measured' : `${value.toFixed(2)}× (${value >= goal ? 'met' : 'NOT met'})`;
+  console.log('\nGoals (issue 3), same work as the peer:');
+  console.log(`  overall, one pass over all files, goal > 1×:   ${verdict(find(onePass, 'all'), 1.0001)}`);
+  console.log(`  overall, series:                               ${verdict(find(series, 'all'), 1.0001)}`);
+  console.log(
+    `  uncompressed CT series, goal ≥ 2×:            ${verdict(find(series, 'ct-uncompressed'), 2)}`,
+  );
+  console.log(
+    `  uncompressed CT, one pass of ${onePass.find((row) => row.group === 'ct-uncompressed')?.files ?? '?'} files (start-up bound): ${verdict(find(onePass, 'ct-uncompressed'), 2)}`,
+  );
 }
 
 async function table(
@@ -255,8 +296,8 @@ async function table(
   contenders: Contender[],
   selected: string[],
   groups: Map<string, string[]>,
-  times: number,
-): Promise<void> {
+  atLeast: number,
+): Promise<Row[]> {
   console.log(`\n${title}`);
   const header = [
     'group',
@@ -264,26 +305,44 @@ async function table(
     ...contenders.map((c) => `${c.name} f/s (ok)`),
     'ratio redact',
     'ratio flag',
-    'CPU ratio flag',
+    'ratio no scan',
+    'CPU ratio no scan',
   ];
-  const rows: string[][] = [];
+  const cells: string[][] = [];
+  const rows: Row[] = [];
   for (const group of selected) {
-    const files = Array.from({ length: times }, () => groups.get(group)!).flat();
+    const list = groups.get(group)!;
+    const files = Array.from({ length: Math.max(1, Math.ceil(atLeast / list.length)) }, () => list).flat();
     const results = await measure(contenders, files);
     const rate = (ms: number) => (files.length * 1000) / ms;
-    const [redact, flag, python] = results as [(typeof results)[0], (typeof results)[0], (typeof results)[0]];
-    const cell = (row: (typeof results)[0]) =>
+    const [redact, flag, same, python] = results as [Result, Result, Result, Result];
+    const cell = (row: Result) =>
       row.crashed ? `crashed (${row.crashed})` : `${rate(row.ms).toFixed(2)} (${row.ok})`;
-    const ratio = (row: (typeof results)[0]) => (row.crashed ? '-' : `${(python.ms / row.ms).toFixed(2)}×`);
-    const cpu = (row: (typeof results)[0]) => (row.crashed ? '-' : `${(python.cpu / row.cpu).toFixed(2)}×`);
-    rows.push([group, String(files.length), ...results.map(cell), ratio(redact), ratio(flag), cpu(flag)]);
+    const ratio = (row: Result) => (row.crashed ? undefined : python.ms / row.ms);
+    const shown = (value: number | undefined) => (value === undefined ? '-' : `${value.toFixed(2)}×`);
+    const cpu = (row: Result) => (row.crashed ? '-' : `${(python.cpu / row.cpu).toFixed(2)}×`);
+    const ratios = { redact: ratio(redact), flag: ratio(flag), same: ratio(same) };
+    rows.push({ group, files: files.length, ratios });
+    cells.push([
+      group,
+      String(files.length),
+      ...results.map(cell),
+      shown(ratios.redact),
+      shown(ratios.flag),
+      shown(ratios.same),
+      cpu(same),
+    ]);
     process.stderr.write(`  ${group} done\n`);
   }
-  const widths = header.map((cell, index) => Math.max(cell.length, ...rows.map((row) => row[index]!.length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((cell, index) => cell.padEnd(widths[index]!)).join(' | ')} |`;
+  const widths = header.map((cell, index) =>
+    Math.max(cell.length, ...cells.map((row) => row[index]!.length)),
+  );
+  const line = (row: string[]) => `| ${row.map((cell, index) => cell.padEnd(widths[index]!)).join(' | ')} |`;
   console.log(`${line(header)}\n${line(widths.map((width) => '-'.repeat(width)))}`);
-  for (const row of rows) console.log(line(row));
+  for (const row of cells) console.log(line(row));
+  return rows;
 }
+
+type Result = Awaited<ReturnType<typeof measure>>[number];
 
 await main();

@@ -76,7 +76,12 @@ function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
 
 type Outcome = { input: PrepareInput; image: PreparedImage } | { input: PrepareInput; error: AppError };
 
-async function prepareOne(input: PrepareInput, options: PrepareOptions, pool: DecodePool): Promise<Outcome> {
+async function prepareOne(
+  input: PrepareInput,
+  options: PrepareOptions,
+  pool: DecodePool,
+  folders: Map<string, Promise<unknown>>,
+): Promise<Outcome> {
   try {
     if (input.missing) throw new AppError('INPUT_NOT_FOUND', 'input path does not exist');
     const size = (await stat(input.file)).size;
@@ -84,17 +89,26 @@ async function prepareOne(input: PrepareInput, options: PrepareOptions, pool: De
     // Checked before reading, so a 5 GB file is refused without loading it into memory.
     if (size > maxBytes) throw tooLarge(size, maxBytes);
     const image = await prepareImage(await readFile(input.file), options, pool);
-    await writeOutput(input.output, image.png);
+    await writeOutput(input.output, image.png, folders);
     return { input, image };
   } catch (error) {
     return { input, error: toAppError(error, 'INPUT_CORRUPT') };
   }
 }
 
-/** A failure to write the PNG is the output's fault, never reported as a damaged input. */
-async function writeOutput(path: string, png: Buffer): Promise<void> {
+/**
+ * A failure to write the PNG is the output's fault, never reported as a damaged input. Each output
+ * folder is made once per run (a CT series is hundreds of files into one folder).
+ */
+async function writeOutput(path: string, png: Buffer, folders: Map<string, Promise<unknown>>): Promise<void> {
   try {
-    await mkdir(dirname(path), { recursive: true });
+    const folder = dirname(path);
+    let made = folders.get(folder);
+    if (!made) {
+      made = mkdir(folder, { recursive: true });
+      folders.set(folder, made);
+    }
+    await made;
     await writeFile(path, png);
   } catch (error) {
     throw new AppError('OUTPUT_NOT_WRITABLE', 'prepare: output not writable', { cause: error });
@@ -149,8 +163,11 @@ export async function runPrepare(
   cli: PrepareCliOptions,
   config: Config,
   io: CommandIO,
+  /** bench/ingest only (see PrepareOptions.scanForText); the CLI passes nothing. */
+  internal: Pick<PrepareOptions, 'scanForText'> = {},
 ): Promise<number> {
   const options: PrepareOptions = {
+    ...internal,
     maxSide: parseSize(cli.size, config.MAX_IMAGE_SIZE),
     window: parseWindow(cli.window),
     frame: parseFrame(cli.frame),
@@ -159,22 +176,25 @@ export async function runPrepare(
   };
   const inputs = await resolveInputs(paths, cli.out);
   if (inputs.length === 0) throw usage('No files found in the given folder(s).');
-  // This thread has nothing else to serve, so it decodes too (no worker start-up for a small batch)
-  // while up to cores − 1 workers take the rest of a large one. A few files in flight; output in order.
+  // This thread has nothing else to serve, so it decodes too (no worker start-up for a small batch),
+  // two files at a time so that one decodes while sharp encodes the other on libuv's threads, and up
+  // to cores − 1 workers take the rest of a large batch. A few more files are in flight than decode at
+  // once, so decoding runs ahead while earlier images wait for the text scan; output stays in order.
   const pool = createDecodePool({
     size: Math.max(1, defaultConcurrency() - 1),
     inline: async (task) => (await import('../ingest/prepare-core.ts')).decodeAndFit(task as DecodeTask),
     inlineConcurrency: 2,
   });
   const settled = inputs.map(() => deferred<Outcome>());
+  const folders = new Map<string, Promise<unknown>>();
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < inputs.length) {
       const index = next++;
-      settled[index]!.resolve(await prepareOne(inputs[index]!, options, pool));
+      settled[index]!.resolve(await prepareOne(inputs[index]!, options, pool, folders));
     }
   };
-  const lanes = Array.from({ length: defaultConcurrency() + 1 }, lane);
+  const lanes = Array.from({ length: defaultConcurrency() + 2 }, lane);
   let failed = 0;
   try {
     for (const { promise } of settled) {

@@ -35,6 +35,11 @@ export interface PrepareOptions {
   maxFrames?: number;
   /** What to do with text found in the pixels (default 'redact'). */
   burnedInText?: BurnedInTextMode;
+  /**
+   * false skips the burned-in text step altogether. Only bench/ingest sets it, to time ingest alone
+   * against a peer that has no text scan (issue 3); no command, setting or adapter can.
+   */
+  scanForText?: boolean;
 }
 
 export const DEFAULT_MAX_SIDE = 1024;
@@ -90,10 +95,12 @@ export async function prepareImage(
   const mode = options.burnedInText ?? 'redact';
   // Raster images are always scanned and DICOM is unless the mode is `flag` (then only flagged ones, known
   // after decoding): load the OCR models on their own thread while this image decodes.
-  if (shouldScanForText({ kind, burnedInAnnotation: false, mode })) warmTextScanner();
+  const scan = options.scanForText !== false;
+  if (scan && shouldScanForText({ kind, burnedInAnnotation: false, mode })) warmTextScanner();
   const image = await pool.run<PreparedImage>(task, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   // Structured clone turns the worker's Buffer into a plain Uint8Array.
   const png = Buffer.from(image.png.buffer, image.png.byteOffset, image.png.byteLength);
+  if (!scan) return { ...image, png };
   return scanForBurnedInText({ ...image, png }, mode);
 }
 

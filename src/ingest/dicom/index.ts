@@ -149,7 +149,7 @@ function greyscale(
   const linear = linearModality(ds, frameIndex);
   const integer =
     linear &&
-    stored.values instanceof Int32Array &&
+    !(stored.values instanceof Float32Array || stored.values instanceof Float64Array) &&
     storedPart.storedMax - storedPart.storedMin < INTEGER_TABLE_LIMIT
       ? {
           values: stored.values,

@@ -10,12 +10,13 @@
 import type { WindowInfo } from '../../core/types.js';
 import { applyWindow, type VoiFunction } from '../voi.js';
 import type { LinearModality } from './lut.js';
+import type { IntegerValues } from './pixels.js';
 
 /** Stored ranges wider than this go through the general path (a table per value would be too big). */
 export const INTEGER_TABLE_LIMIT = 1 << 20;
 
 export interface IntegerFrame {
-  values: Int32Array;
+  values: IntegerValues;
   min: number;
   max: number;
   mean: number;

@@ -102,7 +102,11 @@ export function modalityTransform(
 
 function rescale(stored: StoredValues, slope: number, intercept: number): StoredValues {
   if (slope === 1 && intercept === 0) return stored;
-  if (slope === 1 && Number.isInteger(intercept) && stored instanceof Int32Array) {
+  if (
+    slope === 1 &&
+    Number.isInteger(intercept) &&
+    !(stored instanceof Float32Array || stored instanceof Float64Array)
+  ) {
     const out = new Int32Array(stored.length);
     for (let i = 0; i < stored.length; i++) out[i] = stored[i]! + intercept;
     return out;

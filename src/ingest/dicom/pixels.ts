@@ -6,7 +6,9 @@
 import type { DecodedFrame } from './codecs.js';
 import type { ImageInfo } from './image-info.js';
 
-export type StoredValues = Int32Array | Float32Array | Float64Array;
+/** Integer stored values, in the narrowest array that holds them (a view of the frame bytes when no bit needs changing). */
+export type IntegerValues = Int32Array | Int16Array | Uint16Array | Int8Array | Uint8Array;
+export type StoredValues = IntegerValues | Float32Array | Float64Array;
 
 export interface StoredFrame {
   values: StoredValues;
@@ -59,26 +61,33 @@ function maskAndExtend(
   bytesPerSample: number,
   little: boolean,
   info: ImageInfo,
-): Int32Array {
+): IntegerValues {
   const n = Math.floor(bytes.byteLength / bytesPerSample);
-  const out = new Int32Array(n);
   const bits = Math.min(info.bitsStored, bytesPerSample * 8);
   const mask = bits >= 32 ? 0xffffffff : (1 << bits) - 1;
   // (v << shift) >> shift sign-extends from bit `bits − 1` in one step.
   const shift = 32 - bits;
   const signed = info.signed;
   if (bytesPerSample === 1) {
+    // All eight bits are the value: the frame's own bytes, seen as signed or unsigned.
+    if (bits === 8) return signed ? new Int8Array(bytes.buffer, bytes.byteOffset, n) : bytes.subarray(0, n);
+    const out = signed ? new Int8Array(n) : new Uint8Array(n);
     for (let i = 0; i < n; i++) {
       const v = bytes[i]! & mask;
       out[i] = signed ? (v << shift) >> shift : v;
     }
     return out;
   }
+  const out = signed ? new Int16Array(n) : new Uint16Array(n);
   if (little && bytes.byteOffset % 2 === 0) {
-    // Aligned little-endian words: read through a typed view instead of byte by byte.
+    // Aligned little-endian words: read through a typed view instead of byte by byte, and when all
+    // sixteen bits are the value, use the view itself (no copy: a CT slice is a quarter-million pixels).
+    if (bits === 16) {
+      return signed
+        ? new Int16Array(bytes.buffer, bytes.byteOffset, n)
+        : new Uint16Array(bytes.buffer, bytes.byteOffset, n);
+    }
     const words = new Uint16Array(bytes.buffer, bytes.byteOffset, n);
-    if (bits === 16 && !signed) return Int32Array.from(words);
-    if (bits === 16) return Int32Array.from(new Int16Array(bytes.buffer, bytes.byteOffset, n));
     for (let i = 0; i < n; i++) {
       const v = words[i]! & mask;
       out[i] = signed ? (v << shift) >> shift : v;
