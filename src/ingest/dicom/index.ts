@@ -31,7 +31,7 @@ import {
   voiLut,
 } from './lut.js';
 import { parseDicomBytes } from './parse.js';
-import { type StoredFrame, storedFromDecoded, storedFromNative } from './pixels.js';
+import { isIntegerValues, type StoredFrame, storedFromDecoded, storedFromNative } from './pixels.js';
 import { stats } from './stats.js';
 
 /** What every decoder hands to fitting (../display.ts), plus the statistics the conformance suite checks. */
@@ -149,7 +149,7 @@ function greyscale(
   const linear = linearModality(ds, frameIndex);
   const integer =
     linear &&
-    !(stored.values instanceof Float32Array || stored.values instanceof Float64Array) &&
+    isIntegerValues(stored.values) &&
     storedPart.storedMax - storedPart.storedMin < INTEGER_TABLE_LIMIT
       ? {
           values: stored.values,

@@ -11,7 +11,7 @@ import { applyWindow } from '../../../../src/ingest/voi.ts';
 /** A deterministic pseudo-random frame of stored values in [lo, hi]. */
 function frame(n: number, lo: number, hi: number, seed = 7) {
   let state = seed;
-  const values = new Int32Array(n);
+  const values = new Int16Array(n);
   for (let i = 0; i < n; i++) {
     state = (state * 1103515245 + 12345) % 2147483648;
     values[i] = lo + (state % (hi - lo + 1));
