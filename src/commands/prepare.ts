@@ -11,6 +11,7 @@ import {
   WINDOW_PRESETS,
   type WindowChoice,
 } from '../ingest/index.ts';
+import { setTextScannerWorkers } from '../ingest/ocr/index.ts';
 import type { DecodeTask } from '../ingest/prepare-core.ts';
 import { type PrepareInput, resolveInputs } from '../ingest/prepare-files.ts';
 import { createDecodePool, type DecodePool } from '../ingest/worker/pool.ts';
@@ -185,6 +186,8 @@ export async function runPrepare(
     inline: async (task) => (await import('../ingest/prepare-core.ts')).decodeAndFit(task as DecodeTask),
     inlineConcurrency: 2,
   });
+  // The text scan is the slow step of a batch (issue 9): one OCR worker per core, up to the pool's cap.
+  if (inputs.length > 1) setTextScannerWorkers(Math.min(defaultConcurrency(), inputs.length));
   const settled = inputs.map(() => deferred<Outcome>());
   const folders = new Map<string, Promise<unknown>>();
   let next = 0;
@@ -207,6 +210,7 @@ export async function runPrepare(
     await Promise.all(lanes);
   } finally {
     await Promise.all([pool.close(), closeIngestWorkers()]);
+    setTextScannerWorkers(1);
   }
   if (!cli.json && inputs.length > 1) io.out(`${inputs.length - failed} prepared, ${failed} failed.`);
   return failed === 0 ? 0 : 1;

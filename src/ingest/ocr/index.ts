@@ -1,7 +1,7 @@
-import { Worker } from 'node:worker_threads';
 import type { BurnedInTextReport, ImageSourceInfo } from '../../core/types.ts';
 import { AppError, type ErrorCode, errorCodes } from '../../errors.ts';
-import type { ScanRequest, ScanResponse, WarmRequest } from './protocol.ts';
+import { createScanPool } from './pool.ts';
+import type { ScanResponse } from './protocol.ts';
 import type { BurnedInTextMode } from './scan.ts';
 
 export type { BurnedInTextMode } from './scan.ts';
@@ -62,9 +62,18 @@ export function warmTextScanner(): void {
   pool.warm();
 }
 
-/** Stop the OCR worker (shutdown, tests). A later scan starts a new one. */
+/** Stop the OCR workers (shutdown, tests). A later scan starts a new one. */
 export async function closeTextScanner(): Promise<void> {
   await pool.close();
+}
+
+/**
+ * How many OCR workers may run at once (default 1: the bot shares its machine with the decoder and
+ * the event loop). `quickread prepare` raises it for a batch, where the text scan is the slow step and
+ * nothing else needs the cores. Each worker holds its own copy of the models (about 100 MB).
+ */
+export function setTextScannerWorkers(count: number): void {
+  pool.resize(count);
 }
 
 function toError(error: Extract<ScanResponse, { ok: false }>['error']): AppError {
@@ -75,95 +84,4 @@ function toError(error: Extract<ScanResponse, { ok: false }>['error']): AppError
   });
 }
 
-interface Pending {
-  resolve: (response: ScanResponse) => void;
-  reject: (error: AppError) => void;
-  timer: NodeJS.Timeout;
-  worker: Worker;
-}
-
-function createPool() {
-  let worker: Worker | undefined;
-  let nextId = 1;
-  const pending = new Map<number, Pending>();
-
-  const failAll = (owner: Worker, error: AppError): void => {
-    for (const [id, entry] of pending) {
-      if (entry.worker !== owner) continue;
-      clearTimeout(entry.timer);
-      pending.delete(id);
-      entry.reject(error);
-    }
-  };
-
-  const start = (): Worker => {
-    const created = new Worker(new URL('./worker-entry.mjs', import.meta.url), {
-      workerData: { threads: 1 },
-      // onnxruntime's graph code recurses deeply; a worker's default stack (~4 MB, shrunk further by a
-      // long parent command line) overflowed with a segfault on `prepare` over a few hundred paths.
-      resourceLimits: { stackSizeMb: 16 },
-    });
-    created.on('message', (response: ScanResponse) => {
-      const entry = pending.get(response.id);
-      if (!entry) return;
-      clearTimeout(entry.timer);
-      pending.delete(response.id);
-      if (![...pending.values()].some((other) => other.worker === created)) created.unref();
-      entry.resolve(response);
-    });
-    created.on('error', (error) => {
-      if (worker === created) worker = undefined;
-      failAll(created, new AppError('INTERNAL', `OCR worker failed: ${error.message}`, { cause: error }));
-    });
-    created.on('exit', (code) => {
-      if (worker === created) worker = undefined;
-      failAll(created, new AppError('INTERNAL', `OCR worker exited with code ${code}`));
-    });
-    return created;
-  };
-
-  let warmed: Worker | undefined;
-
-  return {
-    warm(): void {
-      if (worker && warmed === worker) return;
-      if (!worker) {
-        worker = start();
-        // Nothing in flight: the warm-up alone must not hold the process open.
-        worker.unref();
-      }
-      warmed = worker;
-      worker.postMessage({ warm: true } satisfies WarmRequest);
-    },
-    run(png: Uint8Array, mode: BurnedInTextMode, timeoutMs: number): Promise<ScanResponse> {
-      worker ??= start();
-      const current = worker;
-      // Keep the process alive only while a scan is in flight; an idle worker must not hold it open.
-      current.ref();
-      const id = nextId++;
-      return new Promise<ScanResponse>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          pending.delete(id);
-          // The worker may be stuck inside the model: replace it rather than wait.
-          if (worker === current) worker = undefined;
-          void current.terminate();
-          reject(
-            new AppError('DECODE_TIMEOUT', `burned-in text scan exceeded ${timeoutMs} ms`, {
-              userMessage: 'Checking the image for burned-in text took too long.',
-            }),
-          );
-        }, timeoutMs);
-        pending.set(id, { resolve, reject, timer, worker: current });
-        const request: ScanRequest = { id, png: new Uint8Array(png), mode };
-        current.postMessage(request, [request.png.buffer as ArrayBuffer]);
-      });
-    },
-    async close(): Promise<void> {
-      const current = worker;
-      worker = undefined;
-      if (current) await current.terminate();
-    },
-  };
-}
-
-const pool = createPool();
+const pool = createScanPool();

@@ -1,0 +1,38 @@
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createScanPool } from '../../../src/ingest/ocr/pool.ts';
+import { renderScene } from './images.ts';
+
+/** The OCR worker pool: one worker by default (the bot), several for a `prepare` batch. */
+describe('OCR worker pool', () => {
+  let withText: Buffer;
+  let pool: ReturnType<typeof createScanPool> | undefined;
+
+  beforeAll(async () => {
+    withText = await renderScene(384, 384, [{ text: 'DOE^JOHN 1957', x: 12, y: 24, size: 18 }]);
+  });
+
+  afterEach(async () => {
+    await pool?.close();
+    pool = undefined;
+  });
+
+  it('by default scans one image at a time on a single worker', async () => {
+    pool = createScanPool();
+    const replies = await Promise.all([1, 2, 3].map(() => pool!.run(withText, 'redact', 30_000)));
+    for (const reply of replies) expect(reply).toMatchObject({ ok: true, found: true });
+    expect(pool.alive).toBe(1);
+  });
+
+  it('resized, spreads a batch over that many workers, and shrinks back once they are idle', async () => {
+    pool = createScanPool();
+    pool.resize(2);
+    const replies = await Promise.all([1, 2, 3, 4].map(() => pool!.run(withText, 'redact', 30_000)));
+    for (const reply of replies) {
+      expect(reply).toMatchObject({ ok: true, found: true });
+      if (reply.ok) expect(reply.report.redacted).toBeGreaterThanOrEqual(1);
+    }
+    expect(pool.alive).toBe(2);
+    pool.resize(1);
+    expect(pool.alive).toBe(1);
+  });
+});
