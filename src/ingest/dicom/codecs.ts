@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { AppError } from '../../errors.js';
 import type { ImageInfo } from './image-info.js';
 import { decodeRle } from './rle.js';
@@ -42,9 +43,24 @@ type WasmModule = Record<string, new () => WasmDecoder>;
 const require = createRequire(import.meta.url);
 const modules = new Map<string, Promise<WasmModule>>();
 
+/**
+ * V8 compiles WebAssembly asynchronously by default, and for these Emscripten codecs that cost a
+ * ~200 ms stall of the calling thread right after the first decode (OpenJPEG on node 20, measured
+ * in bench/ingest: the thread waits on V8's background compile jobs). Compiling synchronously, when
+ * the module is instantiated, takes a few milliseconds. The flag only changes how WebAssembly is
+ * compiled, process-wide; it is set once, before the first codec loads.
+ */
+let syncCompile = false;
+function compileWasmSynchronously(): void {
+  if (syncCompile) return;
+  syncCompile = true;
+  setFlagsFromString('--no-wasm-async-compilation');
+}
+
 function loadWasm(specifier: string): Promise<WasmModule> {
   let loading = modules.get(specifier);
   if (!loading) {
+    compileWasmSynchronously();
     const factory = require(specifier) as (options?: object) => Promise<WasmModule>;
     // Emscripten prints codec chatter (OpenJPEG's "[INFO] …") to stdout, which would corrupt --json.
     loading = factory({ print: () => {}, printErr: () => {} });
