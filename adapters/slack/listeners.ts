@@ -31,6 +31,8 @@ export interface ListenerDeps {
   logger: Logger;
   notify: (thread: ThreadRef, userId: string, message: OutboundMessage) => Promise<void>;
   background: (task: Promise<unknown>) => void;
+  /** ALLOWED_CHANNELS / ALLOWED_USERS for a channel and user (src/core/policy.ts). */
+  allowed: (channelId: string, userId: string) => boolean;
 }
 
 /** Remembers message keys and event ids for a while: Slack retries for up to ~1 hour, in 3 attempts. */
@@ -203,6 +205,16 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
   });
 
   app.command(SLASH_COMMAND, async ({ command, ack }) => {
+    // The same allow-list as reads: outside it, the command says so and shows nothing else.
+    if (!deps.allowed(command.channel_id, command.user_id)) {
+      const refused = renderMessage({
+        kind: 'error',
+        code: 'NOT_ALLOWED',
+        text: 'quickread is not enabled for this channel or user (ALLOWED_CHANNELS / ALLOWED_USERS).',
+      });
+      await ack({ response_type: 'ephemeral', text: refused.text, blocks: refused.blocks });
+      return;
+    }
     const action = parseSlashText(command.text);
     const message =
       action === 'status' ? queueInfo(deps.core().queueStatus()) : deps.core().helpText('slack');

@@ -7,12 +7,14 @@ const names = (list: readonly string[], platform: Platform, id: string): boolean
 
 /** ALLOWED_CHANNELS / ALLOWED_USERS: empty means everyone. */
 export function isAllowed(config: Config, request: InboundRequest): boolean {
+  return isAllowedIn(config, request.platform, request.thread.channelId, request.userId);
+}
+
+/** The same rule for a channel and user outside a read (a slash command). */
+export function isAllowedIn(config: Config, platform: Platform, channelId: string, userId: string): boolean {
   const channelOk =
-    config.ALLOWED_CHANNELS.length === 0 ||
-    names(config.ALLOWED_CHANNELS, request.platform, request.thread.channelId);
-  const userOk =
-    config.ALLOWED_USERS.length === 0 || names(config.ALLOWED_USERS, request.platform, request.userId);
-  return channelOk && userOk;
+    config.ALLOWED_CHANNELS.length === 0 || names(config.ALLOWED_CHANNELS, platform, channelId);
+  return channelOk && isUserAllowed(config, platform, userId);
 }
 
 /** ALLOWED_USERS for actions on an existing read (Acknowledge, feedback): empty means everyone. */

@@ -206,6 +206,47 @@ describe('slack adapter: triggers and acks', () => {
     expect(JSON.stringify(body.blocks)).toContain('2 waiting');
   });
 
+  it('keeps /quickread to ALLOWED_CHANNELS and ALLOWED_USERS, like reads', async () => {
+    const limited = createSlackAdapter(s.configFor({ ALLOWED_CHANNELS: 'C9', ALLOWED_USERS: 'U1' }), {
+      logger: silentLogger,
+      host: '127.0.0.1',
+      paceMs: 0,
+    });
+    await limited.start(createCoreDouble());
+    const url = `http://127.0.0.1:${limited.httpAddress()!.port}/slack/events`;
+    const slash = async (channel: string, user: string) => {
+      const form = { command: '/quickread', text: 'status', user_id: user, channel_id: channel };
+      const response = await deliverSlack(
+        url,
+        {
+          form: {
+            ...form,
+            team_id: 'T0FAKE',
+            response_url: 'https://hooks.slack.invalid/z',
+            trigger_id: 't',
+          },
+        },
+        { signingSecret: SECRET },
+      );
+      return (await response.json()) as { response_type: string; text: string; blocks: unknown[] };
+    };
+    try {
+      for (const [channel, user] of [
+        ['C1', 'U1'],
+        ['C9', 'U2'],
+      ] as const) {
+        const refused = await slash(channel, user);
+        expect(refused.response_type).toBe('ephemeral');
+        expect(refused.text).toContain('not enabled for this channel or user');
+        expect(JSON.stringify(refused.blocks)).not.toContain('waiting');
+      }
+      const allowed = await slash('C9', 'U1');
+      expect(JSON.stringify(allowed.blocks)).toContain('2 waiting');
+    } finally {
+      await limited.stop();
+    }
+  });
+
   it('turns a core refusal into a polite ephemeral message to the poster', async () => {
     s.core.nextOutcome = {
       kind: 'refused',
