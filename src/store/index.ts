@@ -187,6 +187,7 @@ export async function openStore(dataDir: string, deps: OpenStoreDeps): Promise<S
     hashId: (value) => audit.hashId(value),
     async sweep(retentionMs) {
       const result = await sweepState(data(), imagesDir, clock(), retentionMs);
+      result.corrupt = await sweepCorruptCopies(dataDir, clock() - retentionMs);
       if (result.images + result.threads + result.jobs + result.events > 0) {
         // Twice: the backup generation is the previous file, which still holds what expired.
         await persist();
@@ -206,6 +207,28 @@ export async function openStore(dataDir: string, deps: OpenStoreDeps): Promise<S
   };
 }
 
+/**
+ * A damaged state file is moved aside (durable-file.ts) for the operator to inspect; it still holds
+ * thread bodies, so it expires with the retention period like the live copy would have. Its age is its
+ * modification time (when it was last written as state.json).
+ */
+async function sweepCorruptCopies(dataDir: string, cutoff: number): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(dataDir)) {
+    if (!name.startsWith('state.json.corrupt-')) continue;
+    const path = join(dataDir, name);
+    const modified = await stat(path).then(
+      (info) => info.mtimeMs,
+      () => Number.POSITIVE_INFINITY,
+    );
+    if (modified < cutoff) {
+      await removeQuietly(path);
+      removed += 1;
+    }
+  }
+  return removed;
+}
+
 /** Retention (RETENTION_HOURS): images and thread bodies go; running work and its image stay. */
 async function sweepState(
   state: StateData,
@@ -214,7 +237,7 @@ async function sweepState(
   retentionMs: number,
 ): Promise<SweepResult> {
   const cutoff = now - retentionMs;
-  const result: SweepResult = { images: 0, threads: 0, jobs: 0, events: 0 };
+  const result: SweepResult = { images: 0, threads: 0, jobs: 0, events: 0, corrupt: 0 };
   const liveJobs = Object.values(state.jobs).filter((job) => !terminal.has(job.status));
   const inUse = new Set(liveJobs.map((job) => job.imageRef).filter((ref): ref is string => !!ref));
   for (const job of Object.values(state.jobs)) {

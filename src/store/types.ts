@@ -119,6 +119,8 @@ export interface SweepResult {
   threads: number;
   jobs: number;
   events: number;
+  /** Damaged state files moved aside at start-up (state.json.corrupt-*) once older than the retention. */
+  corrupt: number;
 }
 
 export interface Store {

@@ -101,6 +101,22 @@ describe('store durability', () => {
     });
   }
 
+  it('lets a damaged copy moved aside expire with the retention period (it holds thread bodies)', async () => {
+    await seeded();
+    await writeFile(join(dir, 'state.json'), '{"version":1,"jobs":{"a":');
+    const store = await openStore(dir, { logger: silentLogger });
+    const aside = (await readdir(dir)).find((n) => n.startsWith('state.json.corrupt-'))!;
+    const fresh = join(dir, 'state.json.corrupt-2026-11-25T00-00-00-000Z');
+    await writeFile(fresh, 'CANARY-THREAD-BODY');
+    const old = new Date(Date.now() - 3 * 3600_000);
+    await utimes(join(dir, aside), old, old);
+    expect((await store.sweep(3600_000)).corrupt).toBe(1);
+    const left = await readdir(dir);
+    expect(left).not.toContain(aside);
+    expect(left).toContain('state.json.corrupt-2026-11-25T00-00-00-000Z');
+    await store.close();
+  });
+
   it('refuses to start empty when the state is damaged and there is no backup', async () => {
     await writeFile(join(dir, 'state.json'), '{"version":1,"jobs":{"a":');
     const error = await openStore(dir, { logger: silentLogger }).catch((e: unknown) => e);
@@ -211,7 +227,7 @@ describe('store contents', () => {
     await utimes(stray, new Date(now - 10 * 3600_000), new Date(now - 10 * 3600_000));
 
     now += 2 * 3600_000;
-    expect(await store.sweep(3600_000)).toEqual({ images: 2, threads: 1, jobs: 1, events: 0 });
+    expect(await store.sweep(3600_000)).toEqual({ images: 2, threads: 1, jobs: 1, events: 0, corrupt: 0 });
     expect(await store.getJob('done')).toBeUndefined();
     expect(await store.getThread('console:c:done')).toBeUndefined();
     expect(await store.loadImage(old.sha256)).toBeUndefined();
