@@ -9,6 +9,7 @@ import { isAppError } from '../../../src/errors.ts';
 import { silentLogger } from '../../../src/log.ts';
 import { createDurableJsonFile } from '../../../src/store/durable-file.ts';
 import { openStore } from '../../../src/store/index.ts';
+import { processIdentity } from '../../../src/store/lock.ts';
 import type { StoredJob } from '../../../src/store/types.ts';
 
 let dir: string;
@@ -161,7 +162,26 @@ describe('store durability', () => {
     await writeFile(join(dir, 'state.lock'), `${process.ppid}\n`);
     const error = await openStore(dir, { logger: silentLogger }).catch((e: unknown) => e);
     expect(isAppError(error, 'STORE_LOCKED')).toBe(true);
+    // The same with the process's identity recorded, as a lock written on Linux has it.
+    const identity = await processIdentity(process.ppid);
+    await writeFile(join(dir, 'state.lock'), `${process.ppid}\n${identity ?? ''}\n`);
+    const again = await openStore(dir, { logger: silentLogger }).catch((e: unknown) => e);
+    expect(isAppError(again, 'STORE_LOCKED')).toBe(true);
   });
+
+  it.skipIf(process.platform !== 'linux')(
+    'takes over a lock whose pid now belongs to another process (pids reused after a reboot)',
+    async () => {
+      // A live pid, but not the process that wrote the lock: another boot, another start time.
+      await writeFile(join(dir, 'state.lock'), `${process.ppid}\nanother-boot-id:12345\n`);
+      const store = await openStore(dir, { logger: silentLogger });
+      const [pid, identity] = (await readFile(join(dir, 'state.lock'), 'utf8')).split('\n');
+      expect(Number(pid)).toBe(process.pid);
+      expect(identity).toBe(await processIdentity(process.pid));
+      expect(identity).toMatch(/^[0-9a-f-]{36}:\d+$/);
+      await store.close();
+    },
+  );
 });
 
 describe('store contents', () => {
