@@ -68,6 +68,12 @@ export interface FakeSlack {
    */
   socketSend(type: 'events_api' | 'interactive' | 'slash_commands', payload: unknown): Promise<SocketAck>;
   socketConnected(): boolean;
+  /**
+   * End the current Socket Mode connection as Slack does: `polite` sends a `disconnect` message with
+   * reason `refresh_requested` first (connections are refreshed every few hours), else the TCP
+   * connection just drops (network loss). The client must open a new one through apps.connections.open.
+   */
+  socketDisconnect(polite: boolean): void;
   waitFor(predicate: () => boolean, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -328,6 +334,17 @@ export async function startFakeSlack(options: {
       return acked;
     },
     socketConnected: () => socket !== undefined && socket.readyState === 1,
+    socketDisconnect(polite) {
+      const current = socket;
+      if (!current) return;
+      socket = undefined;
+      if (polite) {
+        current.send(
+          JSON.stringify({ type: 'disconnect', reason: 'refresh_requested', debug_info: { host: 'fake' } }),
+        );
+        setTimeout(() => current.close(), 50);
+      } else current.terminate();
+    },
     async waitFor(predicate, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       while (!predicate()) {

@@ -69,4 +69,36 @@ describe('slack adapter over Socket Mode', () => {
     expect(ack.payload).toMatchObject({ response_type: 'ephemeral' });
     expect(JSON.stringify(ack.payload)).toContain('quickread help');
   });
+
+  it.each([
+    ['Slack asks for a refresh', true],
+    ['the connection drops', false],
+  ])(
+    'reconnects when %s, and the next event is read',
+    async (_why, polite) => {
+      const opened = fake.callsTo('apps.connections.open').length;
+      fake.socketDisconnect(polite);
+      await fake.waitFor(
+        () => fake.callsTo('apps.connections.open').length > opened && fake.socketConnected(),
+        20_000,
+      );
+      const before = core.handled.length;
+      const ts = `1700000100.00000${polite ? 1 : 2}`;
+      const ack = await fake.socketSend(
+        'events_api',
+        eventEnvelope({
+          type: 'app_mention',
+          channel: 'C1',
+          user: 'U1',
+          text: `<@${fake.botUserId}> again`,
+          ts,
+          files: [fake.addFile(Buffer.from('89504e470d0a1a0a', 'hex'))],
+        }),
+      );
+      expect(ack.envelope_id).toBeTruthy();
+      expect(core.handled).toHaveLength(before + 1);
+      expect(core.handled.at(-1)!.request.messageKey).toBe(`slack:C1:${ts}`);
+    },
+    30_000,
+  );
 });
