@@ -34,23 +34,26 @@ afterAll(async () => {
   await fake?.close();
 });
 
+/** A mention with a PNG attached, delivered over the Socket Mode connection; resolves with the ack. */
+const sendMention = (ts: string) =>
+  fake.socketSend(
+    'events_api',
+    eventEnvelope({
+      type: 'app_mention',
+      channel: 'C1',
+      user: 'U1',
+      text: `<@${fake.botUserId}> read`,
+      ts,
+      files: [fake.addFile(Buffer.from('89504e470d0a1a0a', 'hex'))],
+    }),
+  );
+
 describe('slack adapter over Socket Mode', () => {
   it('connects with the app token through SLACK_API_URL and acks an event only after handle() resolved', async () => {
     expect(fake.socketConnected()).toBe(true);
     expect(fake.callsTo('apps.connections.open')[0]!.authorization).toBe(`Bearer ${APP_TOKEN}`);
     core.handleDelayMs = 120;
-    const file = fake.addFile(Buffer.from('89504e470d0a1a0a', 'hex'));
-    const ack = await fake.socketSend(
-      'events_api',
-      eventEnvelope({
-        type: 'app_mention',
-        channel: 'C1',
-        user: 'U1',
-        text: `<@${fake.botUserId}> read`,
-        ts: '1700000000.000001',
-        files: [file],
-      }),
-    );
+    const ack = await sendMention('1700000000.000001');
     expect(core.handled).toHaveLength(1);
     expect(core.handled[0]!.resolvedAt).toBeLessThanOrEqual(ack.at);
     expect(core.handled[0]!.request.messageKey).toBe('slack:C1:1700000000.000001');
@@ -84,17 +87,7 @@ describe('slack adapter over Socket Mode', () => {
       );
       const before = core.handled.length;
       const ts = `1700000100.00000${polite ? 1 : 2}`;
-      const ack = await fake.socketSend(
-        'events_api',
-        eventEnvelope({
-          type: 'app_mention',
-          channel: 'C1',
-          user: 'U1',
-          text: `<@${fake.botUserId}> again`,
-          ts,
-          files: [fake.addFile(Buffer.from('89504e470d0a1a0a', 'hex'))],
-        }),
-      );
+      const ack = await sendMention(ts);
       expect(ack.envelope_id).toBeTruthy();
       expect(core.handled).toHaveLength(before + 1);
       expect(core.handled.at(-1)!.request.messageKey).toBe(`slack:C1:${ts}`);
