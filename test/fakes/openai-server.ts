@@ -1,7 +1,7 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeImageRef, type ImageFacts, imageFacts } from './image-facts.ts';
 import { type ChatBody, completion, lastImageUrl, probeCompletion, readAnswer } from './openai-answers.ts';
+import { restartableServer } from './restartable-server.ts';
 
 /**
  * A loopback OpenAI-compatible server shaped like vLLM's (`vllm serve`): GET /v1/models, POST
@@ -100,11 +100,9 @@ export interface FakeOpenAI {
 export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
   const model = options.model ?? 'Qwen/Qwen3-VL-8B-Instruct';
   const requests: RecordedRequest[] = [];
-  const sockets = new Set<Socket>();
   const hanging = new Set<ServerResponse>();
   let mode: FakeMode = 'ok';
   let modeArg: number | undefined;
-  let port = 0;
   let inFlight = 0;
   let peakInFlight = 0;
 
@@ -230,39 +228,16 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     sendJson(res, 200, completion(model, content, finish, promptTokens, Math.ceil(content.length / 4)));
   };
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => {
-      if (!res.headersSent) sendError(res, 500, 'InternalServerError', 'fake server failure');
-    });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-
-  const listen = () =>
-    new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => {
-        server.off('error', reject);
-        port = (server.address() as AddressInfo).port;
-        resolve();
-      });
-    });
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      for (const res of hanging) res.destroy();
-      for (const socket of sockets) socket.destroy();
-      if (!server.listening) {
-        resolve();
-        return;
-      }
-      server.close(() => resolve());
-    });
+  const server = restartableServer(
+    handle,
+    (res) => sendError(res, 500, 'InternalServerError', 'fake server failure'),
+    hanging,
+  );
+  const { listen, stop } = server;
 
   await listen();
   return {
-    url: `http://127.0.0.1:${port}/v1`,
+    url: `http://127.0.0.1:${server.port}/v1`,
     requests,
     get peakInFlight() {
       return peakInFlight;

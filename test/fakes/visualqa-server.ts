@@ -1,7 +1,7 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeImageRef, type ImageFacts, imageFacts } from './image-facts.ts';
 import type { FakeFinding } from './openai-server.ts';
+import { restartableServer } from './restartable-server.ts';
 
 /**
  * A loopback fake of the original `:7860` visual-QA service: `POST /v1/visualqa {image, question,
@@ -51,10 +51,8 @@ const DEFAULT: FakeFinding[] = [
 
 export async function startFakeVisualQA(options: FakeVisualQAOptions = {}): Promise<FakeVisualQA> {
   const requests: RecordedVisualQARequest[] = [];
-  const sockets = new Set<Socket>();
   let mode: FakeVisualQAMode = 'ok';
   let modeArg: number | undefined;
-  let port = 0;
 
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     res.writeHead(status, { 'content-type': 'application/json', ...headers });
@@ -113,36 +111,11 @@ export async function startFakeVisualQA(options: FakeVisualQAOptions = {}): Prom
     send(res, 200, { response: answer(recorded.image, options), confidence });
   };
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => {
-      if (!res.headersSent) send(res, 500, { detail: 'fake server failure' });
-    });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  const listen = () =>
-    new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => {
-        server.off('error', reject);
-        port = (server.address() as AddressInfo).port;
-        resolve();
-      });
-    });
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      if (!server.listening) {
-        resolve();
-        return;
-      }
-      server.close(() => resolve());
-    });
+  const server = restartableServer(handle, (res) => send(res, 500, { detail: 'fake server failure' }));
+  const { listen, stop } = server;
   await listen();
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${server.port}`,
     requests,
     async setMode(next, arg) {
       const wasDown = mode === 'down';
