@@ -38,6 +38,8 @@ export interface DiscordApi {
     type: InteractionResponseType,
     data?: MessageBody,
   ): Promise<void>;
+  /** "Get Original Interaction Response" (or a follow-up): GET /webhooks/{app}/{token}/messages/{id}. */
+  getInteractionMessage(applicationId: string, token: string, messageId: string): Promise<APIMessage>;
   editInteractionMessage(
     applicationId: string,
     token: string,
@@ -108,6 +110,10 @@ export function createDiscordApi(rest: REST): DiscordApi {
           body: data ? { type, data } : { type },
           auth: false,
         }),
+      ),
+    getInteractionMessage: (applicationId, token, messageId) =>
+      call('GET /webhooks/{app}/{token}/messages/{id}', () =>
+        rest.get(Routes.webhookMessage(applicationId, token, messageId), { auth: false }),
       ),
     editInteractionMessage: (applicationId, token, messageId, body) =>
       call('PATCH /webhooks/{app}/{token}/messages/{id}', () =>

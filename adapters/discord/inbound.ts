@@ -16,6 +16,7 @@ import type { Logger } from '../../src/log.ts';
 import type { DiscordApi } from './api.ts';
 import type { InteractionRegistry } from './interactions.ts';
 import type { ChannelTarget } from './outbound.ts';
+import { startReadThread, threadOnResponse } from './read-thread.ts';
 import { forCreate, NO_MENTIONS, renderOutbound } from './render.ts';
 import {
   interactionToRequest,
@@ -221,13 +222,26 @@ async function onRead(
         return false;
       },
     );
-  const outcome = await deps.core.handle(request);
+  const gate = await threadOnResponse(interaction, request, context, deps);
+  let outcome: HandleOutcome;
+  try {
+    outcome = await deps.core.handle(request);
+  } catch (error) {
+    gate?.open({ channelId });
+    throw error;
+  }
   deps.logger.info({ eventId: interaction.id, outcome: settle(outcome) }, 'discord /read handled');
   if (outcome.kind === 'accepted' || outcome.kind === 'followup') {
     deps.prefetch(request.attachments);
+    if (gate) gate.open(await startReadThread(gate.threadId, channelId, context, deps));
     return;
   }
-  if (outcome.kind === 'duplicate') return;
+  if (outcome.kind === 'duplicate') {
+    gate?.open({ channelId: gate.threadId });
+    return;
+  }
+  // Refused or nothing to read: the answer replaces "thinking…" and no thread is started for it.
+  gate?.open({ channelId });
   const reply: OutboundMessage =
     outcome.kind === 'refused' ? { kind: 'error', code: outcome.code, text: outcome.text } : HOW_TO;
   if (await context.deferred) await deps.post(request.thread, reply);

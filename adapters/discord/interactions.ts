@@ -20,6 +20,13 @@ export interface InteractionContext {
   /** Whether the deferred "thinking…" response has been replaced by a real message yet. */
   originalUsed: boolean;
   originalId?: string;
+  /**
+   * The thread channel started on the deferred response (its id is the response message's id), when
+   * the command was used in a guild text channel.
+   */
+  threadId?: string;
+  /** Said privately to the user once the response was first edited (e.g. why there is no thread). */
+  note?: string;
 }
 
 export interface InteractionRegistry {
@@ -27,17 +34,24 @@ export interface InteractionRegistry {
   get(id: string): InteractionContext | undefined;
   /** The context while its token is still usable (deferred successfully and inside the window). */
   live(id: string): Promise<InteractionContext | undefined>;
+  /** Tie a context to the thread started on its response, so posts to that thread can use it. */
+  bindThread(id: string, threadId: string): void;
+  /** The live context whose response a thread was started on, if any. */
+  liveForThread(threadId: string): Promise<InteractionContext | undefined>;
   clear(): void;
 }
 
 export function createInteractionRegistry(clock: () => number): InteractionRegistry {
   const contexts = new Map<string, InteractionContext>();
+  const byThread = new Map<string, string>();
   const timers = new Set<NodeJS.Timeout>();
-  return {
+  const registry: InteractionRegistry = {
     add(input) {
       const context: InteractionContext = { ...input, deferred: Promise.resolve(false), originalUsed: false };
       contexts.set(input.id, context);
       const timer = setTimeout(() => {
+        const gone = contexts.get(input.id);
+        if (gone?.threadId) byThread.delete(gone.threadId);
         contexts.delete(input.id);
         timers.delete(timer);
       }, INTERACTION_WINDOW_MS + 60_000);
@@ -52,10 +66,22 @@ export function createInteractionRegistry(clock: () => number): InteractionRegis
       if (!(await context.deferred)) return undefined;
       return clock() - context.createdAt < INTERACTION_WINDOW_MS ? context : undefined;
     },
+    bindThread(id, threadId) {
+      const context = contexts.get(id);
+      if (!context) return;
+      context.threadId = threadId;
+      byThread.set(threadId, id);
+    },
+    async liveForThread(threadId) {
+      const id = byThread.get(threadId);
+      return id ? registry.live(id) : undefined;
+    },
     clear() {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
       contexts.clear();
+      byThread.clear();
     },
   };
+  return registry;
 }

@@ -2,10 +2,19 @@ import { type APIMessage, MessageFlags, type RawFile } from 'discord.js';
 import type { ChatAdapter } from '../../src/core/adapter.ts';
 import type { OutboundMessage, PostedRef } from '../../src/core/reply.ts';
 import type { ThreadRef } from '../../src/core/types.ts';
+import { AppError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
 import type { DiscordApi, MessageBody } from './api.ts';
 import type { InteractionContext, InteractionRegistry } from './interactions.ts';
-import { type DiscordBody, forCreate, forEdit, PREVIEW_NAME, previewBody, renderOutbound } from './render.ts';
+import {
+  type DiscordBody,
+  forCreate,
+  forEdit,
+  NO_MENTIONS,
+  PREVIEW_NAME,
+  previewBody,
+  renderOutbound,
+} from './render.ts';
 import { parseInteractionThreadId } from './to-request.ts';
 
 /**
@@ -13,8 +22,11 @@ import { parseInteractionThreadId } from './to-request.ts';
  * - a thread channel the bot started on the user's message (thread id = that message's id, which
  *   Discord guarantees: "the created thread and the message it was started from share the same id");
  * - a DM channel (thread id = channel id);
- * - a /read interaction (`i:<interaction>:<channel>`), answered by editing the deferred response
- *   while the 15-minute token lasts and by ordinary channel messages after it.
+ * - a thread channel the bot started on a /read command's response (thread id = that response's
+ *   id): the first post replaces the deferred "thinking…" response (the thread's head) while the
+ *   15-minute token lasts; everything else, and everything after the window, goes into the thread;
+ * - a /read interaction (`i:<interaction>:<channel>`, in DMs and inside threads), answered by editing
+ *   the deferred response while the token lasts and by ordinary channel messages after it.
  */
 
 /** Where messages of a thread go when it is a channel: the thread channel, or a reply in the parent. */
@@ -91,18 +103,56 @@ export function createOutbound(
     };
   }
 
+  /** A /read thread: the head is the interaction's response (edited by token), the rest a channel. */
+  function readThreadSurface(context: InteractionContext, target: ChannelTarget): Surface {
+    const channel = channelSurface(target);
+    const editOriginal = (body: DiscordBody) =>
+      api.editInteractionMessage(context.applicationId, context.token, '@original', forEdit(body));
+    return {
+      async first(body, files) {
+        if (context.originalUsed || files?.length) return channel.first(body, files);
+        context.originalUsed = true;
+        const message = await editOriginal(body);
+        context.originalId = message.id;
+        if (context.note) {
+          // Ephemeral, and only after the response was edited: a first follow-up to a deferred
+          // response would replace it instead.
+          const text = context.note;
+          context.note = undefined;
+          await api
+            .followup(context.applicationId, context.token, {
+              content: text,
+              allowed_mentions: { ...NO_MENTIONS },
+              flags: MessageFlags.Ephemeral,
+            })
+            .catch((error: unknown) => logger.warn({ err: error }, 'discord note not sent'));
+        }
+        return message;
+      },
+      create: channel.create,
+      edit: (id, body) => (id === context.originalId ? editOriginal(body) : channel.edit(id, body)),
+      remove: channel.remove,
+    };
+  }
+
   async function surfaceFor(
     thread: ThreadRef,
-  ): Promise<{ surface: Surface; interaction: boolean; channelId: string }> {
+  ): Promise<{ surface: Surface; interaction: boolean; channelId: string; known: boolean }> {
     const fromInteraction = parseInteractionThreadId(thread.threadId);
     if (fromInteraction) {
       const context = await interactions.live(fromInteraction.interactionId);
       if (context)
-        return { surface: interactionSurface(context), interaction: true, channelId: context.channelId };
+        return {
+          surface: interactionSurface(context),
+          interaction: true,
+          channelId: context.channelId,
+          known: true,
+        };
       return {
         surface: channelSurface({ channelId: fromInteraction.channelId }),
         interaction: false,
         channelId: fromInteraction.channelId,
+        known: true,
       };
     }
     if (thread.threadId === thread.channelId) {
@@ -110,10 +160,33 @@ export function createOutbound(
         surface: channelSurface({ channelId: thread.channelId }),
         interaction: false,
         channelId: thread.channelId,
+        known: true,
       };
     }
-    const target = (await state.threadTargets.get(thread.threadId)) ?? { channelId: thread.threadId };
-    return { surface: channelSurface(target), interaction: false, channelId: target.channelId };
+    const pending = state.threadTargets.get(thread.threadId);
+    const target = (await pending) ?? { channelId: thread.threadId };
+    const context = await interactions.liveForThread(thread.threadId);
+    return {
+      surface: context ? readThreadSurface(context, target) : channelSurface(target),
+      interaction: context !== undefined,
+      channelId: target.channelId,
+      known: pending !== undefined,
+    };
+  }
+
+  /** Discord's "Unknown Channel": a thread that was never created (or was deleted). */
+  function unknownChannel(error: unknown): boolean {
+    return error instanceof AppError && error.details.discordCode === 10003;
+  }
+
+  /**
+   * After a restart the gate of a thread that could not be started is gone and its id names no
+   * channel: that conversation's messages go to the parent channel from now on.
+   */
+  async function toParent(thread: ThreadRef, parts: DiscordBody[]): Promise<string> {
+    logger.warn('discord thread unknown; posting to the parent channel');
+    state.threadTargets.set(thread.threadId, Promise.resolve({ channelId: thread.channelId }));
+    return (await sendAll(channelSurface({ channelId: thread.channelId }), parts)).id;
   }
 
   async function sendAll(surface: Surface, parts: DiscordBody[]): Promise<APIMessage> {
@@ -141,12 +214,13 @@ export function createOutbound(
   return {
     async post(thread: ThreadRef, message: OutboundMessage): Promise<PostedRef> {
       const parts = renderOutbound(message);
-      const { surface, interaction, channelId } = await surfaceFor(thread);
+      const { surface, interaction, channelId, known } = await surfaceFor(thread);
       try {
         const first = await sendAll(surface, parts);
         if (!interaction && parseInteractionThreadId(thread.threadId)) channelPosted.add(first.id);
         return { thread, messageId: first.id };
       } catch (error) {
+        if (!known && unknownChannel(error)) return { thread, messageId: await toParent(thread, parts) };
         if (!interaction) throw error;
         // The token stopped working early (revoked, expired): answer in the channel instead.
         logger.warn({ kind: message.kind }, 'discord interaction reply failed; posting to the channel');
@@ -159,9 +233,27 @@ export function createOutbound(
     async update(ref: PostedRef, message: OutboundMessage): Promise<void> {
       const parts = renderOutbound(message);
       const messageId = aliases.get(ref.messageId) ?? ref.messageId;
-      const { surface, interaction, channelId } = await surfaceFor(ref.thread);
+      const { surface, interaction, channelId, known } = await surfaceFor(ref.thread);
       if (!parseInteractionThreadId(ref.thread.threadId)) {
-        await editAll(surface, messageId, parts);
+        // A bot message whose id is the thread's own id is the head of a /read thread: the
+        // interaction's response, editable only through its token.
+        const head = messageId === ref.thread.threadId && ref.thread.threadId !== ref.thread.channelId;
+        if (!head || interaction) {
+          try {
+            await editAll(surface, messageId, parts);
+            return;
+          } catch (error) {
+            if (!head) throw error;
+            logger.warn({ kind: message.kind }, 'discord interaction edit failed; posting in the thread');
+          }
+        }
+        // The response can no longer be edited (token window over, restart): post the update anew.
+        try {
+          aliases.set(ref.messageId, (await sendAll(channelSurface({ channelId }), parts)).id);
+        } catch (error) {
+          if (known || !unknownChannel(error)) throw error;
+          aliases.set(ref.messageId, await toParent(ref.thread, parts));
+        }
         return;
       }
       if (channelPosted.has(messageId)) {
@@ -183,7 +275,8 @@ export function createOutbound(
     },
 
     async react(thread, messageId, reaction): Promise<void> {
-      if (parseInteractionThreadId(thread.threadId)) return; // a slash command has no message to react to
+      // A slash command has no message to react to (a /read thread's jobs carry `i:<interaction>`).
+      if (parseInteractionThreadId(thread.threadId) || messageId.startsWith('i:')) return;
       // The message a thread was started from lives in the parent channel; later ones in the thread.
       const channelId =
         messageId === thread.threadId || thread.threadId === thread.channelId
@@ -206,7 +299,9 @@ export function createOutbound(
     async notifyPrivately(thread, userId, message): Promise<void> {
       const parts = renderOutbound(message);
       const fromInteraction = parseInteractionThreadId(thread.threadId);
-      const context = fromInteraction ? await interactions.live(fromInteraction.interactionId) : undefined;
+      const context = fromInteraction
+        ? await interactions.live(fromInteraction.interactionId)
+        : await interactions.liveForThread(thread.threadId);
       if (context) {
         for (const part of parts) {
           await api.followup(context.applicationId, context.token, {

@@ -7,7 +7,7 @@ import busboy from 'busboy';
  * A loopback Discord REST API (v10) for the routes quickread uses, shaped like discord.com/api:
  * GET /gateway/bot, GET /users/@me, channel messages (POST/PATCH/DELETE, JSON or multipart with
  * `payload_json` + `files[n]`), reactions, threads from a message, GET /channels/{id}, DMs,
- * interaction callbacks, interaction webhooks (PATCH @original / POST follow-ups) and bulk command
+ * interaction callbacks, interaction webhooks (GET/PATCH @original, POST follow-ups) and bulk command
  * overwrite. Errors use Discord's body `{message, code}`. Every call is recorded with its headers, so
  * tests can check where the bot token went. `startFakeCdn` serves attachment bytes on its own origin.
  */
@@ -231,6 +231,7 @@ export async function startFakeDiscordRest(options: FakeDiscordRestOptions): Pro
       if (body && key in body) (message as any)[key] = body[key];
     }
     message.edited_timestamp = new Date().toISOString();
+    message.flags &= ~128;
     return message;
   }
 
@@ -279,6 +280,9 @@ export async function startFakeDiscordRest(options: FakeDiscordRestOptions): Pro
       return send(res, 200, dm);
     }
     if (a === 'channels' && b) {
+      // A message id is a channel only once a thread was started on it.
+      if (messages.has(b) && !channels.has(b))
+        return send(res, 404, { message: 'Unknown Channel', code: 10003 });
       if (m === 'GET' && !c) {
         const channel = channels.get(b);
         return channel
@@ -323,7 +327,8 @@ export async function startFakeDiscordRest(options: FakeDiscordRestOptions): Pro
       const type = Number(body?.type);
       const original = makeMessage(
         channelId,
-        type === 4 ? (body?.data as Record<string, unknown>) : { content: '' },
+        // A deferred response is a real message, flagged LOADING (1 << 7) until it is edited.
+        type === 4 ? (body?.data as Record<string, unknown>) : { content: '', flags: 128 },
         call.files,
       );
       originals.set(c, original.id);
@@ -335,6 +340,13 @@ export async function startFakeDiscordRest(options: FakeDiscordRestOptions): Pro
       if (m === 'POST' && !d) {
         const channelId = interactionChannels.get(c) ?? snowflake();
         return send(res, 200, makeMessage(channelId, body, call.files));
+      }
+      if (m === 'GET' && d === 'messages' && e) {
+        // "Get Original Interaction Response" (or a follow-up by id).
+        const id = e === '@original' ? originals.get(c) : e;
+        const message = id ? messages.get(id) : undefined;
+        if (!message) return send(res, 404, { message: 'Unknown Message', code: 10008 });
+        return send(res, 200, message);
       }
       if (m === 'PATCH' && d === 'messages' && e) {
         const id = e === '@original' ? originals.get(c) : e;

@@ -224,7 +224,11 @@ describe('discord adapter over the gateway (loopback Discord)', () => {
     expect(originalEdits.at(-1)?.body.embeds[0].fields[0].value).toContain('87%');
     for (const call of calls) expect(call.headers.authorization).toBeUndefined();
     const request = core.requests.at(-1)!;
-    expect(request.thread.threadId).toBe(`i:${interaction.id}:${world.channelId}`);
+    // In a guild text channel the conversation is the thread started on the response message.
+    const original = calls.find((call) => call.method === 'GET' && call.path.endsWith('/messages/@original'));
+    expect(original).toBeDefined();
+    expect(request.thread.channelId).toBe(world.channelId);
+    expect(world.rest.messages.get(request.thread.threadId)?.channel_id).toBe(world.channelId);
     expect(request.question).toBe('effusion?');
     expect(request.platformData?.interactionToken).toBe(interaction.token);
   });

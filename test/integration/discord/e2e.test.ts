@@ -57,7 +57,8 @@ beforeAll(async () => {
     findings: [{ label: 'Nodule @everyone', location: 'right upper lobe <@123456789012345678>', sizeMm: 9 }],
     impression: 'Nodule — @here please review https://evil.example',
   });
-  world = await startDiscordWorld();
+  // Several reads by one user within a minute: above the default per-user rate.
+  world = await startDiscordWorld({ USER_RATE_PER_MIN: '30' });
   dataDir = await mkdtemp(join(tmpdir(), 'qr-discord-e2e-'));
   bot = await createTestBot({ engineUrl: engine.url, dataDir, config: world.env, logger: log.logger });
   adapter = createDiscordAdapter(bot.config, { logger: log.logger });
@@ -149,6 +150,47 @@ describe('Discord end to end with the real bot core', () => {
     );
     expect(calls()[0]).toMatchObject({ method: 'POST', body: { type: 5 } });
     expect(calls()[1]?.path).toMatch(/\/messages\/@original$/);
+  });
+
+  it('/read in a channel starts a thread on its response, and a plain message there is a follow-up about that image', async () => {
+    const image = await gradientPng(11);
+    const url = world.cdn.add('/attachments/10/22/ankle.png', image, 'image/png');
+    const interaction = readInteraction(world, attachment(url, 'ankle.png', image.length), 'any fracture?');
+    const mark = world.rest.calls.length;
+    world.gateway.dispatch('INTERACTION_CREATE', interaction);
+    const start = await waitFor(
+      () =>
+        world.rest.calls
+          .slice(mark)
+          .find(
+            (call) => call.method === 'POST' && /^\/channels\/\d+\/messages\/\d+\/threads$/.test(call.path),
+          ),
+      20_000,
+      'the thread on the response',
+    );
+    expect(start.path.startsWith(`/channels/${world.channelId}/`)).toBe(true);
+    const readThread = start.path.split('/')[4]!;
+    await waitFor(
+      () => JSON.stringify(world.rest.messages.get(readThread)?.embeds ?? []).includes('quickread read'),
+      20_000,
+      'the read at the head of its thread',
+    );
+    const firstRead = reads().at(-1)!;
+    const downloads = world.cdn.requests.length;
+    const before = reads().length;
+    world.gateway.dispatch(
+      'MESSAGE_CREATE',
+      messageCreate(world, { content: 'which bone?', channelId: readThread, channelType: 11 }),
+    );
+    await waitFor(() => reads().length > before, 20_000, 'the follow-up read');
+    const followUp = JSON.stringify(reads().at(-1)!.body.messages);
+    expect(followUp).toContain('which bone?');
+    expect(followUp).toContain('any fracture?'); // the /read's question is the thread's history
+    // The same prepared image, from the store: nothing downloaded again.
+    const imageOf = (body: string) => /data:image\/png;base64,[A-Za-z0-9+/=]+/.exec(body)?.[0];
+    expect(imageOf(followUp)).toBe(imageOf(JSON.stringify(firstRead.body.messages)));
+    expect(world.cdn.requests.length).toBe(downloads);
+    await waitFor(() => lastEmbedIn(readThread)?.title?.includes('follow-up'), 20_000, 'the follow-up card');
   });
 
   it('Acknowledge is recorded by the core and the card in the thread shows who acknowledged', async () => {

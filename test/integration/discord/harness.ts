@@ -146,34 +146,61 @@ export function messageCreate(
 }
 
 /** A /read INTERACTION_CREATE payload with a resolved attachment option. */
-export function readInteraction(world: DiscordWorld, file: ReturnType<typeof attachment>, question: string) {
+export function readInteraction(
+  world: DiscordWorld,
+  file: ReturnType<typeof attachment>,
+  question: string,
+  where: { dm?: string; thread?: string } = {},
+) {
   const id = snowflake();
   const token = `aW50ZXJhY3Rpb246${id}:${'t'.repeat(40)}`;
-  world.rest.bindInteraction(token, world.channelId);
+  const user = {
+    id: world.userId,
+    username: 'dr.who',
+    discriminator: '0',
+    avatar: null,
+    global_name: 'Dr Who',
+  };
+  const channelId = where.dm ?? where.thread ?? world.channelId;
+  world.rest.bindInteraction(token, channelId);
+  // A DM carries `user` and no guild; in a guild the invoker is `member.user` ("Interaction Object").
+  const origin = where.dm
+    ? {
+        channel_id: channelId,
+        channel: { id: channelId, type: 1 },
+        user,
+        authorizing_integration_owners: { '0': world.guildId },
+        context: 1,
+      }
+    : {
+        guild_id: world.guildId,
+        channel_id: channelId,
+        channel: where.thread
+          ? { id: channelId, type: 11, guild_id: world.guildId, parent_id: world.channelId, name: 'a thread' }
+          : { id: channelId, type: 0, guild_id: world.guildId, name: 'reads' },
+        member: {
+          user,
+          roles: [],
+          permissions: '0',
+          joined_at: new Date().toISOString(),
+          deaf: false,
+          mute: false,
+          flags: 0,
+        },
+        guild_locale: 'en-US',
+        authorizing_integration_owners: { '0': world.guildId },
+        context: 0,
+      };
   return {
     id,
     application_id: world.appId,
     type: 2,
     token,
     version: 1,
-    guild_id: world.guildId,
-    channel_id: world.channelId,
-    channel: { id: world.channelId, type: 0, guild_id: world.guildId, name: 'reads' },
-    member: {
-      user: { id: world.userId, username: 'dr.who', discriminator: '0', avatar: null, global_name: 'Dr Who' },
-      roles: [],
-      permissions: '0',
-      joined_at: new Date().toISOString(),
-      deaf: false,
-      mute: false,
-      flags: 0,
-    },
+    ...origin,
     app_permissions: '0',
     locale: 'en-GB',
-    guild_locale: 'en-US',
     entitlements: [],
-    authorizing_integration_owners: { '0': world.guildId },
-    context: 0,
     attachment_size_limit: 10_485_760,
     data: {
       id: snowflake(),
