@@ -4,7 +4,7 @@
 Decode (pixel data via pydicom's handlers, GDCM first for compressed syntaxes), middle frame, modality
 LUT, VOI (the dataset's window or VOI LUT, else a 0.5-99.5 percentile window), MONOCHROME1 inversion,
 palette and YBR to RGB, resize so the longest side is at most --size with both sides floored to a
-multiple of 32 (Lanczos), and write an 8-bit PNG. Raster inputs: EXIF orientation, greyscale or RGB,
+multiple of 32 (Lanczos), and write an 8-bit PNG at zlib level 1 (quickread's setting). Raster inputs: EXIF orientation, greyscale or RGB,
 16-bit greyscale windowed by percentile. Prints one line per input: "ok" or "fail <reason>".
 
 Run with Debian's Python: /usr/bin/python3 bench/ingest/peer.py FILE... --out DIR [--size 1024]
@@ -117,7 +117,8 @@ def prepare(path, out_dir, size):
     if (width, height) != image.size:
         image = image.resize((width, height), Image.LANCZOS)
     name = os.path.splitext(os.path.basename(path))[0] + ".png"
-    image.save(os.path.join(out_dir, name), compress_level=3)
+    # zlib level 1, as quickread writes its PNGs (src/ingest/prepare-encode.ts): the same encode effort.
+    image.save(os.path.join(out_dir, name), compress_level=1)
 
 
 def main():
