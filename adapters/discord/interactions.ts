@@ -38,12 +38,20 @@ export interface InteractionRegistry {
   bindThread(id: string, threadId: string): void;
   /** The live context whose response a thread was started on, if any. */
   liveForThread(threadId: string): Promise<InteractionContext | undefined>;
+  /**
+   * True exactly once per /read thread whose head (the deferred response) has not been replaced yet:
+   * the caller replaces it. Remembered past the token's window (without the token), so a job that
+   * waited longer still answers at the head rather than leaving "thinking…" there.
+   */
+  takeHead(threadId: string): boolean;
   clear(): void;
 }
 
 export function createInteractionRegistry(clock: () => number): InteractionRegistry {
   const contexts = new Map<string, InteractionContext>();
   const byThread = new Map<string, string>();
+  /** Heads still showing "thinking…" whose context (and token) is gone. */
+  const unusedHeads = new Set<string>();
   const timers = new Set<NodeJS.Timeout>();
   const registry: InteractionRegistry = {
     add(input) {
@@ -51,7 +59,13 @@ export function createInteractionRegistry(clock: () => number): InteractionRegis
       contexts.set(input.id, context);
       const timer = setTimeout(() => {
         const gone = contexts.get(input.id);
-        if (gone?.threadId) byThread.delete(gone.threadId);
+        if (gone?.threadId) {
+          byThread.delete(gone.threadId);
+          if (!gone.originalUsed) {
+            if (unusedHeads.size >= 10_000) unusedHeads.delete(unusedHeads.values().next().value as string);
+            unusedHeads.add(gone.threadId);
+          }
+        }
         contexts.delete(input.id);
         timers.delete(timer);
       }, INTERACTION_WINDOW_MS + 60_000);
@@ -76,11 +90,20 @@ export function createInteractionRegistry(clock: () => number): InteractionRegis
       const id = byThread.get(threadId);
       return id ? registry.live(id) : undefined;
     },
+    takeHead(threadId) {
+      if (unusedHeads.delete(threadId)) return true;
+      const id = byThread.get(threadId);
+      const context = id ? contexts.get(id) : undefined;
+      if (!context || context.originalUsed) return false;
+      context.originalUsed = true;
+      return true;
+    },
     clear() {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
       contexts.clear();
       byThread.clear();
+      unusedHeads.clear();
     },
   };
   return registry;

@@ -103,36 +103,53 @@ export function createOutbound(
     };
   }
 
-  /** A /read thread: the head is the interaction's response (edited by token), the rest a channel. */
-  function readThreadSurface(context: InteractionContext, target: ChannelTarget): Surface {
-    const channel = channelSurface(target);
-    const editOriginal = (body: DiscordBody) =>
-      api.editInteractionMessage(context.applicationId, context.token, '@original', forEdit(body));
+  /**
+   * A guild thread. For a /read thread its head is the command's response, in the parent channel: the
+   * first post replaces it, by the interaction token while it lasts and afterwards with the bot token
+   * (a non-ephemeral response is an ordinary message of the bot's: "Edit Message" works on it).
+   * Everything else is a message in the thread. For a mention's thread there is no head to take.
+   */
+  function threadSurface(thread: ThreadRef, target: ChannelTarget, live?: InteractionContext): Surface {
+    const inThread = channelSurface(target);
+    const editHead = (body: DiscordBody) =>
+      live
+        ? api.editInteractionMessage(live.applicationId, live.token, '@original', forEdit(body))
+        : api.editMessage(thread.channelId, thread.threadId, forEdit(body));
     return {
       async first(body, files) {
-        if (context.originalUsed || files?.length) return channel.first(body, files);
-        context.originalUsed = true;
-        const message = await editOriginal(body);
-        context.originalId = message.id;
-        if (context.note) {
-          // Ephemeral, and only after the response was edited: a first follow-up to a deferred
-          // response would replace it instead.
-          const text = context.note;
-          context.note = undefined;
-          await api
-            .followup(context.applicationId, context.token, {
-              content: text,
-              allowed_mentions: { ...NO_MENTIONS },
-              flags: MessageFlags.Ephemeral,
-            })
-            .catch((error: unknown) => logger.warn({ err: error }, 'discord note not sent'));
+        if (files?.length || !interactions.takeHead(thread.threadId)) return inThread.first(body, files);
+        let message: APIMessage;
+        try {
+          message = await editHead(body);
+        } catch (error) {
+          if (live) throw error; // post() answers in the thread instead
+          logger.warn({ err: error }, 'discord response not editable; posting in the thread');
+          return inThread.first(body);
         }
+        if (live?.note) await sendNote(live);
         return message;
       },
-      create: channel.create,
-      edit: (id, body) => (id === context.originalId ? editOriginal(body) : channel.edit(id, body)),
-      remove: channel.remove,
+      create: inThread.create,
+      edit: (id, body) => (id === thread.threadId ? editHead(body) : inThread.edit(id, body)),
+      remove: inThread.remove,
     };
+  }
+
+  /**
+   * Ephemeral, and only after the response was edited: a first follow-up to a deferred response
+   * would replace it instead.
+   */
+  async function sendNote(context: InteractionContext): Promise<void> {
+    const content = context.note;
+    context.note = undefined;
+    if (!content) return;
+    await api
+      .followup(context.applicationId, context.token, {
+        content,
+        allowed_mentions: { ...NO_MENTIONS },
+        flags: MessageFlags.Ephemeral,
+      })
+      .catch((error: unknown) => logger.warn({ err: error }, 'discord note not sent'));
   }
 
   async function surfaceFor(
@@ -167,7 +184,7 @@ export function createOutbound(
     const target = (await pending) ?? { channelId: thread.threadId };
     const context = await interactions.liveForThread(thread.threadId);
     return {
-      surface: context ? readThreadSurface(context, target) : channelSurface(target),
+      surface: threadSurface(thread, target, context),
       interaction: context !== undefined,
       channelId: target.channelId,
       known: pending !== undefined,
@@ -235,19 +252,15 @@ export function createOutbound(
       const messageId = aliases.get(ref.messageId) ?? ref.messageId;
       const { surface, interaction, channelId, known } = await surfaceFor(ref.thread);
       if (!parseInteractionThreadId(ref.thread.threadId)) {
-        // A bot message whose id is the thread's own id is the head of a /read thread: the
-        // interaction's response, editable only through its token.
-        const head = messageId === ref.thread.threadId && ref.thread.threadId !== ref.thread.channelId;
-        if (!head || interaction) {
-          try {
-            await editAll(surface, messageId, parts);
-            return;
-          } catch (error) {
-            if (!head) throw error;
-            logger.warn({ kind: message.kind }, 'discord interaction edit failed; posting in the thread');
-          }
+        try {
+          await editAll(surface, messageId, parts);
+          return;
+        } catch (error) {
+          // Only a /read thread's head (the command's response, whose id is the thread's) is
+          // re-posted when it cannot be edited; any other failure is the caller's to retry.
+          if (messageId !== ref.thread.threadId || ref.thread.threadId === ref.thread.channelId) throw error;
+          logger.warn({ kind: message.kind }, 'discord response not editable; posting in the thread');
         }
-        // The response can no longer be edited (token window over, restart): post the update anew.
         try {
           aliases.set(ref.messageId, (await sendAll(channelSurface({ channelId }), parts)).id);
         } catch (error) {

@@ -44,7 +44,7 @@ afterAll(async () => {
 });
 
 describe('discord /read after the interaction window', () => {
-  it('posts the status and the read as messages in the /read thread and never uses the expired token', async () => {
+  it('replaces the response with the bot token (Edit Message), keeps the rest in the thread, never uses the expired token', async () => {
     const url = world.cdn.add('/attachments/9/10/hand.png', png, 'image/png');
     const interaction = readInteraction(world, attachment(url, 'hand.png', png.length), 'fracture?');
     world.gateway.dispatch('INTERACTION_CREATE', interaction);
@@ -52,16 +52,24 @@ describe('discord /read after the interaction window', () => {
     await core.done[0];
     const threadId = core.requests[0]!.thread.threadId;
     expect(
-      world.rest.calls.some(
+      world.rest.calls.filter(
         (call) => call.path === `/channels/${world.channelId}/messages/${threadId}/threads`,
       ),
-    ).toBe(true);
-    const inThread = world.rest.calls.filter(
-      (call) => call.path.startsWith(`/channels/${threadId}/messages`) && call.method !== 'GET',
+    ).toHaveLength(1);
+    const headEdits = world.rest.calls.filter(
+      (call) => call.method === 'PATCH' && call.path === `/channels/${world.channelId}/messages/${threadId}`,
     );
-    expect(inThread[0]?.body.content).toMatch(/Queued/);
-    expect(inThread.some((call) => JSON.stringify(call.body).includes('87%'))).toBe(true);
-    for (const call of inThread) expect(call.body.allowed_mentions.parse).toEqual([]);
+    expect(headEdits[0]?.headers.authorization).toBe(`Bot ${world.token}`);
+    expect(headEdits[0]?.body.content).toMatch(/Queued/);
+    expect(JSON.stringify(headEdits.at(-1)?.body)).toContain('87%');
+    for (const call of headEdits) expect(call.body.allowed_mentions.parse).toEqual([]);
+    // One visible answer: the head; the preview is inside the thread.
+    const withRead = [...world.rest.messages.values()].filter((m) =>
+      JSON.stringify(m.embeds).includes('87%'),
+    );
+    expect(withRead.map((m) => m.id)).toEqual([threadId]);
+    const inThread = world.rest.calls.filter((call) => call.path === `/channels/${threadId}/messages`);
+    expect(inThread.map((call) => call.files.length)).toEqual([1]);
     const tokenCalls = world.rest.calls.filter((call) => call.path.includes(interaction.token));
     // Only the deferral and the look-up of its message (inside the 3 s) used the token.
     expect(tokenCalls.map((call) => call.method)).toEqual(['POST', 'GET']);
@@ -70,28 +78,35 @@ describe('discord /read after the interaction window', () => {
   it('after a restart (no memory of the interaction) a /read job answers in its thread, or in the channel when none was started', async () => {
     const threadId = core.requests[0]!.thread.threadId;
     const fresh = createDiscordAdapter(world.config, { logger: silentLogger });
+    const mark = world.rest.calls.length;
     try {
       const thread = { channelId: world.channelId, threadId };
-      // The resumed job's status was the response at the thread's head: it is posted anew in the thread.
+      // A resumed job edits its status (the thread's head) in place; its new messages go in the thread.
       await fresh.update({ thread, messageId: threadId }, { kind: 'status', jobId: 'j', state: 'reading' });
-      const posted = world.rest.calls.at(-1)!;
-      expect(posted).toMatchObject({ method: 'POST', path: `/channels/${threadId}/messages` });
-      const ref = await fresh.post(thread, { kind: 'read', card: sampleCard('j', false) });
+      expect(world.rest.calls.at(-1)).toMatchObject({
+        method: 'PATCH',
+        path: `/channels/${world.channelId}/messages/${threadId}`,
+      });
+      const ref = await fresh.post(thread, { kind: 'read', card: sampleCard('j', true) });
       expect(world.rest.messages.get(ref.messageId)?.channel_id).toBe(threadId);
 
+      // The head is gone (deleted): the update is posted anew in the thread instead.
+      world.rest.messages.delete(threadId);
+      await fresh.update({ thread, messageId: threadId }, { kind: 'read', card: sampleCard('j', false) });
+      expect(world.rest.calls.at(-1)).toMatchObject({
+        method: 'POST',
+        path: `/channels/${threadId}/messages`,
+      });
+
       // A response no thread was started on (creation had failed): its id names no channel (10003),
-      // so the job answers in the parent channel, edits included.
+      // so the job's new messages go to the parent channel, edits included.
       const response = await fetch(`${world.rest.apiUrl}/v10/channels/${world.channelId}/messages`, {
         method: 'POST',
         headers: { authorization: `Bot ${world.token}`, 'content-type': 'application/json' },
         body: JSON.stringify({ content: '' }),
       }).then((res) => res.json() as Promise<{ id: string }>);
       const orphan = { channelId: world.channelId, threadId: response.id };
-      await fresh.update(
-        { thread: orphan, messageId: response.id },
-        { kind: 'status', jobId: 'k', state: 'reading' },
-      );
-      const status = await fresh.post(orphan, { kind: 'read', card: sampleCard('k', false) });
+      const status = await fresh.post(orphan, { kind: 'status', jobId: 'k', state: 'reading' });
       expect(world.rest.messages.get(status.messageId)?.channel_id).toBe(world.channelId);
       await fresh.update(status, { kind: 'read', card: sampleCard('k', false) });
       expect(world.rest.calls.at(-1)).toMatchObject({
@@ -99,8 +114,9 @@ describe('discord /read after the interaction window', () => {
         path: `/channels/${world.channelId}/messages/${status.messageId}`,
       });
       const lost = world.rest.calls.filter((call) => call.path.startsWith(`/channels/${response.id}/`));
-      expect(lost.every((call) => call.method === 'POST')).toBe(true);
-      expect(lost.length).toBe(1); // one 404, then the conversation is known to live in the channel
+      expect(lost).toHaveLength(1); // one 404, then the conversation is known to live in the channel
+      for (const call of world.rest.calls.slice(mark))
+        expect(call.route.startsWith('/webhooks/')).toBe(false);
     } finally {
       await fresh.stop();
     }
