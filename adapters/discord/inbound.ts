@@ -16,7 +16,7 @@ import type { Logger } from '../../src/log.ts';
 import type { DiscordApi } from './api.ts';
 import type { InteractionRegistry } from './interactions.ts';
 import type { ChannelTarget } from './outbound.ts';
-import { startReadThread, threadOnResponse } from './read-thread.ts';
+import { mayThread, startReadThread, threadOnResponse } from './read-thread.ts';
 import { forCreate, NO_MENTIONS, renderOutbound } from './render.ts';
 import {
   interactionToRequest,
@@ -233,7 +233,16 @@ async function onRead(
   deps.logger.info({ eventId: interaction.id, outcome: settle(outcome) }, 'discord /read handled');
   if (outcome.kind === 'accepted' || outcome.kind === 'followup') {
     deps.prefetch(request.attachments);
-    if (gate) gate.open(await startReadThread(gate.threadId, channelId, context, deps));
+    if (gate)
+      gate.open(
+        await startReadThread(
+          gate.threadId,
+          channelId,
+          context,
+          deps,
+          mayThread(interaction.app_permissions),
+        ),
+      );
     return;
   }
   if (outcome.kind === 'duplicate') {

@@ -1,4 +1,4 @@
-import { type APIChatInputApplicationCommandInteraction, ChannelType } from 'discord.js';
+import { type APIChatInputApplicationCommandInteraction, ChannelType, PermissionFlagsBits } from 'discord.js';
 import type { InboundRequest } from '../../src/core/types.ts';
 import type { InboundDeps } from './inbound.ts';
 import type { InteractionContext } from './interactions.ts';
@@ -8,7 +8,25 @@ import type { ChannelTarget } from './outbound.ts';
 const THREADABLE: ReadonlySet<number> = new Set([ChannelType.GuildText, ChannelType.GuildAnnouncement]);
 
 export const NO_THREAD_NOTE =
-  'Follow-up questions need a thread: give quickread the Create Public Threads permission in this channel, then use /read again.';
+  'Follow-up questions need a thread: give quickread the Create Public Threads and Send Messages in Threads permissions in this channel, then use /read again.';
+
+const THREAD_PERMISSIONS =
+  PermissionFlagsBits.CreatePublicThreads | PermissionFlagsBits.SendMessagesInThreads;
+
+/**
+ * Whether the bot may start the thread and talk in it, from the interaction's `app_permissions` (the
+ * bot's computed permissions in that channel, "Interaction Object"). Unknown or unreadable → try.
+ */
+export function mayThread(appPermissions: string | undefined): boolean {
+  if (!appPermissions) return true;
+  try {
+    const bits = BigInt(appPermissions);
+    if ((bits & PermissionFlagsBits.Administrator) !== 0n) return true;
+    return (bits & THREAD_PERMISSIONS) === THREAD_PERMISSIONS;
+  } catch {
+    return true;
+  }
+}
 
 /**
  * In a guild text channel the read lives in a thread started on the command's response message, so
@@ -53,7 +71,16 @@ export async function startReadThread(
   channelId: string,
   context: InteractionContext,
   deps: InboundDeps,
+  permitted: boolean,
 ): Promise<ChannelTarget> {
+  if (!permitted) {
+    deps.logger.warn(
+      { eventId: context.id },
+      'discord /read without thread permissions; answering in the channel',
+    );
+    context.note = NO_THREAD_NOTE;
+    return { channelId };
+  }
   try {
     // The name is ours, never the file name or the question (they may hold PHI).
     const channel = await deps.api.startThread(channelId, threadId, 'quickread read');

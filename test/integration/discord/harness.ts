@@ -150,7 +150,7 @@ export function readInteraction(
   world: DiscordWorld,
   file: ReturnType<typeof attachment>,
   question: string,
-  where: { dm?: string; thread?: string } = {},
+  where: { dm?: string; thread?: string; appPermissions?: string } = {},
 ) {
   const id = snowflake();
   const token = `aW50ZXJhY3Rpb246${id}:${'t'.repeat(40)}`;
@@ -198,7 +198,8 @@ export function readInteraction(
     token,
     version: 1,
     ...origin,
-    app_permissions: '0',
+    // The bot's computed permissions in the channel: the README's invite set (threads included).
+    app_permissions: where.appPermissions ?? '309237763136',
     locale: 'en-GB',
     entitlements: [],
     attachment_size_limit: 10_485_760,

@@ -38,7 +38,7 @@ const readsVisible = () =>
 
 async function runRead(
   name: string,
-  where: { dm?: string; thread?: string } = {},
+  where: { dm?: string; thread?: string; appPermissions?: string } = {},
 ): Promise<{ interaction: ReturnType<typeof readInteraction>; jobIndex: number }> {
   const url = world.cdn.add(`/attachments/5/${snowflake()}/${name}`, png, 'image/png');
   const interaction = readInteraction(world, attachment(url, name, png.length), 'effusion?', where);
@@ -198,6 +198,7 @@ describe('/read in a guild text channel lives in a thread', () => {
       const note = calls.findIndex(
         (call) => call.method === 'POST' && call.route === `/webhooks/${world.appId}/{token}`,
       );
+      expect(firstEdit).toBeGreaterThan(0);
       expect(note).toBeGreaterThan(firstEdit); // a first follow-up would replace "thinking…"
       expect(calls[note]?.body.flags).toBe(64);
       expect(calls[note]?.body.content).toContain('Create Public Threads');
@@ -208,6 +209,30 @@ describe('/read in a guild text channel lives in a thread', () => {
     } finally {
       world.rest.setDenyThreads(false);
     }
+  });
+
+  it('when app_permissions lack Send Messages in Threads, no thread is tried: one answer in place and the note', async () => {
+    const startsBefore = threadStarts().length;
+    const readsBefore = readsVisible().length;
+    // The invite set without Send Messages in Threads (1 << 38).
+    const withoutThreadSend = (309237763136n & ~(1n << 38n)).toString();
+    const { interaction } = await runRead('no-send.png', { appPermissions: withoutThreadSend });
+    expect(threadStarts()).toHaveLength(startsBefore);
+    const request = core.requests.at(-1)!;
+    expect(
+      readsVisible()
+        .slice(readsBefore)
+        .map((message) => message.id),
+    ).toEqual([request.thread.threadId]);
+    const calls = tokenCalls(interaction.token);
+    const firstEdit = calls.findIndex((call) => call.method === 'PATCH');
+    const notes = calls.filter(
+      (call) => call.method === 'POST' && call.route === `/webhooks/${world.appId}/{token}`,
+    );
+    expect(firstEdit).toBeGreaterThan(0);
+    expect(notes.map((call) => call.body.flags)).toEqual([64]);
+    expect(notes[0]?.body.content).toContain('Send Messages in Threads');
+    expect(calls.indexOf(notes[0]!)).toBeGreaterThan(firstEdit);
   });
 
   it('logs no token, question or file name', () => {
