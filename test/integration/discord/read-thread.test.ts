@@ -145,6 +145,29 @@ describe('/read in a guild text channel lives in a thread', () => {
     expect(threadStarts().filter((call) => call.path.endsWith(`/${threadId}/threads`))).toHaveLength(1);
   });
 
+  it('a token revoked early: the head is still replaced, with the bot token, and stays the one answer', async () => {
+    const url = world.cdn.add(`/attachments/5/${snowflake()}/revoked.png`, png, 'image/png');
+    const interaction = readInteraction(world, attachment(url, 'revoked.png', png.length), 'effusion?');
+    // Discord starts the thread, and from then on the token is refused (404 Unknown Webhook).
+    world.rest.events.once('thread', () => world.rest.expireToken(interaction.token));
+    const readsBefore = readsVisible().length;
+    const before = core.done.length;
+    world.gateway.dispatch('INTERACTION_CREATE', interaction);
+    await waitFor(() => core.done.length > before, 5000, 'the job');
+    await core.done.at(-1);
+    const head = core.requests.at(-1)!.thread.threadId;
+    const byBot = world.rest.calls.filter(
+      (call) => call.method === 'PATCH' && call.path === `/channels/${world.channelId}/messages/${head}`,
+    );
+    expect(byBot[0]?.body.content).toMatch(/Queued/);
+    expect(JSON.stringify(byBot.at(-1)?.body)).toContain('87%');
+    expect(
+      readsVisible()
+        .slice(readsBefore)
+        .map((message) => message.id),
+    ).toEqual([head]);
+  });
+
   it('a /read in a DM is answered in place: no thread', async () => {
     const dm = snowflake();
     const startsBefore = threadStarts().length;
