@@ -108,8 +108,10 @@ export function messageToRequest(
 }
 
 /**
- * A /read conversation has no user message to thread on, so its thread id names the interaction and
- * the channel it came from: `i:<interaction id>:<channel id>` (a fallback post still finds the channel).
+ * A /read conversation has no user message to thread on, so its thread id first names the interaction
+ * and the channel it came from: `i:<interaction id>:<channel id>` (a fallback post still finds the
+ * channel). In a guild text channel the adapter then re-keys it to the thread it starts on the
+ * command's response (read-thread.ts); in DMs and inside threads it stays as it is.
  */
 export function interactionThreadId(interactionId: string, channelId: string): string {
   return `i:${interactionId}:${channelId}`;
