@@ -5,10 +5,10 @@
  * Annex G) is small enough to live here. WASM modules load once per thread and are cached; a module
  * that aborted is dropped so the next frame gets a fresh one.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
 import { AppError } from '../../errors.js';
 import type { ImageInfo } from './image-info.js';
 import { decodeRle } from './rle.js';
@@ -43,27 +43,55 @@ type WasmModule = Record<string, new () => WasmDecoder>;
 const require = createRequire(import.meta.url);
 const modules = new Map<string, Promise<WasmModule>>();
 
+/** The two WebAssembly constructors used here (the project's lib settings carry no DOM typings for them). */
+interface SyncWasm {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => object;
+}
+const wasmApi = (globalThis as unknown as { WebAssembly: SyncWasm }).WebAssembly;
+
 /**
- * V8 compiles WebAssembly asynchronously by default, and for these Emscripten codecs that cost a
- * ~200 ms stall of the calling thread right after the first decode (OpenJPEG on node 20, measured
- * in bench/ingest: the thread waits on V8's background compile jobs). Compiling synchronously, when
- * the module is instantiated, takes a few milliseconds. The flag only changes how WebAssembly is
- * compiled, process-wide; it is set once, before the first codec loads.
+ * Emscripten instantiates its WebAssembly with V8's asynchronous compile, and for these codecs that
+ * cost a ~200 ms stall of the calling thread right after the first decode (OpenJPEG on node 20,
+ * measured in bench/ingest: the thread waits on V8's background compile jobs). Through Emscripten's
+ * `instantiateWasm` hook the module is compiled synchronously instead (`new WebAssembly.Module`), a
+ * few milliseconds, without touching process-wide V8 flags. The .wasm is the file beside the glue,
+ * with the same name (each package's own layout); a compile error throws inside the hook, where
+ * Emscripten rejects the module's promise. The hook runs while the glue is still being set up, so
+ * instantiation waits one microtask for the imports to be complete; its failure rejects `failed`.
  */
-let syncCompile = false;
-function compileWasmSynchronously(): void {
-  if (syncCompile) return;
-  syncCompile = true;
-  setFlagsFromString('--no-wasm-async-compilation');
+function instantiateSynchronously(glue: string, fail: (error: unknown) => void) {
+  return (imports: object, done: (instance: object, module: object) => void) => {
+    const module = new wasmApi.Module(readFileSync(glue.replace(/\.js$/, '.wasm')));
+    queueMicrotask(() => {
+      try {
+        done(new wasmApi.Instance(module, imports), module);
+      } catch (error) {
+        fail(error);
+      }
+    });
+    return {};
+  };
 }
 
 function loadWasm(specifier: string): Promise<WasmModule> {
   let loading = modules.get(specifier);
   if (!loading) {
-    compileWasmSynchronously();
-    const factory = require(specifier) as (options?: object) => Promise<WasmModule>;
-    // Emscripten prints codec chatter (OpenJPEG's "[INFO] …") to stdout, which would corrupt --json.
-    loading = factory({ print: () => {}, printErr: () => {} });
+    const glue = require.resolve(specifier);
+    const factory = require(glue) as (options?: object) => Promise<WasmModule>;
+    let fail: (error: unknown) => void = () => {};
+    const failed = new Promise<never>((_, reject) => {
+      fail = reject;
+    });
+    loading = Promise.race([
+      factory({
+        // Emscripten prints codec chatter (OpenJPEG's "[INFO] …") to stdout, which would corrupt --json.
+        print: () => {},
+        printErr: () => {},
+        instantiateWasm: instantiateSynchronously(glue, fail),
+      }),
+      failed,
+    ]);
     modules.set(specifier, loading);
     loading.catch(() => modules.delete(specifier));
   }
