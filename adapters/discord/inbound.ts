@@ -44,6 +44,8 @@ export interface InboundDeps {
   post(thread: ThreadRef, message: OutboundMessage): Promise<unknown>;
   clock(): number;
   logger: Logger;
+  /** ALLOWED_CHANNELS / ALLOWED_USERS for a channel and user (src/core/policy.ts). */
+  allowed(channelId: string, userId: string): boolean;
 }
 
 const HOW_TO: OutboundMessage = {
@@ -175,7 +177,18 @@ export async function onInteractionCreate(interaction: APIInteraction, deps: Inb
   if (interaction.type === InteractionType.ApplicationCommand) {
     if (isReadCommand(interaction)) return onRead(interaction, deps);
     if (isHelpCommand(interaction)) {
-      const [first] = renderOutbound(deps.core.helpText('discord'));
+      // The same allow-list as reads: outside it, the command says so and shows nothing else.
+      const userId = interaction.member?.user.id ?? interaction.user?.id ?? '';
+      const allowed = deps.allowed(interaction.channel?.id ?? interaction.channel_id ?? '', userId);
+      const [first] = renderOutbound(
+        allowed
+          ? deps.core.helpText('discord')
+          : {
+              kind: 'error',
+              code: 'NOT_ALLOWED',
+              text: 'quickread is not enabled for this channel or user (ALLOWED_CHANNELS / ALLOWED_USERS).',
+            },
+      );
       await deps.api.interactionCallback(
         interaction.id,
         interaction.token,

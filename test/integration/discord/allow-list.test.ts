@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDiscordAdapter } from '../../../adapters/discord/index.ts';
+import { loadConfig } from '../../../src/config.ts';
+import type { ChatAdapter } from '../../../src/core/adapter.ts';
+import { silentLogger } from '../../../src/log.ts';
+import { snowflake } from '../../fakes/discord-rest.ts';
+import { createCoreDouble, sampleCard } from './core-double.ts';
+import { attachment, type DiscordWorld, readInteraction, startDiscordWorld, waitFor } from './harness.ts';
+
+/** `/quickread` keeps to ALLOWED_CHANNELS / ALLOWED_USERS, as reads do (src/core/policy.ts). */
+
+let world: DiscordWorld;
+let adapter: ChatAdapter;
+const dmChannel = snowflake();
+
+beforeAll(async () => {
+  world = await startDiscordWorld();
+  // Only the DM channel is allowed, and only for the world's user.
+  const config = loadConfig({ ...world.env, ALLOWED_CHANNELS: dmChannel, ALLOWED_USERS: world.userId });
+  adapter = createDiscordAdapter(config, { logger: silentLogger, clock: Date.now });
+  await adapter.start(createCoreDouble(() => adapter, sampleCard));
+});
+
+afterAll(async () => {
+  await adapter?.stop();
+  await world?.close();
+});
+
+async function askHelp(where: { dm?: string }) {
+  const interaction = {
+    ...readInteraction(world, attachment('x', 'x.png', 1), '', where),
+    data: { id: '1', name: 'quickread', type: 1 },
+  };
+  world.gateway.dispatch('INTERACTION_CREATE', interaction);
+  const call = await waitFor(
+    () =>
+      world.rest.calls.find(
+        (c) => c.path === `/interactions/${interaction.id}/${interaction.token}/callback`,
+      ),
+    5000,
+    'the /quickread answer',
+  );
+  expect(call.body.data.flags).toBe(64); // ephemeral either way
+  return JSON.stringify(call.body.data);
+}
+
+describe('discord /quickread and the allow-lists', () => {
+  it('outside ALLOWED_CHANNELS says quickread is not enabled, and shows no help or queue', async () => {
+    const answer = await askHelp({});
+    expect(answer).toContain('not enabled for this channel or user');
+    expect(answer).not.toContain('business associate agreement');
+  });
+
+  it('inside the allow-lists answers with the help text', async () => {
+    const answer = await askHelp({ dm: dmChannel });
+    expect(answer).toContain('business associate agreement');
+    expect(answer).not.toContain('not enabled');
+  });
+});
