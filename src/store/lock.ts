@@ -1,4 +1,4 @@
-import { open, readFile, rm } from 'node:fs/promises';
+import { link, readFile, rm, writeFile } from 'node:fs/promises';
 import { AppError } from '../errors.ts';
 
 /**
@@ -38,39 +38,52 @@ export interface FileLock {
 }
 
 export async function acquireLock(path: string): Promise<FileLock> {
-  for (let attempt = 0; attempt < 2; attempt += 1) {
-    try {
-      const handle = await open(path, 'wx', 0o600);
-      await handle.writeFile(`${process.pid}\n${(await processIdentity(process.pid)) ?? ''}\n`);
-      await handle.sync();
-      await handle.close();
-      heldHere.add(path);
-      return {
-        async release() {
-          heldHere.delete(path);
-          const owner = await readFile(path, 'utf8').catch(() => '');
-          if (Number.parseInt(owner, 10) === process.pid) await rm(path, { force: true });
-        },
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const [pidLine = '', recorded = ''] = (await readFile(path, 'utf8').catch(() => '')).split('\n');
-      const owner = Number.parseInt(pidLine, 10);
-      // Our own pid with no lock held in this process means a previous incarnation (containers reuse pids).
-      const live =
-        Number.isInteger(owner) &&
-        owner > 0 &&
-        (owner === process.pid
-          ? heldHere.has(path)
-          : processAlive(owner) && (!recorded || recorded === (await processIdentity(owner))));
-      if (live) {
-        throw new AppError('STORE_LOCKED', `data folder locked by pid ${owner}`, {
-          details: { pid: owner },
-          userMessage: `Another quickread process (pid ${owner}) is already using this data folder. Stop it, or point DATA_DIR somewhere else.`,
-        });
+  // The whole record is written to a file of our own first and then hard-linked into place: link()
+  // fails with EEXIST atomically, so no other process can ever read a lock file still being written.
+  const record = `${process.pid}\n${(await processIdentity(process.pid)) ?? ''}\n`;
+  const temp = `${path}.${process.pid}.tmp`;
+  await writeFile(temp, record, { mode: 0o600 });
+  try {
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      try {
+        await link(temp, path);
+        heldHere.add(path);
+        return {
+          async release() {
+            heldHere.delete(path);
+            const owner = await readFile(path, 'utf8').catch(() => '');
+            if (Number.parseInt(owner, 10) === process.pid) await rm(path, { force: true });
+          },
+        };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        const [pidLine = '', recorded = ''] = (await readFile(path, 'utf8').catch(() => '')).split('\n');
+        const owner = Number.parseInt(pidLine, 10);
+        if (await ownerLive(path, owner, recorded)) {
+          throw new AppError('STORE_LOCKED', `data folder locked by pid ${owner}`, {
+            details: { pid: owner },
+            userMessage: `Another quickread process (pid ${owner}) is already using this data folder. Stop it, or point DATA_DIR somewhere else.`,
+          });
+        }
+        await rm(path, { force: true });
       }
-      await rm(path, { force: true });
     }
+    throw new AppError('STORE_LOCKED', 'could not take the data folder lock');
+  } finally {
+    await rm(temp, { force: true });
   }
-  throw new AppError('STORE_LOCKED', 'could not take the data folder lock');
+}
+
+/**
+ * Whether the lock's writer still runs. Our own pid with no lock held in this process means a
+ * previous incarnation (containers reuse pids). Another live pid counts unless both identities are
+ * known and differ: where /proc hides other processes (hidepid) or is absent, a live pid is trusted.
+ */
+async function ownerLive(path: string, owner: number, recorded: string): Promise<boolean> {
+  if (!Number.isInteger(owner) || owner <= 0) return false;
+  if (owner === process.pid) return heldHere.has(path);
+  if (!processAlive(owner)) return false;
+  if (!recorded) return true;
+  const current = await processIdentity(owner);
+  return current === undefined || current === recorded;
 }

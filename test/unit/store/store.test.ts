@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -157,6 +157,29 @@ describe('store durability', () => {
     await second.close();
     await expect(stat(join(dir, 'state.lock'))).rejects.toThrow();
   });
+
+  it('lets exactly one of several processes starting together take the lock', async () => {
+    const lockUrl = new URL('../../../src/store/lock.ts', import.meta.url).href;
+    const path = join(dir, 'race.lock');
+    const at = Date.now() + 2000;
+    // Each process waits for the same instant, tries once, and holds what it got for a moment.
+    const code = `const { acquireLock } = await import(${JSON.stringify(lockUrl)});
+      while (Date.now() < ${at}) {}
+      try { await acquireLock(${JSON.stringify(path)}); console.log('GOT'); await new Promise((r) => setTimeout(r, 4000)); }
+      catch (error) { console.log(error.code); }`;
+    const run = () =>
+      new Promise<string>((resolve) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code]);
+        let out = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+        });
+        child.on('close', () => resolve(out.trim()));
+      });
+    const results = await Promise.all([run(), run(), run(), run()]);
+    expect(results.filter((line) => line === 'GOT')).toHaveLength(1);
+    expect(results.filter((line) => line === 'STORE_LOCKED')).toHaveLength(3);
+  }, 20_000);
 
   it('refuses a lock held by another live process', async () => {
     await writeFile(join(dir, 'state.lock'), `${process.ppid}\n`);
