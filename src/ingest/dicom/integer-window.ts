@@ -3,9 +3,11 @@
  * linear modality transform (C.11.1.1.2). A CT slice has a few thousand distinct stored values but a
  * quarter of a million pixels, so the modality transform, the window (C.11.2.1.2) and MONOCHROME1
  * inversion are worked out once per distinct value and the frame is mapped through the table: no
- * per-pixel modality array, no float copy for the percentile window. The numbers are the ones the
- * general path (index.ts) gets: the same expression `s × slope + intercept` feeds the same
- * `applyWindow`, and percentiles are ranks over the same values, taken from a histogram of stored values.
+ * per-pixel modality array, no float copy for the percentile window. Each pixel gets exactly what the
+ * general path (index.ts) would give it for the same window: the same expression `s × slope +
+ * intercept` feeds the same `applyWindow`. Percentile windows are exact ranks here, where the general
+ * path (float and Modality LUT frames) reads them off a 65,536-bin histogram: the two can differ by a
+ * fraction of a value, which moves a few pixels by one grey level.
  */
 import type { WindowInfo } from '../../core/types.js';
 import { applyWindow, type VoiFunction } from '../voi.js';

@@ -5,6 +5,7 @@
  * functional groups C.7.6.16.2.10, or the VOI LUT Sequence).
  */
 import type { DataSet } from 'dicom-parser';
+import { AppError } from '../../errors.js';
 import type { VoiFunction } from '../voi.js';
 import type { StoredValues } from './pixels.js';
 
@@ -79,6 +80,14 @@ export function linearModality(ds: DataSet, frameIndex: number): LinearModality 
   const slope = source.floatString('x00281053');
   const intercept = source.floatString('x00281052');
   if (slope !== undefined || intercept !== undefined) {
+    // A value that is not a number (DS must be a decimal string, PS3.5 6.2) would turn every pixel
+    // into NaN and show a black image that looks like a read: refuse the file instead.
+    if (!Number.isFinite(slope ?? 1) || !Number.isFinite(intercept ?? 0)) {
+      throw new AppError('INPUT_CORRUPT', 'Rescale Slope/Intercept not a usable number', {
+        userMessage:
+          "The DICOM file's Rescale Slope or Rescale Intercept is not a valid number, so its pixel values cannot be turned into real units. Export the image again from the scanner or PACS.",
+      });
+    }
     return { slope: slope ?? 1, intercept: intercept ?? 0, source: fg ? 'functional-groups' : 'rescale' };
   }
   return item(ds, 'x00283000') ? undefined : { slope: 1, intercept: 0, source: 'none' };

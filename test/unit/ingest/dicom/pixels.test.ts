@@ -77,6 +77,22 @@ describe('modality LUT (PS3.3 C.11.1)', () => {
     expect(img.stats).toMatchObject({ modalityMin: -1024, modalityMax: 4976, modalityMean: 1976 });
   });
 
+  it('refuses a Rescale Slope or Intercept that is not a number instead of showing a black image', async () => {
+    const px = new Int16Array([0, 1000, 2000, 3000]);
+    for (const [slope, intercept] of [
+      ['abc', '-1024'],
+      ['1', 'n/a'],
+    ]) {
+      const bytes = writeDicom(
+        imageElements({ rows: 2, columns: 2, signed: true, pixels: px, extra: rescale(slope!, intercept!) }),
+      );
+      await expect(decodeDicom(bytes)).rejects.toMatchObject({
+        code: 'INPUT_CORRUPT',
+        userMessage: expect.stringContaining('Rescale Slope or Rescale Intercept'),
+      });
+    }
+  });
+
   it('takes rescale from the per-frame functional group of the chosen frame', async () => {
     const pixelValue = (slope: string, intercept: string) => [
       el(0x00289145, 'SQ', [[el(0x00281053, 'DS', slope), el(0x00281052, 'DS', intercept)]]),
