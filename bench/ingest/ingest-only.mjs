@@ -20,14 +20,14 @@ const [{ runPrepare }, { loadConfig, readProcessEnv }] = await Promise.all([
 ]);
 const args = process.argv.slice(2);
 const out = args.indexOf('--out');
-const files = args.filter((arg, index) => !arg.startsWith('--') && index !== out + 1);
+const files = args.filter((arg, index) => !arg.startsWith('--') && (out < 0 || index !== out + 1));
 const io = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
 };
 process.exitCode = await runPrepare(
   files,
-  { out: args[out + 1], json: args.includes('--json') },
+  { out: out < 0 ? undefined : args[out + 1], json: args.includes('--json') },
   loadConfig(readProcessEnv()),
   io,
   { scanForText: false },

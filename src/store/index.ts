@@ -188,6 +188,8 @@ export async function openStore(dataDir: string, deps: OpenStoreDeps): Promise<S
     async sweep(retentionMs) {
       const result = await sweepState(data(), imagesDir, clock(), retentionMs);
       result.corrupt = await sweepCorruptCopies(dataDir, clock() - retentionMs);
+      if (result.corrupt > 0)
+        logger.info({ corrupt: result.corrupt }, 'retention: damaged state copies deleted');
       if (result.images + result.threads + result.jobs + result.events > 0) {
         // Twice: the backup generation is the previous file, which still holds what expired.
         await persist();

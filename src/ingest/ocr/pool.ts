@@ -52,7 +52,14 @@ export function createScanPool() {
       if (!entry) return;
       clearTimeout(entry.timer);
       pending.delete(response.id);
-      if (load(created) === 0) created.unref();
+      if (load(created) === 0) {
+        created.unref();
+        // A worker beyond the size (the pool shrank while it was busy) stops once idle.
+        if (workers.indexOf(created) >= size) {
+          forget(created);
+          void created.terminate();
+        }
+      }
       entry.resolve(response);
     });
     created.on('error', (error) => {
@@ -107,7 +114,7 @@ export function createScanPool() {
         current.postMessage(request, [request.png.buffer as ArrayBuffer]);
       });
     },
-    /** At most `count` workers from now on; extra idle ones stop, busy ones finish their scans first. */
+    /** At most `count` workers from now on; extra idle ones stop now, busy ones once their scans are done. */
     resize(count: number): void {
       size = Math.max(1, Math.floor(count));
       for (const worker of workers.slice(size)) {

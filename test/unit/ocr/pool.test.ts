@@ -35,4 +35,15 @@ describe('OCR worker pool', () => {
     pool.resize(1);
     expect(pool.alive).toBe(1);
   });
+
+  it('shrunk while busy, stops the extra worker once its scans are done, and they still succeed', async () => {
+    pool = createScanPool();
+    pool.resize(2);
+    const scans = [1, 2].map(() => pool!.run(withText, 'redact', 30_000));
+    expect(pool.alive).toBe(2);
+    pool.resize(1);
+    expect(pool.alive).toBe(2); // both busy: nothing is cut off mid-scan
+    for (const reply of await Promise.all(scans)) expect(reply).toMatchObject({ ok: true, found: true });
+    expect(pool.alive).toBe(1);
+  });
 });
