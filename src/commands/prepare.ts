@@ -1,4 +1,4 @@
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Config } from '../config.ts';
 import type { PreparedImage } from '../core/types.ts';
@@ -81,16 +81,13 @@ async function prepareOne(
   input: PrepareInput,
   options: PrepareOptions,
   pool: DecodePool,
-  folders: Map<string, Promise<unknown>>,
+  folders: Set<string>,
 ): Promise<Outcome> {
   try {
     if (input.missing) throw new AppError('INPUT_NOT_FOUND', 'input path does not exist');
-    const size = (await stat(input.file)).size;
-    const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
-    // Checked before reading, so a 5 GB file is refused without loading it into memory.
-    if (size > maxBytes) throw tooLarge(size, maxBytes);
-    const image = await prepareImage(await readFile(input.file), options, pool);
-    await writeOutput(input.output, image.png, folders);
+    const bytes = readInput(input.file, options.maxBytes ?? Number.POSITIVE_INFINITY);
+    const image = await prepareImage(bytes, options, pool);
+    writeOutput(input.output, image.png, folders);
     return { input, image };
   } catch (error) {
     return { input, error: toAppError(error, 'INPUT_CORRUPT') };
@@ -98,19 +95,49 @@ async function prepareOne(
 }
 
 /**
- * A failure to write the PNG is the output's fault, never reported as a damaged input. Each output
- * folder is made once per run (a CT series is hundreds of files into one folder).
+ * The whole file, its size checked before reading so a 5 GB file is refused without loading it.
+ * Synchronous on purpose: this CLI thread serves nothing else, and fs/promises' readFile cost twice
+ * the CPU per file (measured on a CT series: ~0.5 ms against ~0.2 ms for open, fstat, read, close).
  */
-async function writeOutput(path: string, png: Buffer, folders: Map<string, Promise<unknown>>): Promise<void> {
+function readInput(file: string, maxBytes: number): Buffer {
+  // O_NONBLOCK: opening a named pipe given as an input must not wait for a writer.
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const info = fstatSync(fd);
+    if (!info.isFile()) {
+      throw new AppError('INPUT_UNSUPPORTED', 'input is not a regular file', {
+        userMessage:
+          'This path is not a regular file (a device, pipe or socket); give an image or DICOM file.',
+      });
+    }
+    const size = info.size;
+    if (size > maxBytes) throw tooLarge(size, maxBytes);
+    const bytes = Buffer.allocUnsafe(size);
+    let read = 0;
+    while (read < size) {
+      const n = readSync(fd, bytes, read, size - read, read);
+      if (n === 0) break;
+      read += n;
+    }
+    return read === size ? bytes : bytes.subarray(0, read);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * A failure to write the PNG is the output's fault, never reported as a damaged input. Each output
+ * folder is made once per run (a CT series is hundreds of files into one folder); synchronous like
+ * readInput.
+ */
+function writeOutput(path: string, png: Buffer, folders: Set<string>): void {
   try {
     const folder = dirname(path);
-    let made = folders.get(folder);
-    if (!made) {
-      made = mkdir(folder, { recursive: true });
-      folders.set(folder, made);
+    if (!folders.has(folder)) {
+      mkdirSync(folder, { recursive: true });
+      folders.add(folder);
     }
-    await made;
-    await writeFile(path, png);
+    writeFileSync(path, png);
   } catch (error) {
     throw new AppError('OUTPUT_NOT_WRITABLE', 'prepare: output not writable', { cause: error });
   }
@@ -189,7 +216,7 @@ export async function runPrepare(
   // The text scan is the slow step of a batch (issue 9): one OCR worker per core, up to the pool's cap.
   if (inputs.length > 1) setTextScannerWorkers(Math.min(defaultConcurrency(), inputs.length));
   const settled = inputs.map(() => deferred<Outcome>());
-  const folders = new Map<string, Promise<unknown>>();
+  const folders = new Set<string>();
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < inputs.length) {

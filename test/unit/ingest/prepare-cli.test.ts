@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,6 +126,26 @@ describe('quickread prepare', () => {
     expect(result.code).toBe(1);
     expect(lines(result.out)[0]).toMatchObject({ ok: false, error: { code: 'OUTPUT_NOT_WRITABLE' } });
   });
+
+  it.skipIf(process.platform === 'win32')(
+    'refuses a named pipe given as an input without waiting on it, and goes on with the rest',
+    async () => {
+      const fifo = join(dir, 'pipe.dcm');
+      spawnSync('mkfifo', [fifo]);
+      const result = await runCliCaptured([
+        'prepare',
+        fifo,
+        FIXTURE,
+        '--json',
+        '--out',
+        join(dir, 'fifo-out'),
+      ]);
+      const [pipe, fixture] = lines(result.out);
+      expect(pipe).toMatchObject({ ok: false, error: { code: 'INPUT_UNSUPPORTED' } });
+      expect(fixture).toMatchObject({ ok: true });
+      expect(result.code).toBe(1);
+    },
+  );
 
   it('lets no header PHI or file name into the JSON or the image bytes', async () => {
     const target = join(dir, 'in', 'nested', `${CANARY_FILE}.dcm`);
