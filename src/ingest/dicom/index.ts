@@ -16,7 +16,8 @@ import { deidReport, safeMeta } from './deid.js';
 import { encapsulatedFrame, nativeFrame } from './frames.js';
 import { type ImageInfo, readImageInfo } from './image-info.js';
 import {
-  INTEGER_TABLE_LIMIT,
+  type IntegerFrame,
+  integerFrame,
   integerPercentiles,
   linearStats,
   windowIntegerFrame,
@@ -90,9 +91,12 @@ export async function decodeDicom(
     photometric: info.photometric,
   };
   const base = { width: info.columns, height: info.rows, source, meta, deid: deidReport(ds, meta) };
-  const storedStats = stats(stored.values);
+  const colour = info.samplesPerPixel === 3 || info.photometric === 'PALETTE COLOR';
+  // Integer greyscale frames get a histogram instead (one pass gives the statistics and percentiles).
+  const histogram = !colour && isIntegerValues(stored.values) ? integerFrame(stored.values) : undefined;
+  const storedStats = histogram ?? stats(stored.values);
   const storedPart = { storedMin: storedStats.min, storedMax: storedStats.max, storedMean: storedStats.mean };
-  if (info.samplesPerPixel === 3 || info.photometric === 'PALETTE COLOR') {
+  if (colour) {
     const pixels = info.samplesPerPixel === 3 ? colourToRgb8(stored, info) : paletteToRgb8(stored, info, ds);
     const window: WindowInfo = {
       center: 127.5,
@@ -105,7 +109,7 @@ export async function decodeDicom(
   return {
     ...base,
     channels: 1,
-    ...greyscale(ds, info, stored, frameIndex, options, storedPart, meta.modality),
+    ...greyscale(ds, info, stored, histogram, frameIndex, options, storedPart, meta.modality),
   };
 }
 
@@ -141,23 +145,14 @@ function greyscale(
   ds: DataSet,
   info: ImageInfo,
   stored: StoredFrame,
+  histogram: IntegerFrame | undefined,
   frameIndex: number,
   options: DecodeDicomOptions,
   storedPart: { storedMin: number; storedMax: number; storedMean: number },
   modality: string | undefined,
 ): Pick<DicomDisplayImage, 'pixels' | 'window' | 'stats'> {
   const linear = linearModality(ds, frameIndex);
-  const integer =
-    linear &&
-    isIntegerValues(stored.values) &&
-    storedPart.storedMax - storedPart.storedMin < INTEGER_TABLE_LIMIT
-      ? {
-          values: stored.values,
-          min: storedPart.storedMin,
-          max: storedPart.storedMax,
-          mean: storedPart.storedMean,
-        }
-      : undefined;
+  const integer = linear ? histogram : undefined;
   // The integer path never builds the per-pixel modality values; the general path does, here.
   const modalityValues = integer
     ? undefined

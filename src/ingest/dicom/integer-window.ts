@@ -14,14 +14,39 @@ import { applyWindow, type VoiFunction } from '../voi.js';
 import type { LinearModality } from './lut.js';
 import type { IntegerValues } from './pixels.js';
 
-/** Stored ranges wider than this go through the general path (a table per value would be too big). */
-export const INTEGER_TABLE_LIMIT = 1 << 20;
-
 export interface IntegerFrame {
   values: IntegerValues;
   min: number;
   max: number;
   mean: number;
+  /** How many pixels hold each stored value: counts[v − min] for v in [min, max]. */
+  counts: Uint32Array;
+}
+
+/**
+ * One pass over the frame: a count per possible stored value (256 for 8-bit arrays, 65,536 for
+ * 16-bit), from which min, max, mean and every percentile follow without touching the pixels again.
+ * The mean is a sum of integers, exact in a double, so it equals the pixel-by-pixel one.
+ */
+export function integerFrame(values: IntegerValues): IntegerFrame {
+  const signed = values instanceof Int16Array;
+  const offset = signed ? 32768 : 0;
+  const all = new Uint32Array(values instanceof Uint8Array ? 256 : 65536);
+  for (let i = 0; i < values.length; i++) all[values[i]! + offset]!++;
+  let low = 0;
+  while (low < all.length && all[low] === 0) low++;
+  if (low === all.length) return { values, min: 0, max: 0, mean: 0, counts: new Uint32Array(1) };
+  let high = all.length - 1;
+  while (all[high] === 0) high--;
+  let sum = 0;
+  for (let b = low; b <= high; b++) sum += all[b]! * (b - offset);
+  return {
+    values,
+    min: low - offset,
+    max: high - offset,
+    mean: sum / values.length,
+    counts: all.subarray(low, high + 1),
+  };
 }
 
 /** Modality min/max/mean from the stored ones: a line maps extremes to extremes and means to means. */
@@ -46,9 +71,7 @@ export function integerPercentiles(
   low: number,
   high: number,
 ): [number, number] {
-  const { values, min, max } = frame;
-  const counts = new Uint32Array(max - min + 1);
-  for (let i = 0; i < values.length; i++) counts[values[i]! - min]!++;
+  const { values, min, max, counts } = frame;
   let kept = 0;
   const keep = new Uint8Array(counts.length);
   for (let b = 0; b < counts.length; b++) {

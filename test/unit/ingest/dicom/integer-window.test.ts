@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { WindowInfo } from '../../../../src/core/types.ts';
 import {
+  integerFrame,
   integerPercentiles,
   linearStats,
   windowIntegerFrame,
@@ -16,15 +17,7 @@ function frame(n: number, lo: number, hi: number, seed = 7) {
     state = (state * 1103515245 + 12345) % 2147483648;
     values[i] = lo + (state % (hi - lo + 1));
   }
-  let min = Number.POSITIVE_INFINITY;
-  let max = Number.NEGATIVE_INFINITY;
-  let sum = 0;
-  for (const v of values) {
-    min = Math.min(min, v);
-    max = Math.max(max, v);
-    sum += v;
-  }
-  return { values, min, max, mean: sum / n };
+  return integerFrame(values);
 }
 
 /** The value at rank ⌈p·n⌉ of a sorted copy: the definition the histogram must reproduce. */
@@ -39,6 +32,27 @@ const modalities: LinearModality[] = [
   { slope: -2, intercept: 100, source: 'functional-groups' },
   { slope: 1, intercept: 0, source: 'none' },
 ];
+
+describe('integerFrame: one histogram pass', () => {
+  it.each([
+    ['Uint8Array', Uint8Array.from([7, 0, 255, 7, 3])],
+    ['Uint16Array', Uint16Array.from([4095, 12, 65535, 0, 12, 800])],
+    ['Int16Array', Int16Array.from([-32768, -1024, 0, 32767, -1024, 5])],
+    ['a constant frame', Uint16Array.from([42, 42, 42])],
+  ])('gives the same min, max and mean as the pixels themselves (%s)', (_name, values) => {
+    const f = integerFrame(values);
+    const list = Array.from(values);
+    expect(f.min).toBe(Math.min(...list));
+    expect(f.max).toBe(Math.max(...list));
+    expect(f.mean).toBe(list.reduce((a, b) => a + b, 0) / list.length);
+    expect(Array.from(f.counts).reduce((a, b) => a + b, 0)).toBe(list.length);
+    expect(f.counts[0]).toBe(list.filter((v) => v === f.min).length);
+  });
+
+  it('describes an empty frame without failing', () => {
+    expect(integerFrame(new Uint16Array(0))).toMatchObject({ min: 0, max: 0, mean: 0 });
+  });
+});
 
 describe('integer frames through one table', () => {
   const f = frame(20_000, -2000, 3000);
