@@ -1,7 +1,8 @@
 /**
  * bench/ingest: `quickread prepare` against a Python peer (pydicom + GDCM + numpy + Pillow, Debian
  * packages, /usr/bin/python3) doing the same work on the same corpus: decode, modality LUT, window,
- * resize to 1024 (32-px grid), write an 8-bit PNG. Whole processes, alternated, median of several runs;
+ * resize to 1024 (32-px grid), write an 8-bit PNG (zlib level 1 on both sides). Whole processes,
+ * alternated, median of several runs;
  * files/s per transfer-syntax group and overall, and the ratio. Results are printed, never committed.
  *
  *   npx tsx bench/ingest/run.ts [--runs 3] [--series 100] [--ct-series 300] [--corpus ../shared/corpus] [--groups all,rle]
