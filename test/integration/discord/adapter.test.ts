@@ -6,6 +6,7 @@ import { snowflake } from '../../fakes/discord-rest.ts';
 import { captureLogger } from '../../helpers/capture-log.ts';
 import { type CoreDouble, createCoreDouble, sampleCard } from './core-double.ts';
 import {
+  askQuickread,
   attachment,
   buttonInteraction,
   type DiscordWorld,
@@ -423,19 +424,7 @@ describe('discord adapter over the gateway (loopback Discord)', () => {
   });
 
   it('/quickread answers privately with the help text', async () => {
-    const interaction = {
-      ...readInteraction(world, attachment('x', 'x.png', 1), ''),
-      data: { id: '1', name: 'quickread', type: 1 },
-    };
-    world.gateway.dispatch('INTERACTION_CREATE', interaction);
-    const call = await waitFor(
-      () =>
-        world.rest.calls.find(
-          (c) => c.path === `/interactions/${interaction.id}/${interaction.token}/callback`,
-        ),
-      5000,
-      'the help answer',
-    );
+    const call = await askQuickread(world);
     expect(call.body.type).toBe(4);
     expect(call.body.data.flags).toBe(64);
     expect(call.body.data.embeds[0].description).toContain('business associate agreement');

@@ -5,7 +5,7 @@ import type { ChatAdapter } from '../../../src/core/adapter.ts';
 import { silentLogger } from '../../../src/log.ts';
 import { snowflake } from '../../fakes/discord-rest.ts';
 import { createCoreDouble, sampleCard } from './core-double.ts';
-import { attachment, type DiscordWorld, readInteraction, startDiscordWorld, waitFor } from './harness.ts';
+import { askQuickread, type DiscordWorld, startDiscordWorld } from './harness.ts';
 
 /** `/quickread` keeps to ALLOWED_CHANNELS / ALLOWED_USERS, as reads do (src/core/policy.ts). */
 
@@ -27,19 +27,7 @@ afterAll(async () => {
 });
 
 async function askHelp(where: { dm?: string }) {
-  const interaction = {
-    ...readInteraction(world, attachment('x', 'x.png', 1), '', where),
-    data: { id: '1', name: 'quickread', type: 1 },
-  };
-  world.gateway.dispatch('INTERACTION_CREATE', interaction);
-  const call = await waitFor(
-    () =>
-      world.rest.calls.find(
-        (c) => c.path === `/interactions/${interaction.id}/${interaction.token}/callback`,
-      ),
-    5000,
-    'the /quickread answer',
-  );
+  const call = await askQuickread(world, where);
   expect(call.body.data.flags).toBe(64); // ephemeral either way
   return JSON.stringify(call.body.data);
 }

@@ -263,3 +263,20 @@ export async function waitFor<T>(
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/** Send `/quickread` over the gateway (in the world's channel, or a DM) and wait for its callback. */
+export async function askQuickread(world: DiscordWorld, where: { dm?: string } = {}) {
+  const interaction = {
+    ...readInteraction(world, attachment('x', 'x.png', 1), '', where),
+    data: { id: '1', name: 'quickread', type: 1 },
+  };
+  world.gateway.dispatch('INTERACTION_CREATE', interaction);
+  return waitFor(
+    () =>
+      world.rest.calls.find(
+        (c) => c.path === `/interactions/${interaction.id}/${interaction.token}/callback`,
+      ),
+    5000,
+    'the /quickread answer',
+  );
+}
