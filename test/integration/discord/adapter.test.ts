@@ -1,10 +1,8 @@
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDiscordAdapter } from '../../../adapters/discord/index.ts';
 import type { ChatAdapter } from '../../../src/core/adapter.ts';
 import { snowflake } from '../../fakes/discord-rest.ts';
 import { captureLogger } from '../../helpers/capture-log.ts';
-import { type CoreDouble, createCoreDouble, sampleCard } from './core-double.ts';
+import type { CoreDouble } from './core-double.ts';
 import {
   askQuickread,
   attachment,
@@ -15,6 +13,7 @@ import {
   startDiscordWorld,
   waitFor,
 } from './harness.ts';
+import { greyPng, startWithCoreDouble } from './suites.ts';
 
 /**
  * The real discord.js client (gateway + REST) against loopback Discord fakes, driven by a BotCore
@@ -36,12 +35,8 @@ const outgoing = () =>
 
 beforeAll(async () => {
   world = await startDiscordWorld();
-  png = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 90, g: 90, b: 90 } } })
-    .png()
-    .toBuffer();
-  adapter = createDiscordAdapter(world.config, { logger: log.logger, clock: Date.now });
-  core = createCoreDouble(() => adapter, sampleCard);
-  await adapter.start(core);
+  png = await greyPng(64);
+  ({ adapter, core } = await startWithCoreDouble(world, log.logger));
 });
 
 afterAll(async () => {

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDiscordAdapter } from '../../../adapters/discord/index.ts';
 import { loadConfig } from '../../../src/config.ts';
 import type { ChatAdapter } from '../../../src/core/adapter.ts';
 import { silentLogger } from '../../../src/log.ts';
 import { snowflake } from '../../fakes/discord-rest.ts';
-import { createCoreDouble, sampleCard } from './core-double.ts';
 import { askQuickread, type DiscordWorld, startDiscordWorld } from './harness.ts';
+import { startWithCoreDouble } from './suites.ts';
 
 /** `/quickread` keeps to ALLOWED_CHANNELS / ALLOWED_USERS, as reads do (src/core/policy.ts). */
 
@@ -17,8 +16,7 @@ beforeAll(async () => {
   world = await startDiscordWorld();
   // Only the DM channel is allowed, and only for the world's user.
   const config = loadConfig({ ...world.env, ALLOWED_CHANNELS: dmChannel, ALLOWED_USERS: world.userId });
-  adapter = createDiscordAdapter(config, { logger: silentLogger, clock: Date.now });
-  await adapter.start(createCoreDouble(() => adapter, sampleCard));
+  ({ adapter } = await startWithCoreDouble(world, silentLogger, { config }));
 });
 
 afterAll(async () => {

@@ -3,12 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDiscordAdapter } from '../../../adapters/discord/index.ts';
 import type { ChatAdapter } from '../../../src/core/adapter.ts';
 import { type FakeOpenAI, startFakeOpenAI } from '../../fakes/openai-server.ts';
 import { captureLogger } from '../../helpers/capture-log.ts';
 import { el, imageElements, writeDicom } from '../../helpers/dicom-writer.ts';
-import { createTestBot, type TestBot } from '../../helpers/test-bot.ts';
+import type { TestBot } from '../../helpers/test-bot.ts';
 import {
   attachment,
   buttonInteraction,
@@ -18,6 +17,7 @@ import {
   startDiscordWorld,
   waitFor,
 } from './harness.ts';
+import { startWithRealBot } from './suites.ts';
 
 /**
  * End to end: the real discord.js client ⇄ loopback Discord (gateway + REST + CDN) ⇄ the real bot core
@@ -60,11 +60,7 @@ beforeAll(async () => {
   // Several reads by one user within a minute: above the default per-user rate.
   world = await startDiscordWorld({ USER_RATE_PER_MIN: '30' });
   dataDir = await mkdtemp(join(tmpdir(), 'qr-discord-e2e-'));
-  bot = await createTestBot({ engineUrl: engine.url, dataDir, config: world.env, logger: log.logger });
-  adapter = createDiscordAdapter(bot.config, { logger: log.logger });
-  bot.core.attach(adapter);
-  await adapter.start(bot.core);
-  await bot.core.start();
+  ({ bot, adapter } = await startWithRealBot(world, { engineUrl: engine.url, dataDir, logger: log.logger }));
   png = await gradientPng(1);
 });
 

@@ -1,10 +1,8 @@
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDiscordAdapter } from '../../../adapters/discord/index.ts';
 import type { ChatAdapter } from '../../../src/core/adapter.ts';
 import { snowflake } from '../../fakes/discord-rest.ts';
 import { captureLogger } from '../../helpers/capture-log.ts';
-import { type CoreDouble, createCoreDouble, sampleCard } from './core-double.ts';
+import type { CoreDouble } from './core-double.ts';
 import {
   attachment,
   type DiscordWorld,
@@ -13,6 +11,7 @@ import {
   startDiscordWorld,
   waitFor,
 } from './harness.ts';
+import { greyPng, startWithCoreDouble } from './suites.ts';
 
 /**
  * `/read` and its thread: in a guild text channel the read lives in a thread started on the
@@ -51,12 +50,8 @@ async function runRead(
 
 beforeAll(async () => {
   world = await startDiscordWorld();
-  png = await sharp({ create: { width: 48, height: 48, channels: 3, background: { r: 60, g: 60, b: 60 } } })
-    .png()
-    .toBuffer();
-  adapter = createDiscordAdapter(world.config, { logger: log.logger, clock: Date.now });
-  core = createCoreDouble(() => adapter, sampleCard);
-  await adapter.start(core);
+  png = await greyPng(48, 60);
+  ({ adapter, core } = await startWithCoreDouble(world, log.logger));
 });
 
 afterAll(async () => {

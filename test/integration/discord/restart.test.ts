@@ -3,12 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDiscordAdapter } from '../../../adapters/discord/index.ts';
 import type { ChatAdapter } from '../../../src/core/adapter.ts';
 import type { Engine } from '../../../src/core/types.ts';
 import { silentLogger } from '../../../src/log.ts';
 import { type FakeOpenAI, startFakeOpenAI } from '../../fakes/openai-server.ts';
-import { createTestBot, type TestBot } from '../../helpers/test-bot.ts';
+import type { TestBot } from '../../helpers/test-bot.ts';
 import {
   attachment,
   type DiscordWorld,
@@ -17,6 +16,7 @@ import {
   startDiscordWorld,
   waitFor,
 } from './harness.ts';
+import { startWithRealBot } from './suites.ts';
 
 /**
  * A /read job interrupted by a restart: the new process (a fresh adapter, no interaction token, the
@@ -39,19 +39,13 @@ const stuck: Engine = {
     new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
 };
 
-async function run(withEngine?: Engine): Promise<{ bot: TestBot; adapter: ChatAdapter }> {
-  const bot = await createTestBot({
+function run(withEngine?: Engine): Promise<{ bot: TestBot; adapter: ChatAdapter }> {
+  return startWithRealBot(world, {
     engineUrl: engine.url,
     dataDir,
-    config: world.env,
     logger: silentLogger,
     ...(withEngine ? { engine: withEngine } : {}),
   });
-  const adapter = createDiscordAdapter(bot.config, { logger: silentLogger });
-  bot.core.attach(adapter);
-  await adapter.start(bot.core);
-  await bot.core.start();
-  return { bot, adapter };
 }
 
 async function stop(running: { bot: TestBot; adapter: ChatAdapter } | undefined): Promise<void> {
