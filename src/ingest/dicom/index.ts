@@ -22,15 +22,7 @@ import {
   linearStats,
   windowIntegerFrame,
 } from './integer-window.js';
-import {
-  applyVoiLut,
-  datasetWindow,
-  type LinearModality,
-  linearModality,
-  modalityTransform,
-  voiFunction,
-  voiLut,
-} from './lut.js';
+import { applyVoiLut, datasetWindow, linearModality, modalityTransform, voiFunction, voiLut } from './lut.js';
 import { parseDicomBytes } from './parse.js';
 import { isIntegerValues, type StoredFrame, storedFromDecoded, storedFromNative } from './pixels.js';
 import { stats } from './stats.js';
@@ -152,18 +144,17 @@ function greyscale(
   modality: string | undefined,
 ): Pick<DicomDisplayImage, 'pixels' | 'window' | 'stats'> {
   const linear = linearModality(ds, frameIndex);
-  const integer = linear ? histogram : undefined;
-  // The integer path never builds the per-pixel modality values; the general path does, here.
-  const modalityValues = integer
+  // Integer stored values under a line (integer-window.ts): no per-pixel modality values at all.
+  const table = linear && histogram ? { frame: histogram, linear } : undefined;
+  const modalityValues = table
     ? undefined
     : modalityTransform(stored.values, ds, frameIndex, info.signed).values;
   // Without a modality LUT the values are the stored ones: reuse their statistics.
-  const m =
-    integer && linear
-      ? linearStats(integer, linear)
-      : modalityValues === stored.values || !modalityValues
-        ? { min: storedPart.storedMin, max: storedPart.storedMax, mean: storedPart.storedMean }
-        : stats(modalityValues);
+  const m = table
+    ? linearStats(table.frame, table.linear)
+    : modalityValues === stored.values
+      ? { min: storedPart.storedMin, max: storedPart.storedMax, mean: storedPart.storedMean }
+      : stats(modalityValues!);
   const statsOut = { ...storedPart, modalityMin: m.min, modalityMax: m.max, modalityMean: m.mean };
   // MONOCHROME1 shows its minimum as white (C.7.6.3.1.2); Presentation LUT Shape INVERSE (C.11.6.1)
   // asks for the same, and DX pairs the two, so either inverts once.
@@ -187,15 +178,17 @@ function greyscale(
   if (options.question !== undefined) input.question = options.question;
   if (dataset) input.dataset = dataset;
   if (modality) input.modality = modality;
-  if (integer && linear) {
-    const include = sampleFilter(ds, info, modality, linear);
-    input.percentiles = () => integerPercentiles(integer, linear, include, 0.005, 0.995);
+  const keep = sampleRule(ds, info, modality);
+  if (table) {
+    const { frame, linear: line } = table;
+    const include = keep ? (s: number) => keep(s, s * line.slope + line.intercept) : () => true;
+    input.percentiles = () => integerPercentiles(frame, line, include, 0.005, 0.995);
     const window = chooseWindow([], input);
     const fn = window.source === 'dataset' ? voiFunction(ds, frameIndex) : 'LINEAR';
-    return { pixels: windowIntegerFrame(integer, linear, window, invert, fn), window, stats: statsOut };
+    return { pixels: windowIntegerFrame(frame, line, window, invert, fn), window, stats: statsOut };
   }
   const values = modalityValues!;
-  const sample = auto ? windowSample(ds, info, stored.values, values, modality) : values;
+  const sample = auto && keep ? windowSample(stored.values, values, keep) : values;
   const window = chooseWindow(sample, input);
   const fn = window.source === 'dataset' ? voiFunction(ds, frameIndex) : 'LINEAR';
   return { pixels: applyWindow(values, window, invert, fn), window, stats: statsOut };
@@ -215,46 +208,34 @@ function paddingRange(ds: DataSet, info: ImageInfo): { lo: number; hi: number } 
   return { lo: Math.min(pad, limit), hi: Math.max(pad, limit) };
 }
 
-/** windowSample's rule for one stored value (integer path): padding and CT below −1024 HU are out. */
-function sampleFilter(
+/**
+ * Which pixels a percentile window should see, by stored and modality value: not Pixel Padding Value
+ * (0028,0120) or the padding range up to (0028,0121) (PS3.3 C.7.5.1.1.2), and for CT nothing below
+ * −1024 HU, which is outside-the-scan padding on every scanner (air is −1000), so the window fits the
+ * patient, not the frame around it. Undefined when every pixel counts. Both paths use this one rule.
+ */
+function sampleRule(
   ds: DataSet,
   info: ImageInfo,
   modality: string | undefined,
-  linear: LinearModality,
-): (stored: number) => boolean {
+): ((stored: number, value: number) => boolean) | undefined {
   const pad = paddingRange(ds, info);
   const ct = modality === 'CT';
-  return (s) => {
-    if (pad && s >= pad.lo && s <= pad.hi) return false;
-    return !(ct && s * linear.slope + linear.intercept < -1024);
-  };
+  if (!pad && !ct) return undefined;
+  return (s, v) => !(pad && s >= pad.lo && s <= pad.hi) && !(ct && v < -1024);
 }
 
-/**
- * Values a percentile window should see: not Pixel Padding Value (0028,0120) or the padding range up
- * to (0028,0121) (PS3.3 C.7.5.1.1.2), and for CT nothing below −1024 HU, which is outside-the-scan
- * padding on every scanner (air is −1000), so the window fits the patient, not the frame around it.
- */
+/** The values the rule keeps (all of them when it keeps none). */
 function windowSample(
-  ds: DataSet,
-  info: ImageInfo,
   stored: StoredFrame['values'],
   values: StoredFrame['values'],
-  modality: string | undefined,
+  keep: (stored: number, value: number) => boolean,
 ): ArrayLike<number> {
-  const pad = paddingRange(ds, info);
-  const ct = modality === 'CT';
-  if (pad === undefined && !ct) return values;
-  const lo = pad?.lo ?? Number.NaN;
-  const hi = pad?.hi ?? Number.NaN;
   const out = new Float32Array(values.length);
   let k = 0;
   for (let i = 0; i < values.length; i++) {
-    const s = stored[i]!;
-    if (s >= lo && s <= hi) continue;
     const v = values[i]!;
-    if (ct && v < -1024) continue;
-    out[k++] = v;
+    if (keep(stored[i]!, v)) out[k++] = v;
   }
   return k > 0 ? out.subarray(0, k) : values;
 }
