@@ -11,7 +11,7 @@ import {
 import type { BotCore, HandleOutcome } from '../../src/core/adapter.ts';
 import type { OutboundMessage } from '../../src/core/reply.ts';
 import type { AttachmentRef, ThreadRef } from '../../src/core/types.ts';
-import { isAppError } from '../../src/errors.ts';
+import { AppError, isAppError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
 import type { DiscordApi } from './api.ts';
 import type { InteractionRegistry } from './interactions.ts';
@@ -186,7 +186,7 @@ export async function onInteractionCreate(interaction: APIInteraction, deps: Inb
           : {
               kind: 'error',
               code: 'NOT_ALLOWED',
-              text: 'quickread is not enabled for this channel or user (ALLOWED_CHANNELS / ALLOWED_USERS).',
+              text: new AppError('NOT_ALLOWED', '/quickread outside the allow-list').userMessage,
             },
       );
       await deps.api.interactionCallback(

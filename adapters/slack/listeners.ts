@@ -210,7 +210,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
       const refused = renderMessage({
         kind: 'error',
         code: 'NOT_ALLOWED',
-        text: 'quickread is not enabled for this channel or user (ALLOWED_CHANNELS / ALLOWED_USERS).',
+        text: new AppError('NOT_ALLOWED', '/quickread outside the allow-list').userMessage,
       });
       await ack({ response_type: 'ephemeral', text: refused.text, blocks: refused.blocks });
       return;
