@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../../fakes/openai-server.ts';
+import { stateOnDisk } from '../../helpers/state-on-disk.ts';
 
 /**
  * The real `quickread start` process, driven through the console's HTTP API, killed with SIGKILL while
@@ -81,7 +82,7 @@ async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 15_000)
 }
 
 const jobsOnDisk = async (dataDir: string) =>
-  Object.values(JSON.parse(await readFile(join(dataDir, 'state.json'), 'utf8')).jobs) as Array<{
+  Object.values((await stateOnDisk(dataDir)).jobs) as Array<{
     id: string;
     status: string;
     imageRef?: string;
