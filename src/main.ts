@@ -38,6 +38,7 @@ export async function runStart(config: Config, io: CommandIO, deps: StartDeps = 
     source: dispatcher,
     model: engine.model,
     promptVersion: PROMPT_VERSION,
+    storage: () => store.health(),
   });
   const core = createBotCore({
     config,

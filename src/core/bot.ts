@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Bottleneck from 'bottleneck';
 import type { Config } from '../config.ts';
 import type { Dispatcher } from '../dispatch/types.ts';
-import { AppError, toAppError } from '../errors.ts';
+import { AppError, isAppError, toAppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { type Store, type StoredJob, threadKeyOf } from '../store/types.ts';
 import type { BotCore, ChatAdapter, HandleOutcome, QueueSnapshot } from './adapter.ts';
@@ -193,6 +193,8 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
         await stored;
       } catch (error) {
         await store.releaseEvent(keys);
+        // A full or failing disk: a coded refusal now, not a request the platform thinks was taken.
+        if (isAppError(error, 'STORE_FULL') || isAppError(error, 'STORE_IO_ERROR')) return refuse(request, error);
         throw error;
       }
       const { position, etaSec, done } = runner.launch(job, false);
