@@ -194,7 +194,8 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
       } catch (error) {
         await store.releaseEvent(keys);
         // A full or failing disk: a coded refusal now, not a request the platform thinks was taken.
-        if (isAppError(error, 'STORE_FULL') || isAppError(error, 'STORE_IO_ERROR')) return refuse(request, error);
+        if (isAppError(error, 'STORE_FULL') || isAppError(error, 'STORE_IO_ERROR'))
+          return refuse(request, error);
         throw error;
       }
       const { position, etaSec, done } = runner.launch(job, false);
