@@ -1,4 +1,4 @@
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
 import { type StoreHealth, storeWriteError } from './faults.ts';
@@ -52,11 +52,14 @@ export async function createStateWriter(options: WriterOptions): Promise<StateWr
   const snapshotPath = join(dataDir, 'state.json');
   let journal = await openJournal(dataDir, Math.max(state.journal, ...(await listGenerations(dataDir))));
   let snapshotJournal = state.journal;
-  let snapshotBytes = 0;
+  let snapshotBytes = await stat(snapshotPath).then(
+    (info) => info.size,
+    () => 0,
+  );
   const dirty = new Map<string, { table: TableName; key: string }>();
   let feedbackWritten = state.feedback.length;
   let waiters: Waiter[] = [];
-  let draining = false;
+  let draining: Promise<void> | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
   let retryMs = firstRetryMs;
   let fault: { error: ReturnType<typeof storeWriteError>; lastLog: number; failures: number } | undefined;
@@ -135,9 +138,8 @@ export async function createStateWriter(options: WriterOptions): Promise<StateWr
 
   function start(): void {
     if (draining || retryTimer) return;
-    draining = true;
-    void drain().finally(() => {
-      draining = false;
+    draining = drain().finally(() => {
+      draining = undefined;
       // Waiters that arrived while the last write was finishing.
       if (waiters.length > 0 && !retryTimer && !closed) start();
     });
@@ -201,6 +203,8 @@ export async function createStateWriter(options: WriterOptions): Promise<StateWr
       clearTimeout(retryTimer);
       retryTimer = undefined;
       for (const waiter of waiters.splice(0)) waiter.reject(fault?.error ?? new Error('store closed'));
+      // A write or a journal rotation in progress finishes before its file is closed.
+      await draining;
       await compaction;
       await journal.close().catch(() => undefined);
     },
