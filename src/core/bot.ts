@@ -33,7 +33,8 @@ export type RunningBotCore = BotCore & {
   attach(adapter: ChatAdapter): void;
   /** Resume queued and interrupted jobs and start the retention sweep. */
   start(): Promise<void>;
-  stop(): Promise<void>;
+  /** Stop producing: refuse new requests, give in-flight reads up to `graceMs`, leave the rest owed. */
+  stop(options?: { graceMs?: number }): Promise<void>;
 };
 
 /** A job interrupted this often (crashes while reading it) is failed instead of retried forever. */
@@ -313,10 +314,16 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
       sweepTimer.unref();
     },
 
-    async stop() {
+    async stop(options: { graceMs?: number } = {}) {
       if (stopping) return;
       stopping = true;
       clearInterval(sweepTimer);
+      // In-flight reads get up to graceMs (STOP_TIMEOUT_S) to finish and post; the rest stay owed.
+      if (options.graceMs)
+        await Promise.race([
+          Promise.allSettled([...flows]),
+          new Promise((resolve) => setTimeout(resolve, options.graceMs).unref()),
+        ]);
       await dispatcher.stop();
       for (const controller of ctx.controllers.values()) controller.abort(new Error('stopping'));
       await ctx.prepareLimiter.stop({ dropWaitingJobs: true }).catch(() => undefined);
