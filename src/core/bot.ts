@@ -27,7 +27,12 @@ export interface BotCoreDeps {
   statusEditIntervalMs?: number;
   /** Concurrent eager preparations (download + decode) of queued jobs (default 2). */
   prepareConcurrency?: number;
+  /** First wait before a resumed answer the platform refused is tried again, doubling (default 5 s). */
+  resumeRetryMs?: number;
 }
+
+/** A resumed answer the platform keeps refusing is left owed for the next start after this many tries. */
+const resumeTries = 5;
 
 export type RunningBotCore = BotCore & {
   attach(adapter: ChatAdapter): void;
@@ -76,7 +81,40 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
 
   function track(done: Promise<void>): void {
     flows.add(done);
-    void done.finally(() => flows.delete(done));
+    // Never an unhandled rejection: a flow that fails is logged with its code, the process carries on.
+    void done.then(
+      () => flows.delete(done),
+      (error: unknown) => {
+        flows.delete(done);
+        logger.error({ code: toAppError(error).code }, 'job flow failed');
+      },
+    );
+  }
+
+  const resumeTimers = new Set<NodeJS.Timeout>();
+  /**
+   * Resume: post a stored answer (or end a job with an error answer). A platform error is logged with
+   * its code; a retryable one (CHAT_API_FAILED) is tried again with backoff, anything else — or the
+   * last try — leaves the job owed for the next start.
+   */
+  function resumeJob(jobId: string, run: () => Promise<void>, attempt = 1): void {
+    track(
+      run().catch((error: unknown) => {
+        const appError = toAppError(error);
+        const again = appError.retryable && attempt < resumeTries && !stopping;
+        logger.warn({ job: jobId, code: appError.code, attempt, again }, 'resumed job not delivered');
+        if (!again) return;
+        const timer = setTimeout(
+          () => {
+            resumeTimers.delete(timer);
+            resumeJob(jobId, () => runner.deliver(jobId), attempt + 1);
+          },
+          (deps.resumeRetryMs ?? 5000) * 2 ** (attempt - 1),
+        );
+        timer.unref();
+        resumeTimers.add(timer);
+      }),
+    );
   }
 
   async function refuse(request: InboundRequest, error: AppError): Promise<HandleOutcome> {
@@ -286,21 +324,12 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
       const pending = await store.listJobs(['queued', 'running']);
       for (const job of pending) {
         if (job.answer) {
-          track(
-            runner
-              .deliver(job.id)
-              .catch((error) => logger.error({ err: error, job: job.id }, 'resume failed')),
-          );
+          resumeJob(job.id, () => runner.deliver(job.id));
         } else if (job.attempts >= maxResumes || !job.request) {
-          track(
-            runner.fail(
-              job.id,
-              new AppError('INTERNAL', 'job interrupted too often', {
-                userMessage:
-                  'This request could not be completed after several restarts; please post it again.',
-              }),
-            ),
-          );
+          const error = new AppError('INTERNAL', 'job interrupted too often', {
+            userMessage: 'This request could not be completed after several restarts; please post it again.',
+          });
+          resumeJob(job.id, () => runner.fail(job.id, error));
         } else {
           track(runner.launch(job, true).done);
         }
@@ -318,6 +347,7 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
       if (stopping) return;
       stopping = true;
       clearInterval(sweepTimer);
+      for (const timer of resumeTimers) clearTimeout(timer);
       // In-flight reads get up to graceMs (STOP_TIMEOUT_S) to finish and post; the rest stay owed.
       if (options.graceMs)
         await Promise.race([
