@@ -46,7 +46,13 @@ export function createConsoleAdapter(config: Config, deps: ConsoleAdapterDeps): 
   const channels = deps.channels ?? defaultChannels;
   const maxUploadBytes = config.MAX_UPLOAD_MB * 1024 * 1024;
   const state = createConsoleState();
-  const uploads = createUploadStore({ clock, newId: () => `u-${randomUUID()}` });
+  // Uploads waiting for their read are part of the queue: at most QUEUE_MAX of them (download.ts).
+  const uploads = createUploadStore({
+    clock,
+    newId: () => `u-${randomUUID()}`,
+    maxHeld: config.QUEUE_MAX,
+    etaSec: () => core?.queueStatus().etaSec ?? 60,
+  });
   const previews = new Map<string, Buffer>();
   /** sha256 of previews already shown per thread, so a follow-up does not repeat the same picture. */
   const shownInThread = new Map<string, Set<string>>();

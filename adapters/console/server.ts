@@ -148,6 +148,9 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
       deps.logger.error({ err: appError }, 'core refused a console message');
       outcome = { kind: 'refused', code: appError.code, text: appError.userMessage };
     }
+    // Only an accepted request keeps its upload; anything else frees its place at once.
+    if (upload && outcome.kind !== 'accepted' && outcome.kind !== 'followup')
+      deps.uploads.release(upload.fileId);
     replyToOutcome(thread, outcome);
     sendJson(res, 202, { messageId, outcome: outcome.kind });
   };
