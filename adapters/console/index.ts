@@ -1,8 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../../src/config.ts';
 import type { BotCore, ChatAdapter } from '../../src/core/adapter.ts';
+import { createBoundedServer, type HttpBounds } from '../../src/core/http-bounds.ts';
 import type { OutboundMessage, PostedRef } from '../../src/core/reply.ts';
 import type { AttachmentRef, ThreadRef } from '../../src/core/types.ts';
 import { AppError } from '../../src/errors.ts';
@@ -31,6 +32,8 @@ export interface ConsoleAdapterDeps {
   channels?: readonly string[];
   /** How often the engine banner is refreshed from the core's queue snapshot. */
   bannerIntervalMs?: number;
+  /** Header/body timeouts and the connection cap (tests shorten them). */
+  httpBounds?: HttpBounds;
 }
 
 export interface ConsoleAdapter extends ChatAdapter {
@@ -109,9 +112,13 @@ export function createConsoleAdapter(config: Config, deps: ConsoleAdapterDeps): 
         clock,
         ...(deps.extraRoutes ? { extraRoutes: deps.extraRoutes } : {}),
       });
-      server = createServer((req, res) => {
-        void route(req, res);
-      });
+      server = createBoundedServer(
+        (req, res) => {
+          void route(req, res);
+        },
+        logger,
+        deps.httpBounds,
+      );
       const port = deps.port ?? config.CONSOLE_PORT;
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);

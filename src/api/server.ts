@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config.ts';
+import { createBoundedServer, throttledWarn } from '../core/http-bounds.ts';
 import { DISCLAIMER } from '../core/reply.ts';
 import type { BurnedInTextReport, InferenceResult, PreparedImage } from '../core/types.ts';
 import type { Dispatcher } from '../dispatch/types.ts';
@@ -100,6 +101,16 @@ export async function startApiServer(
   listen: { port: number; host: string },
 ): Promise<ApiServer> {
   const logger = deps.logger.child({ component: 'api' });
+  // Queue full, rate limited, engine down: one line a minute per code with a count, not one per refusal.
+  const refusalLogs = new Map<string, (fields?: Record<string, unknown>) => void>();
+  const refused = (code: string) => {
+    let log = refusalLogs.get(code);
+    if (!log) {
+      log = throttledWarn(logger, 'visualqa refused');
+      refusalLogs.set(code, log);
+    }
+    log({ code });
+  };
   const maxFileBytes = deps.config.MAX_UPLOAD_MB * 1024 * 1024;
   const ops = createOpsRoutes({
     metrics: deps.metrics,
@@ -180,7 +191,8 @@ export async function startApiServer(
       const status = statusByCode[appError.code] ?? 500;
       // Errors from the dispatcher are counted from its 'finished' event; the rest are counted here.
       if (!dispatched.has(req)) deps.metrics.countError(appError.code);
-      if (status >= 500) logger.warn({ code: appError.code, err: appError }, 'visualqa failed');
+      if (status === 503 || status === 429) refused(appError.code);
+      else if (status >= 500) logger.warn({ code: appError.code, err: appError }, 'visualqa failed');
       else logger.info({ code: appError.code }, 'visualqa refused');
       const retry = appError.retryAfterSec ?? (status === 503 ? 5 : undefined);
       sendJson(res, status, { error: appError.toJSON() }, retry ? { 'retry-after': String(retry) } : {});
@@ -189,10 +201,10 @@ export async function startApiServer(
     }
   };
 
-  const server: Server = createServer((req, res) => {
+  // Slow clients are cut (408) while sending; a read waiting for the engine is not (http-bounds.ts).
+  const server: Server = createBoundedServer((req, res) => {
     void handle(req, res);
-  });
-  server.requestTimeout = 0; // reads may wait in the queue for the engine; callers decide when to give up
+  }, logger);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listen.port, listen.host, () => resolve());
