@@ -122,16 +122,32 @@ export async function startApiServer(
   // Requests handed to the dispatcher: their failures are counted from its 'finished' event instead.
   const dispatched = new WeakSet<IncomingMessage>();
 
+  /** Bodies being received: each is held in memory, so each is part of the queue (QUEUE_MAX). */
+  let receiving = 0;
+  const queueFull = (): AppError | undefined => {
+    const stats = deps.dispatcher.stats();
+    if (stats.queued + stats.preparing + receiving < deps.config.QUEUE_MAX) return undefined;
+    return new AppError('QUEUE_FULL', 'visualqa: queue full', { retryAfterSec: deps.dispatcher.etaSec() });
+  };
+
   const visualqa = async (req: IncomingMessage, res: ServerResponse) => {
     const type = (req.headers['content-type'] ?? '').toLowerCase();
+    // Refused before the body is read: a full queue costs the caller no upload and the bot no memory.
+    const full = queueFull();
+    if (full) throw full;
     let input: VisualQaInput;
-    if (type.startsWith('multipart/form-data')) input = await parseMultipartBody(req, maxFileBytes);
-    else if (type.startsWith('application/json') || type === '')
-      input = await parseJsonBody(req, maxFileBytes);
-    else
-      throw new AppError('USAGE', 'visualqa: unsupported content type', {
-        userMessage: 'Send application/json or multipart/form-data.',
-      });
+    receiving += 1;
+    try {
+      if (type.startsWith('multipart/form-data')) input = await parseMultipartBody(req, maxFileBytes);
+      else if (type.startsWith('application/json') || type === '')
+        input = await parseJsonBody(req, maxFileBytes);
+      else
+        throw new AppError('USAGE', 'visualqa: unsupported content type', {
+          userMessage: 'Send application/json or multipart/form-data.',
+        });
+    } finally {
+      receiving -= 1;
+    }
     const id = `api-${randomUUID()}`;
     const controller = new AbortController();
     // A caller that hangs up stops waiting; its queued read is dropped instead of wasting the GPU.
@@ -139,10 +155,8 @@ export async function startApiServer(
       if (!res.writableFinished) controller.abort();
     });
     // No per-user admission: API callers are scripts, as with the original service. The queue bound holds.
-    const stats = deps.dispatcher.stats();
-    if (stats.queued + stats.preparing >= deps.config.QUEUE_MAX) {
-      throw new AppError('QUEUE_FULL', 'visualqa: queue full', { retryAfterSec: deps.dispatcher.etaSec() });
-    }
+    const fullNow = queueFull();
+    if (fullNow) throw fullNow;
     const prepareOptions: PrepareOptions = {
       question: input.question,
       maxSide: deps.config.MAX_IMAGE_SIZE,
