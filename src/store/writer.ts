@@ -148,7 +148,14 @@ export async function createStateWriter(options: WriterOptions): Promise<StateWr
   /** Between two journal writes: open the next generation, then write the snapshot in the background. */
   async function rotate(): Promise<void> {
     rotateRequested = false;
-    const next = await openJournal(dataDir, journal.generation + 1);
+    let next: JournalFile;
+    try {
+      next = await openJournal(dataDir, journal.generation + 1);
+    } catch (error) {
+      // No room for a new file: keep appending to this generation; the next rotation tries again.
+      logger.error({ err: storeWriteError(error, dataDir) }, 'journal rotation failed');
+      return;
+    }
     const previous = journal;
     journal = next;
     await previous.close();
@@ -187,6 +194,8 @@ export async function createStateWriter(options: WriterOptions): Promise<StateWr
       });
     },
     async compact() {
+      // Never wait on a failing disk for a compaction (retention calls this at start-up).
+      if (fault) return;
       await compaction;
       rotateRequested = true;
       await writer.flush('change');
