@@ -359,7 +359,7 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
       await ctx.prepareLimiter.stop({ dropWaitingJobs: true }).catch(() => undefined);
       await Promise.race([
         Promise.allSettled([...flows]),
-        new Promise((resolve) => setTimeout(resolve, 5000)),
+        new Promise((resolve) => setTimeout(resolve, 5000).unref()),
       ]);
     },
   };

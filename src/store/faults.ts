@@ -20,3 +20,14 @@ export type StoreHealth = { ok: true } | { ok: false; code: string; reason: stri
 export function storeCorrupt(message: string, userMessage: string, file: string): AppError {
   return new AppError('STORE_CORRUPT', message, { details: { file }, userMessage });
 }
+
+/** Why the data folder could not be opened, naming it and what to check. */
+export function storeOpenError(error: unknown, dataDir: string): AppError {
+  if (error instanceof AppError) return error;
+  const coded = storeWriteError(error, dataDir);
+  return new AppError(coded.code, coded.message, {
+    cause: error,
+    details: coded.details,
+    userMessage: `quickread cannot use its data folder ${dataDir} (${String(coded.details.errno)}): check that it exists, that this user may write to it, and that the disk has free space.`,
+  });
+}

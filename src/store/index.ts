@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { PreparedImage } from '../core/types.ts';
 import type { Logger } from '../log.ts';
 import { openAuditLog } from './audit.ts';
-import { storeWriteError } from './faults.ts';
+import { storeOpenError, storeWriteError } from './faults.ts';
 import { readOrNull, removeQuietly, writeDurably } from './files.ts';
 import { isAsideCopy, loadState } from './load.ts';
 import { acquireLock } from './lock.ts';
@@ -36,6 +36,15 @@ export interface OpenStoreDeps {
  * processes share the work (DESIGN §8).
  */
 export async function openStore(dataDir: string, deps: OpenStoreDeps): Promise<Store> {
+  try {
+    return await openStoreFiles(dataDir, deps);
+  } catch (error) {
+    // A store fault at start is always coded (STORE_*), never an INTERNAL error.
+    throw storeOpenError(error, dataDir);
+  }
+}
+
+async function openStoreFiles(dataDir: string, deps: OpenStoreDeps): Promise<Store> {
   const clock = deps.clock ?? Date.now;
   const logger = deps.logger.child({ component: 'store' });
   const imagesDir = join(dataDir, 'images');

@@ -1,4 +1,4 @@
-import { link, open, readFile, rename, rm } from 'node:fs/promises';
+import { copyFile, link, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { syncDirectory } from './files.ts';
@@ -90,7 +90,12 @@ export async function writeSnapshot(path: string, state: StateData): Promise<num
   // The previous good snapshot becomes the backup, by hard link so the swap costs no copy.
   const hadCurrent = await link(path, `${backup}.tmp`).then(
     () => true,
-    () => false,
+    async (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return false;
+      // A file system without hard links: a copy does the same job.
+      await copyFile(path, `${backup}.tmp`);
+      return true;
+    },
   );
   if (hadCurrent) await rename(`${backup}.tmp`, backup);
   await rename(temp, path);

@@ -199,6 +199,8 @@ export async function createStateWriter(options: WriterOptions): Promise<StateWr
       await compaction;
       rotateRequested = true;
       await writer.flush('change');
+      // The rotation runs in the same drain, just after this flush's waiters are told.
+      await draining;
       await compaction;
     },
     health() {
@@ -214,6 +216,7 @@ export async function createStateWriter(options: WriterOptions): Promise<StateWr
       for (const waiter of waiters.splice(0)) waiter.reject(fault?.error ?? new Error('store closed'));
       // A write or a journal rotation in progress finishes before its file is closed.
       await draining;
+      for (const waiter of waiters.splice(0)) waiter.reject(fault?.error ?? new Error('store closed'));
       await compaction;
       await journal.close().catch(() => undefined);
     },

@@ -176,6 +176,16 @@ describe('store integrity: entry by entry', () => {
   });
 });
 
+describe('a data folder that cannot be used', () => {
+  it('is a coded store error naming the folder, never INTERNAL', async () => {
+    const notAFolder = join(dir, 'file');
+    await writeFile(notAFolder, 'x');
+    const error = await openStore(notAFolder, { logger: silentLogger }).catch((e: unknown) => e);
+    expect(isAppError(error, 'STORE_IO_ERROR')).toBe(true);
+    expect((error as AppError).userMessage).toContain(notAFolder);
+  });
+});
+
 describe('store migration', () => {
   it('reads a DATA_DIR written by release 0.1 and loses nothing', async () => {
     const fixture = new URL('../../fixtures/store-release-0.1/', import.meta.url).pathname;
