@@ -138,14 +138,14 @@ describe.skipIf(!canMount)('a bot whose disk fills up (real tmpfs)', () => {
       const filler = join(disk, 'filler');
       await writeFile(filler, Buffer.alloc(8 << 20)).catch(() => undefined);
       // The journal's last page may still take a line or two: post until the disk says no.
-      let refusal: { kind: string; code?: string; text?: string } | undefined;
+      let refusal: { kind: string; code?: string; reply?: { text?: string } } | undefined;
       for (let attempt = 0; attempt < 40 && !refusal; attempt += 1) {
         const outcome = (await bot.core.handle(request())) as { kind: string; jobId?: string };
         if (outcome.kind === 'refused') refusal = outcome;
         else accepted.push(outcome.jobId!);
       }
       expect(refusal).toMatchObject({ kind: 'refused', code: 'STORE_FULL' });
-      expect(refusal?.text).toContain('storage is full');
+      expect(refusal?.reply?.text).toContain('storage is full');
       expect(bot.store.health()).toMatchObject({ ok: false, code: 'STORE_FULL' });
       bot.engine.releaseAll();
       await new Promise((resolve) => setTimeout(resolve, 500));
