@@ -3,7 +3,8 @@
  * floods the bot cannot starve the others (Bottleneck's priorities alone would serve it in arrival
  * order). STAT work goes first; routine work that has waited `agingMs` is promoted to the STAT class,
  * so a stream of STAT requests delays routine reads but never starves them. Pure and clock-driven:
- * the dispatcher feeds Bottleneck from `pickNext()`, the tests drive it with a fake clock.
+ * the dispatcher prepares in `ranks()` order and starts reads from `pickNext()`; the tests drive it
+ * with a fake clock.
  */
 export interface QueueItem {
   id: string;
@@ -26,8 +27,11 @@ export interface FairQueue<T extends QueueItem> {
   push(item: T): void;
   remove(id: string): T | undefined;
   get(id: string): T | undefined;
-  /** The next item; with `statOnly`, only a STAT-class one (undefined when there is none). */
-  pickNext(statOnly?: boolean): T | undefined;
+  /**
+   * Take the next item among those `eligible` (default: all) — for the dispatcher, the prepared ones:
+   * STAT class first, channels in turn, each channel's own order kept among its eligible items.
+   */
+  pickNext(eligible?: (item: T) => boolean): T | undefined;
   /** 1-based service order of every waiting item if nothing else arrived (for "you are #k"). */
   ranks(): Map<string, number>;
   items(): T[];
@@ -46,12 +50,16 @@ export function createFairQueue<T extends QueueItem>(options: FairQueueOptions):
   const isStat = (item: T, now: number): boolean =>
     item.priority > 0 || now - item.enqueuedAt >= options.agingMs;
 
-  /** A channel's candidate: its first STAT-class item, else its head. */
-  function candidate(list: T[], now: number): { item: T; stat: boolean } | undefined {
-    const head = list[0];
+  /** A channel's candidate: its first eligible STAT-class item, else its first eligible item. */
+  function candidate(
+    list: T[],
+    now: number,
+    eligible: (item: T) => boolean,
+  ): { item: T; stat: boolean } | undefined {
+    const head = list.find(eligible);
     if (!head) return undefined;
     if (isStat(head, now)) return { item: head, stat: true };
-    const stat = list.find((item) => item.priority > 0);
+    const stat = list.find((item) => item.priority > 0 && eligible(item));
     return stat ? { item: stat, stat: true } : { item: head, stat: false };
   }
 
@@ -96,12 +104,11 @@ export function createFairQueue<T extends QueueItem>(options: FairQueueOptions):
       return item;
     },
     get: (id) => byId.get(id),
-    pickNext(statOnly = false) {
+    pickNext(eligible = () => true) {
       if (order.length === 0) return undefined;
       const now = options.clock();
-      const candidates = order.map((channelId) => candidate(channels.get(channelId)!, now));
+      const candidates = order.map((channelId) => candidate(channels.get(channelId)!, now, eligible));
       const anyStat = candidates.some((entry) => entry?.stat);
-      if (statOnly && !anyStat) return undefined;
       for (let step = 0; step < order.length; step += 1) {
         const index = (cursor + step) % order.length;
         const entry = candidates[index];
