@@ -32,8 +32,11 @@ export interface FairQueue<T extends QueueItem> {
    * STAT class first, channels in turn, each channel's own order kept among its eligible items.
    */
   pickNext(eligible?: (item: T) => boolean): T | undefined;
-  /** 1-based service order of every waiting item if nothing else arrived (for "you are #k"). */
-  ranks(): Map<string, number>;
+  /**
+   * 1-based service order of the waiting items if nothing else arrived (for "you are #k"), in rank
+   * order; only the first `limit` when given.
+   */
+  ranks(limit?: number): Map<string, number>;
   items(): T[];
 }
 
@@ -120,7 +123,7 @@ export function createFairQueue<T extends QueueItem>(options: FairQueueOptions):
       }
       return undefined;
     },
-    ranks() {
+    ranks(limit = Number.POSITIVE_INFINITY) {
       // Replays pickNext on a copy, with today's classes (aging during the wait is ignored).
       const now = options.clock();
       const lists = order.map((channelId) => {
@@ -133,7 +136,7 @@ export function createFairQueue<T extends QueueItem>(options: FairQueueOptions):
       const ranks = new Map<string, number>();
       let at = cursor;
       let rank = 0;
-      while (rank < byId.size) {
+      while (rank < Math.min(limit, byId.size)) {
         const anyStat = lists.some((list) => list.stat.length > 0);
         let served = false;
         for (let step = 0; step < lists.length; step += 1) {

@@ -64,6 +64,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   let running = 0;
   let stopped = false;
   let seq = 0;
+  /** Jobs whose preparation started (or finished) and that wait in the queue. */
+  const ahead = new Set<Entry>();
   /** Jobs on the engine now (they have left the queue), for cancel() and stop(). */
   const reading = new Map<string, Entry>();
   const gate = createEngineGate({
@@ -97,6 +99,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     if (entry.settled) return;
     entry.settled = true;
     queue.remove(entry.id);
+    ahead.delete(entry);
     const errorCode = outcome.error === undefined ? undefined : toAppError(outcome.error).code;
     events.emit('finished', {
       id: entry.id,
@@ -114,12 +117,14 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
 
   function requeue(entry: Entry): void {
     entry.state = 'waiting';
+    if (entry.input) ahead.add(entry);
     queue.push(entry);
     publish();
   }
 
   async function run(entry: Entry): Promise<void> {
     entry.state = 'running';
+    ahead.delete(entry);
     reading.set(entry.id, entry);
     running += 1;
     entry.attempts += 1;
@@ -163,6 +168,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   /** Start a job's preparation (the caller's input function: download, decode, load). */
   function prepare(entry: Entry): void {
     entry.preparing = true;
+    ahead.add(entry);
     send(entry, { state: 'preparing' });
     const { input } = entry.request;
     Promise.resolve(typeof input === 'function' ? input() : input).then(
@@ -175,27 +181,26 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     );
   }
 
-  const started = (entry: Entry) => entry.preparing || entry.input !== undefined;
-
   /**
-   * Prepare the jobs the engine will take next, in the fair queue's order, then give every free slot
-   * the first prepared job in that order (STAT first): a job still downloading does not hold the GPU.
+   * The jobs next in line for the engine — `lookahead` plus one per free slot, in the fair queue's
+   * order — are prepared; each free slot then takes the first prepared one among them, STAT first.
+   * A job prepared earlier that has since fallen back (a flood's early arrivals) waits for its turn
+   * instead of taking a slot from the channels ahead of it.
    */
   function pump(): void {
-    if (stopped) return;
-    const window = lookahead + Math.max(0, concurrency - running);
-    let inFlight = queue.items().filter(started).length;
-    for (const [id, rank] of queue.ranks()) {
-      if (rank > window || inFlight >= maxStarted) break;
+    if (stopped || queue.size === 0) return;
+    const free = Math.max(0, concurrency - running);
+    const next = queue.ranks(lookahead + free);
+    for (const id of next.keys()) {
+      if (ahead.size >= maxStarted) break;
       const entry = queue.get(id)!;
-      if (started(entry)) continue;
-      prepare(entry);
-      inFlight += 1;
+      if (!entry.preparing && entry.input === undefined) prepare(entry);
     }
-    while (running < concurrency && gate.open()) {
-      const next = queue.pickNext((entry) => entry.input !== undefined);
-      if (!next) break;
-      void run(next);
+    const eligible = (entry: Entry) => entry.input !== undefined && next.has(entry.id);
+    for (let slot = 0; slot < free && gate.open(); slot += 1) {
+      const picked = queue.pickNext(eligible);
+      if (!picked) break;
+      void run(picked);
     }
   }
 
@@ -273,7 +278,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     cancel,
     engineUnavailable: () => gate.down(),
     stats: () => {
-      const preparing = queue.items().filter((entry) => entry.preparing).length;
+      const preparing = [...ahead].filter((entry) => entry.preparing).length;
       // queued + preparing = everything not yet on the GPU.
       return { queued: queue.size - preparing, preparing, running, engineUp: gate.up, serviceMsEwma };
     },
@@ -282,6 +287,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       stopped = true;
       gate.stop();
       places.stop();
+      ahead.clear();
       for (const entry of [...queue.items(), ...reading.values()]) {
         queue.remove(entry.id);
         entry.controller.abort(stoppedError());
