@@ -12,7 +12,8 @@ import type {
   HandleOutcome,
   QueueSnapshot,
 } from './adapter.ts';
-import { createJobRunner, type PrepareFn } from './flow.ts';
+import { createJobRunner } from './flow.ts';
+import type { PrepareFn } from './job-deps.ts';
 import {
   isAllowed,
   isAllowedIn,
@@ -21,10 +22,10 @@ import {
   priorityOf,
   userMessageIdOf,
 } from './policy.ts';
-import { help, modelCard, notes, refusals, queueStatus as replyQueueStatus } from './replies.ts';
+import { help, modelCard, notes, refusals, queueStatus as replyQueueStatus } from './reply.ts';
 import type { Engine, InboundRequest, Platform } from './types.ts';
 
-export type { PrepareFn } from './flow.ts';
+export type { PrepareFn } from './job-deps.ts';
 
 export interface BotCoreDeps {
   config: Config;

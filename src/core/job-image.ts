@@ -1,6 +1,6 @@
 import { AppError } from '../errors.ts';
 import type { StoredJob } from '../store/types.ts';
-import type { JobDeps } from './flow.ts';
+import type { JobDeps } from './job-deps.ts';
 import { notes, refusals } from './reply.ts';
 import type { InferenceInput, PreparedImage } from './types.ts';
 

@@ -1,6 +1,6 @@
 import type { DispatchUpdate } from '../dispatch/types.ts';
 import type { StoredJob } from '../store/types.ts';
-import type { JobDeps } from './flow.ts';
+import type { JobDeps } from './job-deps.ts';
 import type { OutboundMessage } from './reply.ts';
 
 /**
