@@ -7,8 +7,8 @@ import {
   type Receiver,
   SocketModeReceiver,
 } from '@slack/bolt';
-import { createBoundedServer } from '../../src/core/http-bounds.ts';
 import type { Logger } from '../../src/log.ts';
+import { createBoundedServer } from '../../src/net/http-bounds.ts';
 import { verifySlackSignature } from './verify.ts';
 
 /**
