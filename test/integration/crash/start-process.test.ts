@@ -89,6 +89,14 @@ const jobsOnDisk = async (dataDir: string) =>
     postedMessageId?: string;
   }>;
 
+/** How many "read" lines the audit log holds for a job. */
+const auditReads = async (dataDir: string, jobId: string) =>
+  (await readFile(join(dataDir, 'audit.jsonl'), 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { event: string; job?: string })
+    .filter((line) => line.event === 'read' && line.job === jobId).length;
+
 const chatRequests = () => engine.requests.filter((r) => r.path.endsWith('/chat/completions')).length;
 
 describe('quickread start survives SIGKILL and stops on SIGTERM', () => {
@@ -134,11 +142,9 @@ describe('quickread start survives SIGKILL and stops on SIGTERM', () => {
         });
         expect(done.id).toBe(job!.id);
         expect(done.postedMessageId).toBeDefined();
-        const audit = (await readFile(join(dir, 'audit.jsonl'), 'utf8'))
-          .trim()
-          .split('\n')
-          .map((l) => JSON.parse(l));
-        expect(audit.filter((line) => line.event === 'read' && line.job === job!.id)).toHaveLength(1);
+        // The audit line follows the job's last state write: wait for it rather than race it.
+        await until(async () => ((await auditReads(dir, job!.id)) > 0 ? true : undefined));
+        expect(await auditReads(dir, job!.id)).toBe(1);
         second.child.kill('SIGTERM');
         await new Promise((resolve) => second.child.once('exit', resolve));
       } finally {
@@ -178,14 +184,8 @@ describe('quickread start survives SIGKILL and stops on SIGTERM', () => {
           ? true
           : undefined;
       });
-      const reads = async () =>
-        (await readFile(join(dir, 'audit.jsonl'), 'utf8'))
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => JSON.parse(l))
-          .filter((line) => line.event === 'read' && line.job === jobId).length;
-      await until(async () => ((await reads()) > 0 ? true : undefined));
-      expect(await reads()).toBe(1);
+      await until(async () => ((await auditReads(dir, jobId)) > 0 ? true : undefined));
+      expect(await auditReads(dir, jobId)).toBe(1);
       const exitedAgain = new Promise<number | null>((resolve) => second.child.once('exit', resolve));
       second.child.kill('SIGINT');
       expect(await exitedAgain).toBe(0);
