@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { componentBoxes } from '../../../src/ingest/ocr/detect.ts';
-import { shouldScanForText } from '../../../src/ingest/ocr/index.ts';
+import { scanDepth, shouldScanForText } from '../../../src/ingest/ocr/index.ts';
 import { classifyRegion, isPositionMarker } from '../../../src/ingest/ocr/markers.ts';
 import { ctcGreedyDecode } from '../../../src/ingest/ocr/recognize.ts';
 import { fillBoxes } from '../../../src/ingest/ocr/scan.ts';
@@ -22,6 +22,29 @@ describe('shouldScanForText', () => {
     ['dicom', false, 'flag', false],
   ] as const)('%s, flagged=%s, mode=%s → %s', (kind, burnedInAnnotation, mode, expected) => {
     expect(shouldScanForText({ kind, burnedInAnnotation, mode })).toBe(expected);
+  });
+});
+
+describe('scanDepth', () => {
+  it.each([
+    // CT and MR slices that ingest did not flag: the fast pass first
+    ['dicom', 'CT', false, 'fast'],
+    ['dicom', 'MR', false, 'fast'],
+    ['dicom', 'ct', false, 'fast'],
+    // flagged (BurnedInAnnotation YES, or a secondary capture) CT/MR: the full scan
+    ['dicom', 'CT', true, 'full'],
+    ['dicom', 'MR', true, 'full'],
+    // ultrasound, radiographs, modalities the header leaves unknown: the full scan
+    ['dicom', 'US', true, 'full'],
+    ['dicom', 'CR', false, 'full'],
+    ['dicom', 'MG', false, 'full'],
+    ['dicom', 'OT', false, 'full'],
+    ['dicom', undefined, false, 'full'],
+    // raster images (a CT screenshot is still a screenshot): the full scan
+    ['png', 'CT', false, 'full'],
+    ['jpeg', undefined, false, 'full'],
+  ] as const)('%s, modality %s, flagged=%s → %s', (kind, modality, burnedInAnnotation, expected) => {
+    expect(scanDepth({ kind, modality, burnedInAnnotation })).toBe(expected);
   });
 });
 
