@@ -45,9 +45,9 @@ const RECONSTRUCTED = new Set(['CT', 'MR']);
  * reduced scale, escalating to the full scan when it sees anything line-like) only for CT and MR
  * slices that ingest did not flag: their pixels are reconstructions of measured data; annotations
  * are drawn by viewers or kept in overlay planes (PS3.3 C.9) and only reach the pixels in secondary
- * captures, which are flagged. Evidence: on the corpus, none of the 14 CT/MR slices of 128–1024 px
- * holds any text (the full scan finds only the body outline or nothing), whereas every ultrasound,
- * secondary capture and `OT` screen with text does. Everything else gets the full scan:
+ * captures, which are flagged. Evidence: on the corpus, the full scan finds no text in any of the 19
+ * CT/MR files (64–1024 px: only the body outline, or nothing), while it finds text on every
+ * ultrasound, secondary capture and `OT` screen that shows some. Everything else gets the full scan:
  * BurnedInAnnotation YES, US, SC, raster images, and every DICOM whose header leaves it unknown
  * (CR, DX, MG, XA, NM, PT, OT… — radiographs carry initials and captions: the SIIM chest film).
  */
