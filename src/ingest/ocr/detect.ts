@@ -74,7 +74,7 @@ export async function detectText(
   // around a CT or MR slice, an ultrasound screen's black frame). Nothing legible is drawn where all
   // is black, the window keeps a margin of context, and it starts on the 32-px grid, so the
   // network's features inside it are the ones it computes on the whole canvas.
-  const content = contentBounds({ data: pixels, width: sw, height: sh, channels: 3 }, 0);
+  const content = contentBounds({ data: pixels, width: sw, height: sh, channels: 3 });
   if (!content) return [];
   const left = Math.floor(content.x0 / BASE) * BASE;
   const top = Math.floor(content.y0 / BASE) * BASE;

@@ -58,15 +58,12 @@ export function cropRaster(raster: Raster, rect: { x0: number; y0: number; x1: n
 const BLACK = 8;
 
 /**
- * The rectangle around everything that is not black, grown by `pad` and kept inside the image;
- * undefined when the whole image is black. Nothing legible can be drawn where every pixel is black,
+ * The rectangle (x1/y1 exclusive) around everything that is not black in an RGB raster; undefined
+ * when the whole image is black. Nothing legible can be drawn where every pixel is black,
  * so the text detector needs to see only this rectangle: the air around a CT or MR slice and the
  * black frame of an ultrasound screen cost it nothing (issue 21).
  */
-export function contentBounds(
-  rgb: Raster,
-  pad: number,
-): { x0: number; y0: number; x1: number; y1: number } | undefined {
+export function contentBounds(rgb: Raster): { x0: number; y0: number; x1: number; y1: number } | undefined {
   const { width, height, data, channels } = rgb;
   let x0 = width;
   let y0 = height;
@@ -89,10 +86,5 @@ export function contentBounds(
     if (last > x1) x1 = last;
   }
   if (x1 < 0) return undefined;
-  return {
-    x0: Math.max(0, x0 - pad),
-    y0: Math.max(0, y0 - pad),
-    x1: Math.min(width, x1 + 1 + pad),
-    y1: Math.min(height, y1 + 1 + pad),
-  };
+  return { x0, y0, x1: x1 + 1, y1: y1 + 1 };
 }

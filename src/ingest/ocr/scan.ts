@@ -25,7 +25,7 @@ export const FULL_SIDE = 960;
  * its input (measured on CT and MR corpus slices with planted text: 8-px type found in 5 of 5 lines
  * at 512 px, 3 of 5 at 384, none at 320), so 0.75 keeps type from 10 px up (7.5 px at the detector
  * scale) at about two thirds of the full pass's detector time on a 512-px slice. bench/ocr prints
- * the recall of both depths on the burned-in text set (bench/ocr/recall-set.ts).
+ * the recall over the burned-in text set (test/unit/ocr/burned-in-set.ts).
  */
 export const FAST_SCALE = 0.75;
 

@@ -107,6 +107,18 @@ export async function burnedInTextSet(
       },
     ),
   ];
+  // Text alone on black, away from every edge: the detector sees only a window of its input there.
+  const alone: PlantedText[] = [{ text: 'DOE^JOHN 1957', x: 333, y: 421, size: 20 }];
+  cases.push({
+    name: 'text alone on black',
+    png: await sharp(Buffer.from(textOnlySvg(640, 640, alone)))
+      .flatten({ background: '#000000' })
+      .greyscale()
+      .png()
+      .toBuffer(),
+    depth: 'full',
+    regions: await masks(640, 640, alone),
+  });
   // Slice-sized scenes at the fast pass's floor, for a machine without the corpus.
   for (const size of [10, 12]) {
     cases.push(
