@@ -3,7 +3,11 @@
  * the store and process restarts.
  */
 
-export type Platform = 'slack' | 'discord' | 'console' | 'api' | 'batch' | 'cli';
+/**
+ * Where a request came from. The known names are listed for completion; a chat adapter added later
+ * brings its own name without touching the core (adapters/README.md).
+ */
+export type Platform = 'slack' | 'discord' | 'console' | 'api' | 'batch' | 'cli' | (string & {});
 
 /** Where a conversation lives: the channel and the thread (root message) inside it. */
 export interface ThreadRef {
@@ -125,6 +129,39 @@ export interface Confidence {
   calibrated: boolean;
   /** false when the blank-image probe says the finding is not supported by the image. */
   grounded?: boolean;
+}
+
+/** A read as every renderer draws it (built by src/core/card.ts, kept in the store as the answer). */
+export interface ReadCardFinding {
+  label: string;
+  location?: string;
+  sizeMm?: number;
+  laterality?: string;
+  severity?: Severity;
+  /** 0..100, rounded */
+  confidencePct: number;
+  confidenceSource: ConfidenceSource;
+  calibrated: boolean;
+  /** false → show "not image-grounded" */
+  grounded?: boolean;
+}
+
+export interface ReadCard {
+  jobId: string;
+  urgency: Urgency;
+  impression: string;
+  findings: ReadCardFinding[];
+  recommendations: string[];
+  imageQuality?: string;
+  model: string;
+  promptVersion: string;
+  image: { width: number; height: number; tokens: number };
+  downscaled: boolean;
+  /** Text found in the pixels was blacked out before the model saw the image. */
+  burnedInTextRedacted: boolean;
+  isFollowUp: boolean;
+  acknowledgedBy?: { userId: string; at: string };
+  disclaimer: string;
 }
 
 export type Severity = 'normal' | 'mild' | 'moderate' | 'severe' | 'critical';
