@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import { parseEndpointList } from './engine/endpoints.ts';
 import { AppError } from './errors.ts';
 
 /**
@@ -57,6 +58,17 @@ export const configSchema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   ENGINE: z.enum(['openai', 'visualqa', 'onnx']).default('openai'),
   ENGINE_URL: httpUrl.default('http://127.0.0.1:8000/v1'),
+  /** Several model servers, comma-separated, each optionally `#model=…&concurrency=N`; replaces ENGINE_URL. */
+  ENGINE_URLS: z
+    .string()
+    .default('')
+    .superRefine((value, context) => {
+      try {
+        parseEndpointList(value, { url: 'http://127.0.0.1/v1', model: 'm', concurrency: 1 });
+      } catch (error) {
+        context.addIssue({ code: 'custom', message: (error as Error).message });
+      }
+    }),
   ENGINE_MODEL: z.string().min(1).default('Qwen/Qwen3-VL-8B-Instruct'),
   ENGINE_API_KEY: z.string().default(''),
   ENGINE_CONCURRENCY: positiveInt.max(256).default(1),

@@ -50,15 +50,34 @@ async function checkDataDir(config: Config): Promise<DoctorCheck> {
   }
 }
 
-/** GET {ENGINE_URL}/models and check the configured model is listed (OpenAI-compatible servers). */
+/** Every endpoint (ENGINE_URLS, else ENGINE_URL) serves its model; checked at once, reported in order. */
 export async function checkOpenAiEngine(config: Config, deps: DoctorDeps = {}): Promise<DoctorCheck[]> {
+  const { endpointsOf } = await import('../engine/index.ts');
+  const checks = await Promise.all(
+    endpointsOf(config).map((endpoint) => checkOpenAiEndpoint(config, endpoint, deps)),
+  );
+  return checks.flat();
+}
+
+/**
+ * GET {url}/models and check the endpoint's model is listed (OpenAI-compatible servers). The endpoint is
+ * named by its label: credentials in its URL go in a header and never into the report.
+ */
+async function checkOpenAiEndpoint(
+  config: Config,
+  endpoint: { url: string; model: string },
+  deps: DoctorDeps,
+): Promise<DoctorCheck[]> {
+  const { endpointAuth, endpointLabel } = await import('../engine/endpoints.ts');
   const doFetch = deps.fetch ?? fetch;
-  const base = config.ENGINE_URL.replace(/\/+$/, '');
+  const { url, authorization } = endpointAuth(endpoint.url);
+  const base = endpointLabel(endpoint.url);
   const headers: Record<string, string> = {};
   if (config.ENGINE_API_KEY !== '') headers.authorization = `Bearer ${config.ENGINE_API_KEY}`;
+  else if (authorization) headers.authorization = authorization;
   let response: Response;
   try {
-    response = await doFetch(`${base}/models`, {
+    response = await doFetch(`${url.replace(/\/+$/, '')}/models`, {
       headers,
       signal: AbortSignal.timeout(deps.timeoutMs ?? 5000),
     });
@@ -97,15 +116,15 @@ export async function checkOpenAiEngine(config: Config, deps: DoctorDeps = {}): 
     | undefined;
   const served = (body?.data ?? []).map((model) => String(model.id));
   const reachable: DoctorCheck = { name: 'engine', ok: true, detail: `model server reachable at ${base}` };
-  if (served.includes(config.ENGINE_MODEL)) {
-    return [reachable, { name: 'model', ok: true, detail: `serves ${config.ENGINE_MODEL}` }];
+  if (served.includes(endpoint.model)) {
+    return [reachable, { name: 'model', ok: true, detail: `${base} serves ${endpoint.model}` }];
   }
   return [
     reachable,
     {
       name: 'model',
       ok: false,
-      detail: `the server does not serve ${config.ENGINE_MODEL} (it serves: ${served.join(', ') || 'nothing'})`,
+      detail: `the server at ${base} does not serve ${endpoint.model} (it serves: ${served.join(', ') || 'nothing'})`,
       fix: 'Set ENGINE_MODEL to one of the served names, or start the server with the configured model.',
     },
   ];
