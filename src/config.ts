@@ -99,6 +99,14 @@ export const configSchema = z.object({
   STAT_CHANNELS: list,
   USER_RATE_PER_MIN: positiveInt.max(10_000).default(6),
   QUEUE_MAX: positiveInt.max(100_000).default(200),
+  /** Where state lives: file (DATA_DIR, one process) or redis (REDIS_URL, shared by several processes). */
+  STORE: z.enum(['file', 'redis']).default('file'),
+  REDIS_URL: z
+    .string()
+    .default('')
+    .refine((value) => value === '' || /^rediss?:\/\/[^\s]+$/.test(value), {
+      message: 'must be a redis:// or rediss:// URL',
+    }),
   RETENTION_HOURS: z.coerce
     .number()
     .positive()

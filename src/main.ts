@@ -14,7 +14,7 @@ import { endpointLabel } from './engine/endpoints.ts';
 import { createEngines, endpointsOf, PROMPT_VERSION } from './engine/index.ts';
 import { closeIngestWorkers, prepareImage } from './ingest/index.ts';
 import { createLogger, type Logger } from './log.ts';
-import { openStore } from './store/index.ts';
+import { openConfiguredStore } from './store/open.ts';
 
 export interface StartDeps {
   logger?: Logger;
@@ -30,7 +30,7 @@ export interface StartDeps {
  */
 export async function runStart(config: Config, io: CommandIO, deps: StartDeps = {}): Promise<number> {
   const logger = deps.logger ?? createLogger({ level: config.LOG_LEVEL });
-  const store = await openStore(config.DATA_DIR, { logger });
+  const store = await openConfiguredStore(config, { logger });
   // One engine per endpoint (ENGINE_URLS); the first names the model in /status and the banner.
   const engines = deps.engine ? undefined : createEngines(config, { logger });
   const engine = deps.engine ?? engines![0]!.engine;

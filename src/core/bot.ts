@@ -267,7 +267,11 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
     } catch (error) {
       await store.releaseEvent(keys);
       // A full or failing disk: a coded refusal now, not a request the platform thinks was taken.
-      if (isAppError(error, 'STORE_FULL') || isAppError(error, 'STORE_IO_ERROR'))
+      if (
+        isAppError(error, 'STORE_FULL') ||
+        isAppError(error, 'STORE_IO_ERROR') ||
+        isAppError(error, 'STORE_UNAVAILABLE')
+      )
         return refuse(request, error);
       throw error;
     }
