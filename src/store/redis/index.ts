@@ -8,7 +8,7 @@ import type { Logger } from '../../log.ts';
 import { auditLine } from '../audit.ts';
 import { readOrNull, removeQuietly, writeDurably } from '../files.ts';
 import type { Store, StoredImageInfo, StoredJob, StoredThread, SweepResult } from '../types.ts';
-import { CLAIM_EVENT_SCRIPT, redisKeys } from './keys.ts';
+import { CLAIM_EVENT_SCRIPT, RELEASE_LEASE_SCRIPT, RENEW_LEASE_SCRIPT, redisKeys } from './keys.ts';
 
 /** Event ids are remembered at least this long, whatever the retention: platforms redeliver for days. */
 const MIN_EVENT_MEMORY_MS = 48 * 3600_000;
@@ -24,6 +24,14 @@ export interface OpenRedisStoreDeps {
   /** Key prefix (tests give each run its own). */
   prefix?: string;
   clock?: () => number;
+  /**
+   * Hold a lease so only one bot process uses this Redis (default true). Reads are still queued in each
+   * process's memory and a starting process resumes every owed job it finds, so two processes would both
+   * resume the same job. The lease goes once the durable shared queue (BullMQ, issue 20) lands.
+   */
+  exclusive?: boolean;
+  /** Lease time to live (default 15 s; renewed every third of it): a killed holder frees it by then. */
+  leaseMs?: number;
 }
 
 /**
@@ -79,6 +87,10 @@ export async function openRedisStore(dataDir: string, deps: OpenRedisStoreDeps):
       userMessage: `quickread cannot reach Redis at REDIS_URL (${code}): start it, or check the URL and the network; STORE=file runs without it.`,
     });
   }
+  const lease =
+    deps.exclusive === false
+      ? undefined
+      : await takeLease(redis, key.processLease, deps.leaseMs ?? 15_000, logger);
   // One HMAC key for the whole cluster, so every process hashes a user id the same way in the audit.
   await call('audit key', () => redis.set(key.auditKey, randomBytes(32).toString('hex'), 'NX'));
   const secret = (await call('audit key', () => redis.get(key.auditKey)))!;
@@ -291,6 +303,7 @@ export async function openRedisStore(dataDir: string, deps: OpenRedisStoreDeps):
     },
     async close() {
       if (redis.status === 'end') return;
+      await lease?.release();
       await redis.quit().catch(() => redis.disconnect());
     },
   };
@@ -304,4 +317,36 @@ function unavailable(what: string, error: unknown): AppError {
     cause: error,
     details: { code },
   });
+}
+
+/** The one-process lease (see OpenRedisStoreDeps.exclusive): SET NX PX, renewed while held. */
+async function takeLease(redis: Redis, leaseKey: string, leaseMs: number, logger: Logger) {
+  const holder = randomBytes(12).toString('hex');
+  const taken = await redis.set(leaseKey, holder, 'PX', leaseMs, 'NX').catch((error: unknown) => {
+    throw unavailable('process lease', error);
+  });
+  if (taken !== 'OK') {
+    redis.disconnect();
+    throw new AppError('STORE_LOCKED', 'another process holds the redis process lease', {
+      userMessage: `Another quickread process is using this Redis (STORE=redis runs one bot process per Redis until the shared queue is built). Stop it, or wait ${Math.ceil(leaseMs / 1000)} s if it was killed.`,
+    });
+  }
+  const timer = setInterval(
+    () => {
+      redis.eval(RENEW_LEASE_SCRIPT, 1, leaseKey, holder, leaseMs).then(
+        (renewed) => {
+          if (renewed === 0) logger.error('redis process lease lost to another process');
+        },
+        () => undefined, // Redis unreachable: the store already refuses; renewal resumes when it is back.
+      );
+    },
+    Math.max(50, Math.floor(leaseMs / 3)),
+  );
+  timer.unref();
+  return {
+    async release() {
+      clearInterval(timer);
+      await redis.eval(RELEASE_LEASE_SCRIPT, 1, leaseKey, holder).catch(() => undefined);
+    },
+  };
 }

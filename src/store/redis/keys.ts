@@ -11,6 +11,8 @@ export function redisKeys(prefix: string) {
     feedback: `${prefix}feedback`,
     audit: `${prefix}audit`,
     auditKey: `${prefix}audit-key`,
+    /** Held by the one bot process using this Redis until the shared queue lands (see openRedisStore). */
+    processLease: `${prefix}process-lease`,
   };
 }
 
@@ -31,4 +33,16 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 return false
+`;
+
+/** Renew the process lease KEYS[1] for ARGV[2] ms only while this process (ARGV[1]) holds it. */
+export const RENEW_LEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`;
+
+/** Give the process lease KEYS[1] up only if this process (ARGV[1]) still holds it. */
+export const RELEASE_LEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 `;

@@ -33,7 +33,7 @@ describe.skipIf(url === undefined)('STORE=redis across processes', () => {
     // Each process claims the same 40 events at the same instant and prints the ones it won.
     const code = `const { openRedisStore } = await import(${JSON.stringify(storeUrl)});
       const { silentLogger } = await import(${JSON.stringify(logUrl)});
-      const store = await openRedisStore(${JSON.stringify(dir)}, { logger: silentLogger, url: ${JSON.stringify(url)}, prefix: ${JSON.stringify(prefix)}, retentionMs: 3600000 });
+      const store = await openRedisStore(${JSON.stringify(dir)}, { logger: silentLogger, url: ${JSON.stringify(url)}, prefix: ${JSON.stringify(prefix)}, retentionMs: 3600000, exclusive: false });
       while (Date.now() < ${at}) {}
       const won = [];
       await Promise.all(Array.from({ length: ${events} }, async (_, i) => {
@@ -61,6 +61,21 @@ describe.skipIf(url === undefined)('STORE=redis across processes', () => {
     const all = [...first!, ...second!].sort((a, b) => a - b);
     expect(all).toEqual(Array.from({ length: events }, (_, i) => i));
   }, 30_000);
+
+  it('lets one bot process at a time use a Redis until the shared queue exists, and frees it on close', async () => {
+    const open = () =>
+      openRedisStore(dir, { logger: silentLogger, url: url!, prefix, retentionMs: 3600_000, leaseMs: 400 });
+    const first = await open();
+    const refused = await open().catch((caught: unknown) => caught);
+    expect(isAppError(refused, 'STORE_LOCKED')).toBe(true);
+    expect((refused as { userMessage: string }).userMessage).toMatch(/one bot process per Redis/);
+    // Held while alive: the lease is renewed past its time to live.
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    expect(isAppError(await open().catch((caught: unknown) => caught), 'STORE_LOCKED')).toBe(true);
+    await first.close();
+    const second = await open();
+    await second.close();
+  });
 
   it('expires finished jobs, threads and acknowledgements by TTL and keeps live jobs', async () => {
     const store = await openRedisStore(dir, { logger: silentLogger, url: url!, prefix, retentionMs: 300 });
