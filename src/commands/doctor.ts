@@ -205,6 +205,8 @@ export async function runDoctor(config: Config, io: CommandIO, deps: DoctorDeps 
   checks.push(await checkDataDir(config));
   checks.push(...(await engineChecks[config.ENGINE](config, deps)));
   checks.push(...checkCredentials(config));
+  const { checkTeams } = await import('./doctor-teams.ts');
+  checks.push(...(await checkTeams(config, deps)));
   for (const check of checks) {
     io.out(`${check.ok ? '✓' : '✗'} ${check.name}: ${check.detail}`);
     if (!check.ok && check.fix) io.out(`    fix: ${check.fix}`);

@@ -3,7 +3,7 @@
  * the store and process restarts.
  */
 
-export type Platform = 'slack' | 'discord' | 'console' | 'api' | 'batch' | 'cli';
+export type Platform = 'slack' | 'discord' | 'teams' | 'console' | 'api' | 'batch' | 'cli';
 
 /** Where a conversation lives: the channel and the thread (root message) inside it. */
 export interface ThreadRef {

@@ -1,0 +1,91 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { type AuthConfiguration, authorizeJWT, MsalTokenProvider } from '@microsoft/agents-hosting';
+import type { Config } from '../../src/config.ts';
+import { AppError } from '../../src/errors.ts';
+
+/**
+ * Both directions of Teams authentication, done by the Microsoft 365 Agents SDK:
+ * - inbound: every activity's `Authorization: Bearer` JWT is checked by the SDK's `authorizeJWT`
+ *   (RS256 signature from the authority's JWKS, expiry, audience = TEAMS_APP_ID, issuer allow-list with
+ *   `validateIssuer` on, tenant binding; https://learn.microsoft.com/azure/bot-service/rest-api/
+ *   bot-framework-rest-connector-authentication);
+ * - outbound: the bot's own token for the Bot Connector, by client credentials through MSAL (cached and
+ *   refreshed by the SDK).
+ * The settings are built from our Config, never from the SDK's `Connections__…` environment.
+ */
+
+/** The audience of Bot Connector tokens (the SDK appends `/.default`). */
+export const CONNECTOR_SCOPE = 'https://api.botframework.com';
+
+export function teamsAuthConfig(config: Config): AuthConfiguration {
+  const authority = config.TEAMS_AUTHORITY.replace(/\/+$/, '');
+  const tenant = config.TEAMS_TENANT_ID || 'botframework.com';
+  const connection: AuthConfiguration = {
+    clientId: config.TEAMS_APP_ID,
+    clientSecret: config.TEAMS_APP_PASSWORD,
+    tenantId: tenant,
+    authorityEndpoint: authority,
+    authority,
+    validateIssuer: true,
+    // Azure Bot Service (channel → bot) and this tenant's Entra issuers, v1 and v2; the SDK adds
+    // Microsoft's first-party tenants itself.
+    issuers: [
+      'https://api.botframework.com',
+      `https://sts.windows.net/${tenant}/`,
+      `${authority}/${tenant}/v2.0`,
+    ],
+  };
+  return {
+    ...connection,
+    connections: new Map([['teams', connection]]),
+    connectionsMap: [{ serviceUrl: '*', connection: 'teams' }],
+  };
+}
+
+/**
+ * Verify one request's bearer token. `authorizeJWT` answers a refusal on the response itself and calls
+ * `next()` without awaiting anything, so it is wrapped: resolves true when `next` ran, false (with the
+ * 401 already decided) otherwise.
+ */
+export function createVerifier(
+  authConfig: AuthConfiguration,
+): (method: string, headers: IncomingHttpHeaders) => Promise<boolean> {
+  const middleware = authorizeJWT(authConfig);
+  return (method, headers) =>
+    new Promise<boolean>((resolve, reject) => {
+      const refused = {
+        headersSent: false,
+        writableEnded: false,
+        status: () => refused,
+        setHeader: () => refused,
+        send: () => {
+          resolve(false);
+          return refused;
+        },
+        end: () => {
+          resolve(false);
+          return refused;
+        },
+      };
+      middleware({ method, headers: headers as Record<string, string | string[] | undefined> }, refused, () =>
+        resolve(true),
+      ).catch(reject);
+    });
+}
+
+/** The bot's connector token; failures are CONFIG_INVALID with a fix, never the secret. */
+export function createTokenSource(authConfig: AuthConfiguration): () => Promise<string> {
+  const provider = new MsalTokenProvider(authConfig);
+  return async () => {
+    try {
+      return await provider.getAccessToken(authConfig, CONNECTOR_SCOPE);
+    } catch (error) {
+      throw new AppError('CONFIG_INVALID', 'teams token request failed', {
+        cause: error,
+        retryable: true,
+        userMessage:
+          'Microsoft Entra did not issue a bot token; check TEAMS_APP_ID, TEAMS_APP_PASSWORD, TEAMS_TENANT_ID and TEAMS_AUTHORITY.',
+      });
+    }
+  };
+}

@@ -1,0 +1,204 @@
+import {
+  confidenceSourceLabel,
+  type OutboundMessage,
+  type ReadCard,
+  type ReadCardFinding,
+  type StatusState,
+} from '../../src/core/reply.ts';
+import type { Urgency } from '../../src/core/types.ts';
+
+/**
+ * Pure mapping from the platform-neutral reply model to Adaptive Card 1.5 attachments (no I/O).
+ * Every reply is a card, so the status message can be PUT in place into the read and back.
+ * Teams renders a Markdown subset in TextBlocks; text from the model or a user is neutralised so it
+ * cannot become a link or formatting (https://learn.microsoft.com/adaptive-cards/authoring-cards/text-features).
+ */
+
+export const ADAPTIVE_CARD = 'application/vnd.microsoft.card.adaptive';
+/**
+ * Teams refuses messages over about 28 KB (https://learn.microsoft.com/microsoftteams/platform/bots/
+ * how-to/format-your-bot-messages): the budget for the whole activity, card plus inline preview.
+ */
+export const MESSAGE_BUDGET_BYTES = 28 * 1024;
+
+type Element = Record<string, unknown>;
+export interface AdaptiveCard {
+  type: 'AdaptiveCard';
+  $schema: string;
+  version: '1.5';
+  body: Element[];
+  actions?: Element[];
+  msteams?: { width: 'Full' };
+}
+
+export interface CardAttachment {
+  contentType: typeof ADAPTIVE_CARD;
+  content: AdaptiveCard;
+}
+
+/** Markdown that could link, format or fake structure is escaped; Teams has no mention syntax in text. */
+export function neutralise(text: string): string {
+  return text.replace(/[\\`*_[\]()#>~|<]/g, (c) => `\\${c}`).replace(/\n{3,}/g, '\n\n');
+}
+
+const text = (value: string, extra: Element = {}): Element => ({
+  type: 'TextBlock',
+  text: value,
+  wrap: true,
+  ...extra,
+});
+
+function card(body: Element[], actions?: Element[]): CardAttachment {
+  return {
+    contentType: ADAPTIVE_CARD,
+    content: {
+      type: 'AdaptiveCard',
+      $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+      version: '1.5',
+      body,
+      ...(actions && actions.length > 0 ? { actions } : {}),
+      msteams: { width: 'Full' },
+    },
+  };
+}
+
+function statusLine(state: StatusState, position?: number, etaSec?: number): string {
+  switch (state) {
+    case 'received':
+      return '👀 Received — getting the image ready.';
+    case 'queued':
+      return `⏳ Queued${position !== undefined ? ` #${position}` : ''}${etaSec !== undefined ? ` · about ${Math.max(1, Math.round(etaSec))} s` : ''}`;
+    case 'waiting-engine':
+      return '⏸️ Waiting for the model server to come back — your request stays in the queue.';
+    case 'preparing':
+      return '🛠️ Preparing the image (decode, window, de-identify)…';
+    case 'reading':
+      return '🔎 Reading…';
+  }
+}
+
+const urgencyStyle: Record<Urgency, { label: string; colour: string; emoji: string }> = {
+  critical: { label: 'CRITICAL', colour: 'Attention', emoji: '🔴' },
+  urgent: { label: 'Urgent', colour: 'Warning', emoji: '🟠' },
+  routine: { label: 'Routine', colour: 'Good', emoji: '🟢' },
+};
+
+function findingLine(finding: ReadCardFinding): string {
+  const details = [
+    finding.location,
+    finding.sizeMm !== undefined ? `${finding.sizeMm} mm` : undefined,
+    finding.laterality && finding.laterality !== 'none' ? finding.laterality : undefined,
+    finding.severity,
+  ].filter((part): part is string => Boolean(part));
+  const source = `${confidenceSourceLabel[finding.confidenceSource]}, ${finding.calibrated ? 'calibrated' : 'uncalibrated'}`;
+  const grounded = finding.grounded === false ? ' · ⚠️ not image-grounded' : '';
+  return `• **${neutralise(finding.label)}**${details.length ? ` — ${neutralise(details.join(', '))}` : ''} · ${finding.confidencePct}% (${source})${grounded}`;
+}
+
+/** The data carried by every Action.Execute of a read, answered by the adaptiveCard/action invoke. */
+export interface ReadActionData {
+  jobId: string;
+}
+
+function readActions(read: ReadCard): Element[] {
+  const data: ReadActionData = { jobId: read.jobId };
+  return [
+    ...(read.acknowledgedBy
+      ? []
+      : [{ type: 'Action.Execute', verb: 'ack', title: 'Acknowledge', style: 'positive', data }]),
+    { type: 'Action.Execute', verb: 'up', title: '👍', data },
+    { type: 'Action.Execute', verb: 'down', title: '👎', data },
+  ];
+}
+
+export function renderRead(
+  read: ReadCard,
+  preview?: { bytes: Buffer; mime: string; label: string },
+): CardAttachment {
+  const style = urgencyStyle[read.urgency];
+  const body: Element[] = [
+    text(`${style.emoji} ${style.label}${read.isFollowUp ? ' · follow-up' : ''}`, {
+      weight: 'Bolder',
+      size: 'Medium',
+      color: style.colour,
+    }),
+    text(`**Impression:** ${neutralise(read.impression)}`),
+  ];
+  if (read.findings.length > 0)
+    body.push(text('**Findings**'), text(read.findings.map(findingLine).join('\n\n')));
+  else body.push(text('No specific findings reported.', { isSubtle: true }));
+  if (read.recommendations.length > 0)
+    body.push(
+      text('**Recommendations**'),
+      text(read.recommendations.map((r) => `• ${neutralise(r)}`).join('\n\n')),
+    );
+  if (read.imageQuality)
+    body.push(text(`Image quality: ${neutralise(read.imageQuality)}`, { isSubtle: true }));
+  const notes = [
+    read.downscaled ? 'the image was shrunk to fit the model' : undefined,
+    read.burnedInTextRedacted ? 'text in the pixels was blacked out before reading' : undefined,
+  ].filter(Boolean);
+  body.push(
+    text(
+      `${neutralise(read.model)} · prompt ${neutralise(read.promptVersion)} · image ${read.image.width}×${read.image.height} (${read.image.tokens} visual tokens)${notes.length ? ` · ${notes.join('; ')}` : ''}`,
+      { size: 'Small', isSubtle: true },
+    ),
+  );
+  if (read.acknowledgedBy)
+    body.push(
+      text(`✅ Acknowledged at ${read.acknowledgedBy.at.slice(0, 16).replace('T', ' ')} UTC`, {
+        weight: 'Bolder',
+      }),
+    );
+  if (preview) {
+    body.push(
+      {
+        type: 'Image',
+        url: `data:${preview.mime};base64,${preview.bytes.toString('base64')}`,
+        altText: preview.label,
+        size: 'Auto',
+      },
+      text(neutralise(preview.label), { size: 'Small', isSubtle: true }),
+    );
+  }
+  body.push(text(read.disclaimer, { size: 'Small', isSubtle: true, separator: true }));
+  return card(body, readActions(read));
+}
+
+/** Any outbound message as one Adaptive Card attachment. */
+export function renderOutbound(message: OutboundMessage): CardAttachment {
+  switch (message.kind) {
+    case 'status':
+      return card([text(statusLine(message.state, message.position, message.etaSec))]);
+    case 'read':
+      return renderRead(message.card);
+    case 'error':
+      return card([
+        text('⚠️ Not read', { weight: 'Bolder' }),
+        text(neutralise(message.text)),
+        text(message.jobId ? `${message.code} · job ${message.jobId}` : message.code, {
+          size: 'Small',
+          isSubtle: true,
+        }),
+      ]);
+    case 'info':
+      return card([
+        text(neutralise(message.title), { weight: 'Bolder' }),
+        ...message.lines.map((line) => text(neutralise(line))),
+      ]);
+  }
+}
+
+/** Bytes of an activity as sent (the budget Teams measures). */
+export function activityBytes(activity: unknown): number {
+  return Buffer.byteLength(JSON.stringify(activity));
+}
+
+/** The note posted when Teams refused the card with its preview (413) or the preview could not fit. */
+export const PREVIEW_DROPPED_NOTE: OutboundMessage = {
+  kind: 'info',
+  title: 'Preview not shown',
+  lines: [
+    'Teams refused the read card with the de-identified preview attached (message too large), so the card above is shown without it. The read itself is complete.',
+  ],
+};

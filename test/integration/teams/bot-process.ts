@@ -1,0 +1,42 @@
+/**
+ * The bot under test for the Teams suite, in its own process so NODE_EXTRA_CA_CERTS (read by Node at
+ * start only) makes it trust the loopback fakes' self-signed certificate, and the MSAL instance-discovery
+ * shim is preloaded with --import. Real parts: the Teams adapter, the Agents SDK, the bot core, store,
+ * dispatcher and image pipeline; the engine is the in-test one (createTestEngine).
+ *
+ * env: DATA_DIR and the TEAMS_* variables. Prints `LISTENING <port>`; stops cleanly on SIGTERM.
+ */
+import { createTeamsAdapter } from '../../../adapters/teams/index.ts';
+import { createLogger } from '../../../src/log.ts';
+import { createTestEngine } from '../../helpers/core-doubles.ts';
+import { createTestBot } from '../../helpers/test-bot.ts';
+
+const env = process.env;
+const logger = createLogger({ level: (env.BOT_LOG_LEVEL as 'silent' | undefined) ?? 'silent' });
+const bot = await createTestBot({
+  engineUrl: 'http://127.0.0.1:9/v1',
+  dataDir: env.DATA_DIR!,
+  engine: createTestEngine(),
+  logger,
+  config: {
+    TEAMS_APP_ID: env.TEAMS_APP_ID,
+    TEAMS_APP_PASSWORD: env.TEAMS_APP_PASSWORD,
+    TEAMS_TENANT_ID: env.TEAMS_TENANT_ID,
+    TEAMS_AUTHORITY: env.TEAMS_AUTHORITY,
+    TEAMS_SERVICE_HOSTS: env.TEAMS_SERVICE_HOSTS,
+    TEAMS_PORT: '0',
+    // One test user sends every read of the suite: the per-user limit is not what is tested here.
+    USER_RATE_PER_MIN: '1000',
+  },
+});
+const adapter = createTeamsAdapter(bot.config, { logger, host: '127.0.0.1', retryBaseMs: 20 });
+bot.core.attach(adapter);
+await adapter.start(bot.core);
+await bot.core.start();
+process.stdout.write(`LISTENING ${new URL(adapter.url!).port}\n`);
+
+process.once('SIGTERM', async () => {
+  await adapter.stop();
+  await bot.close();
+  process.exit(0);
+});

@@ -1,0 +1,371 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type EntraFake, startEntraFake } from '../../fakes/entra.ts';
+import {
+  type ConnectorFake,
+  type ConnectorRequest,
+  type FileHostFake,
+  startConnectorFake,
+  startFileHost,
+} from '../../fakes/teams-connector.ts';
+import { makeLoopbackCert, type TestCert } from '../../fakes/tls-cert.ts';
+import {
+  APP_ID,
+  APP_PASSWORD,
+  type BotProcess,
+  type Channel,
+  createChannel,
+  startBotProcess,
+  TENANT,
+} from './channel.ts';
+
+/**
+ * Microsoft Teams end to end, offline: loopback Entra (OpenID configuration, JWKS, client credentials)
+ * and Bot Connector over https with a self-signed certificate the bot process trusts through
+ * NODE_EXTRA_CA_CERTS; the channel signs each activity with Entra's key. The bot process runs the real
+ * adapter, Agents SDK, core, store and image pipeline.
+ */
+
+let cert: TestCert;
+let entra: EntraFake;
+let connector: ConnectorFake;
+let elsewhere: FileHostFake;
+let bot: BotProcess;
+let channel: Channel;
+let dataDir: string;
+let png: Buffer;
+
+async function waitFor<T>(find: () => T | undefined, what: string, timeoutMs = 25_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = find();
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const inConversation = (conversation: string) => (request: ConnectorRequest) =>
+  request.conversationId === conversation;
+const cardText = (request: ConnectorRequest) => JSON.stringify(request.body?.attachments ?? []);
+const isRead = (request: ConnectorRequest) =>
+  request.status === 200 && cardText(request).includes('Impression');
+const hasPreview = (request: ConnectorRequest) => cardText(request).includes('data:image/jpeg;base64');
+
+function inlineImage(bytes: Buffer) {
+  const id = connector.addAttachment(bytes);
+  return { contentType: 'image/*', contentUrl: `${connector.url}/v3/attachments/${id}/views/original` };
+}
+
+/** Drive one read through: mention with an inline image; resolve with the thread's requests once previewed. */
+async function readIn(conversationBase: string, id: string) {
+  const sent = await channel.send(
+    channel.message({
+      id,
+      channel: conversationBase,
+      mention: true,
+      text: 'any nodule?',
+      attachments: [inlineImage(png)],
+    }),
+  );
+  expect(sent.status).toBe(200);
+  const conversation = `${conversationBase};messageid=${id}`;
+  const previewed = await waitFor(
+    () =>
+      connector.requests.find((r) => inConversation(conversation)(r) && r.status === 200 && hasPreview(r)),
+    'the read card with its preview',
+  );
+  return { conversation, previewed };
+}
+
+beforeAll(async () => {
+  cert = makeLoopbackCert();
+  entra = await startEntraFake(cert, { clientId: APP_ID, clientSecret: APP_PASSWORD });
+  connector = await startConnectorFake(cert, () => entra.issued);
+  png = await sharp({ create: { width: 256, height: 256, channels: 3, background: { r: 90, g: 90, b: 90 } } })
+    .png()
+    .toBuffer();
+  elsewhere = await startFileHost(cert, png);
+  dataDir = await mkdtemp(join(tmpdir(), 'qr-teams-'));
+  bot = await startBotProcess({
+    NODE_EXTRA_CA_CERTS: cert.certFile,
+    DATA_DIR: dataDir,
+    TEAMS_APP_ID: APP_ID,
+    TEAMS_APP_PASSWORD: APP_PASSWORD,
+    TEAMS_TENANT_ID: TENANT,
+    TEAMS_AUTHORITY: entra.url,
+    // Both loopback origins are allowed hosts: the token must still go only to the activity's serviceUrl.
+    TEAMS_SERVICE_HOSTS: `${new URL(connector.url).host},${new URL(elsewhere.url).host}`,
+  });
+  channel = createChannel({ botUrl: bot.url, entra, serviceUrl: connector.url });
+}, 90_000);
+
+afterAll(async () => {
+  await bot?.stop();
+  await Promise.all([entra?.close(), connector?.close(), elsewhere?.close()]);
+  cert?.remove();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('Teams: inbound tokens are verified by the SDK', () => {
+  const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+  const now = () => Math.floor(Date.now() / 1000);
+  const cases: Array<[string, () => string | null]> = [
+    ['no token', () => null],
+    [
+      'a forged signature',
+      () =>
+        entra.sign(
+          { aud: APP_ID, iss: `${entra.url}/${TENANT}/v2.0`, tid: TENANT, exp: now() + 600 },
+          { key: other },
+        ),
+    ],
+    ['an expired token', () => channel.token({ iat: now() - 7200, nbf: now() - 7200, exp: now() - 3600 })],
+    ['the wrong audience', () => channel.token({ aud: 'some-other-bot' })],
+    [
+      'another tenant',
+      () =>
+        channel.token({
+          iss: `${entra.url}/0badc0de-0000-4000-8000-000000000000/v2.0`,
+          tid: '0badc0de-0000-4000-8000-000000000000',
+        }),
+    ],
+  ];
+  it.each(cases)('answers 401 to %s and does nothing', async (_name, token) => {
+    const id = `forged-${Math.random().toString(36).slice(2, 8)}`;
+    const activity = channel.message({
+      id,
+      channel: '19:auth@thread.tacv2',
+      mention: true,
+      attachments: [inlineImage(png)],
+    });
+    const before = connector.requests.length;
+    const answer = await channel.send(activity, token());
+    expect(answer.status).toBe(401);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(connector.requests.slice(before)).toEqual([]);
+  });
+});
+
+describe('Teams: a read in the thread', () => {
+  it('answers a mention with an inline image with one read in the thread, fetched with the token from the serviceUrl', async () => {
+    const { conversation, previewed } = await readIn('19:general@thread.tacv2', '1700000000001');
+    const thread = connector.requests.filter(inConversation(conversation));
+    const posts = thread.filter((r) => r.method === 'POST' && r.status === 201);
+    // One message in the thread: the status, replied to the root and then edited in place into the read.
+    expect(posts).toHaveLength(1);
+    expect(posts[0]!.path).toBe(`/v3/conversations/${conversation}/activities/1700000000001`);
+    expect(posts[0]!.body?.replyToId).toBe('1700000000001');
+    const read = thread.find(isRead)!;
+    expect(read.method).toBe('PUT');
+    expect(read.activityId).toBe(posts[0]!.createdId);
+    expect(previewed.activityId).toBe(posts[0]!.createdId);
+    const card = (
+      read.body!.attachments as Array<{ contentType: string; content: Record<string, unknown> }>
+    )[0]!;
+    expect(card.contentType).toBe('application/vnd.microsoft.card.adaptive');
+    expect(card.content.version).toBe('1.5');
+    const text = JSON.stringify(card.content);
+    for (const part of [
+      'Routine',
+      'Impression',
+      'nodule',
+      '83%',
+      'yes/no probe',
+      'CT follow-up',
+      'test-model',
+      'not a diagnosis',
+    ])
+      expect(text).toContain(part);
+    expect(
+      (card.content.actions as Array<{ type: string; verb: string }>).map((a) => [a.type, a.verb]),
+    ).toEqual([
+      ['Action.Execute', 'ack'],
+      ['Action.Execute', 'up'],
+      ['Action.Execute', 'down'],
+    ]);
+    expect(cardText(previewed)).toContain('not for diagnostic use');
+    expect(Buffer.byteLength(JSON.stringify(previewed.body))).toBeLessThanOrEqual(28 * 1024);
+    const download = connector.requests.find(
+      (r) => r.method === 'GET' && r.path.startsWith('/v3/attachments/'),
+    );
+    expect(download?.authorization).toMatch(/^Bearer ey/);
+    expect(entra.issued).toContain(download!.authorization!.slice('Bearer '.length));
+    expect(entra.tokenRequests.every((r) => r.tenant === TENANT && r.clientId === APP_ID)).toBe(true);
+  });
+
+  it('takes a redelivered activity once (persisted before the 200, deduplicated by activity id)', async () => {
+    const { conversation } = await readIn('19:redeliver@thread.tacv2', '1700000000101');
+    const activity = channel.message({
+      id: '1700000000101',
+      channel: '19:redeliver@thread.tacv2',
+      mention: true,
+      attachments: [inlineImage(png)],
+    });
+    expect((await channel.send(activity)).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(
+      connector.requests.filter((r) => inConversation(conversation)(r) && r.method === 'POST'),
+    ).toHaveLength(1);
+  });
+
+  it('answers a plain reply in that thread as a follow-up, in the same thread', async () => {
+    const { conversation } = await readIn('19:followup@thread.tacv2', '1700000000201');
+    const reply = channel.message({
+      id: '1700000000202',
+      channel: '19:followup@thread.tacv2',
+      root: '1700000000201',
+      text: 'how large is it?',
+    });
+    expect((await channel.send(reply)).status).toBe(200);
+    const followUp = await waitFor(
+      () =>
+        connector.requests.find(
+          (r) => inConversation(conversation)(r) && isRead(r) && cardText(r).includes('· follow-up'),
+        ),
+      'the follow-up read',
+    );
+    expect(followUp.conversationId).toBe(conversation);
+    const posts = connector.requests.filter((r) => inConversation(conversation)(r) && r.method === 'POST');
+    // Teams channel threads are flat: every reply, the follow-up's included, hangs off the root message.
+    expect(posts.map((p) => p.body?.replyToId)).toEqual(['1700000000201', '1700000000201']);
+  });
+
+  it('acknowledges by the Action.Execute invoke, answered in the same HTTP response and edited for everyone', async () => {
+    const { conversation, previewed } = await readIn('19:ack@thread.tacv2', '1700000000301');
+    const card = (
+      previewed.body!.attachments as Array<{ content: { actions: Array<{ data: { jobId: string } }> } }>
+    )[0]!;
+    const jobId = card.content.actions[0]!.data.jobId;
+    const invoke = {
+      ...channel.message({ id: 'invoke-1', channel: '19:ack@thread.tacv2', root: '1700000000301' }),
+      type: 'invoke',
+      name: 'adaptiveCard/action',
+      replyToId: previewed.activityId,
+      value: { action: { type: 'Action.Execute', verb: 'ack', data: { jobId } }, trigger: 'manual' },
+    };
+    const answer = await channel.send(invoke);
+    expect(answer.status).toBe(200);
+    const body = answer.body as { statusCode: number; type: string; value: unknown };
+    expect(body.statusCode).toBe(200);
+    expect(body.type).toBe('application/vnd.microsoft.card.adaptive');
+    expect(JSON.stringify(body.value)).toContain('Acknowledged at');
+    expect(JSON.stringify(body.value)).not.toContain('"verb":"ack"');
+    const edited = connector.requests.filter(
+      (r) => inConversation(conversation)(r) && r.method === 'PUT' && cardText(r).includes('Acknowledged at'),
+    );
+    expect(edited.map((r) => r.activityId)).toEqual([previewed.activityId]);
+    const again = await channel.send({ ...invoke, id: 'invoke-2' });
+    expect((again.body as { value: string }).value).toMatch(/can no longer be acknowledged|Acknowledged/);
+  });
+});
+
+describe('Teams: connector faults', () => {
+  it('retries a 429 (Retry-After) and still shows one message', async () => {
+    const conversation = '19:busy@thread.tacv2;messageid=1700000000401';
+    connector.fail((r) => r.conversationId === conversation && r.method === 'POST', 429, 1, {
+      'retry-after': '0',
+    });
+    await readIn('19:busy@thread.tacv2', '1700000000401');
+    const posts = connector.requests.filter((r) => inConversation(conversation)(r) && r.method === 'POST');
+    expect(posts.map((p) => p.status)).toEqual([429, 201]);
+  });
+
+  it('keeps the card without its preview on a 413 and says so in the thread', async () => {
+    const conversation = '19:big@thread.tacv2;messageid=1700000000501';
+    connector.fail((r) => r.conversationId === conversation && r.method === 'PUT' && hasPreview(r), 413, 1);
+    const sent = await channel.send(
+      channel.message({
+        id: '1700000000501',
+        channel: '19:big@thread.tacv2',
+        mention: true,
+        attachments: [inlineImage(png)],
+      }),
+    );
+    expect(sent.status).toBe(200);
+    const note = await waitFor(
+      () =>
+        connector.requests.find(
+          (r) =>
+            inConversation(conversation)(r) &&
+            r.method === 'POST' &&
+            cardText(r).includes('Preview not shown'),
+        ),
+      'the preview note',
+    );
+    expect(note.status).toBe(201);
+    const thread = connector.requests.filter(inConversation(conversation));
+    expect(thread.some((r) => isRead(r) && !hasPreview(r))).toBe(true);
+    expect(thread.filter((r) => hasPreview(r)).map((r) => r.status)).toEqual([413]);
+  });
+});
+
+describe('Teams: the bot token goes only to the activity’s connector', () => {
+  it('refuses an inline image on another origin without fetching it', async () => {
+    const conversation = '19:foreign@thread.tacv2;messageid=1700000000601';
+    const sent = await channel.send(
+      channel.message({
+        id: '1700000000601',
+        channel: '19:foreign@thread.tacv2',
+        mention: true,
+        attachments: [
+          { contentType: 'image/png', contentUrl: `${elsewhere.url}/v3/attachments/x/views/original` },
+        ],
+      }),
+    );
+    expect(sent.status).toBe(200);
+    await waitFor(
+      () =>
+        connector.requests.find(
+          (r) => inConversation(conversation)(r) && cardText(r).includes('DOWNLOAD_FORBIDDEN_HOST'),
+        ),
+      'the refusal',
+    );
+    expect(elsewhere.requests).toEqual([]);
+  });
+
+  it('fetches a personal-chat file from its pre-authorised downloadUrl with no token', async () => {
+    const before = elsewhere.requests.length;
+    const sent = await channel.send(
+      channel.message({
+        id: '1700000000701',
+        channel: 'a:personal-chat-1',
+        personal: true,
+        attachments: [
+          {
+            contentType: 'application/vnd.microsoft.teams.file.download.info',
+            name: 'scan.png',
+            content: {
+              downloadUrl: `${elsewhere.url}/download/scan.png?sig=abc`,
+              uniqueId: 'u-1',
+              fileType: 'png',
+            },
+          },
+        ],
+      }),
+    );
+    expect(sent.status).toBe(200);
+    const read = await waitFor(
+      () => connector.requests.find((r) => r.conversationId === 'a:personal-chat-1' && isRead(r)),
+      'the personal-chat read',
+    );
+    expect(read.path).toBe('/v3/conversations/a:personal-chat-1/activities/' + read.activityId);
+    const fetched = elsewhere.requests.slice(before);
+    expect(fetched).toHaveLength(1);
+    expect(fetched[0]!.authorization).toBeUndefined();
+  });
+
+  it('refuses an activity whose serviceUrl is not on TEAMS_SERVICE_HOSTS (403) and sends it nothing', async () => {
+    const rogue = 'https://127.0.0.2:1';
+    const activity = {
+      ...channel.message({ id: '1700000000801', channel: '19:rogue@thread.tacv2', mention: true }),
+      serviceUrl: rogue,
+    };
+    const answer = await channel.send(activity, channel.token({ serviceurl: rogue }));
+    expect(answer.status).toBe(403);
+  });
+});
