@@ -78,8 +78,8 @@ export function createConnector(options: ConnectorOptions): TeamsConnector {
           continue;
         }
         if (error instanceof AppError) throw error;
+        // No `cause`: the SDK's HttpError carries the activity (model text) and would reach the log.
         throw new AppError('CHAT_API_FAILED', `teams ${what} failed${status ? ` (HTTP ${status})` : ''}`, {
-          cause: error,
           retryable: status === undefined || status >= 500,
           details: status ? { status } : {},
         });

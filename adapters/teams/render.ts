@@ -36,9 +36,16 @@ export interface CardAttachment {
   content: AdaptiveCard;
 }
 
-/** Markdown that could link, format or fake structure is escaped; Teams has no mention syntax in text. */
+/**
+ * Model and user text must not become a link: `[label](url)` and bare `scheme://` URLs (which Teams
+ * auto-links) are broken with a zero-width space, invisible to the reader. Nothing else needs escaping:
+ * TextBlocks render no HTML, and a mention needs `msteams.entities`, which this card never carries.
+ */
 export function neutralise(text: string): string {
-  return text.replace(/[\\`*_[\]()#>~|<]/g, (c) => `\\${c}`).replace(/\n{3,}/g, '\n\n');
+  return text
+    .replace(/\]\s*\(/g, ']\u200b(')
+    .replace(/:\/\//g, ':\u200b//')
+    .replace(/\n{3,}/g, '\n\n');
 }
 
 const text = (value: string, extra: Element = {}): Element => ({

@@ -28,6 +28,8 @@ export interface ConnectorFake {
   requests: ConnectorRequest[];
   /** Serve these bytes at /v3/attachments/{id}/views/original. */
   addAttachment(bytes: Buffer, contentType?: string): string;
+  /** Answer /v3/attachments/{id}/views/original with a 302 to `location` (as when a file lives in blob storage). */
+  addRedirect(location: string): string;
   /** The next `times` requests matching `when` get `status` (and headers). */
   fail(
     when: (request: ConnectorRequest) => boolean,
@@ -49,7 +51,7 @@ export async function startConnectorFake(
   cert: TestCert,
   validTokens: () => string[],
 ): Promise<ConnectorFake> {
-  const attachments = new Map<string, { bytes: Buffer; type: string }>();
+  const attachments = new Map<string, { bytes: Buffer; type: string } | { location: string }>();
   const requests: ConnectorRequest[] = [];
   const faults: Array<{
     when: (r: ConnectorRequest) => boolean;
@@ -94,6 +96,7 @@ export async function startConnectorFake(
     if (req.method === 'GET' && file) {
       const found = attachments.get(file[1]!);
       if (!found) return answer(404, { error: { code: 'NotFound' } });
+      if ('location' in found) return answer(302, undefined, { location: found.location });
       record.status = 200;
       res.writeHead(200, { 'content-type': found.type }).end(found.bytes);
       return;
@@ -114,6 +117,11 @@ export async function startConnectorFake(
     addAttachment(bytes, type = 'image/png') {
       const id = `0-eus-d1-${randomUUID().replaceAll('-', '')}`;
       attachments.set(id, { bytes, type });
+      return id;
+    },
+    addRedirect(location) {
+      const id = `0-eus-d1-${randomUUID().replaceAll('-', '')}`;
+      attachments.set(id, { location });
       return id;
     },
     fail(when, status, times = 1, headers = {}) {

@@ -328,6 +328,30 @@ describe('Teams: the bot token goes only to the activity’s connector', () => {
     expect(elsewhere.requests).toEqual([]);
   });
 
+  it('follows a connector redirect to another origin without the token', async () => {
+    const before = elsewhere.requests.length;
+    const id = connector.addRedirect(`${elsewhere.url}/blob/scan.png?sig=xyz`);
+    const conversation = '19:redirect@thread.tacv2;messageid=1700000000651';
+    const sent = await channel.send(
+      channel.message({
+        id: '1700000000651',
+        channel: '19:redirect@thread.tacv2',
+        mention: true,
+        attachments: [
+          { contentType: 'image/*', contentUrl: `${connector.url}/v3/attachments/${id}/views/original` },
+        ],
+      }),
+    );
+    expect(sent.status).toBe(200);
+    await waitFor(
+      () => connector.requests.find((r) => inConversation(conversation)(r) && isRead(r)),
+      'the read',
+    );
+    const hop = connector.requests.find((r) => r.path === `/v3/attachments/${id}/views/original`);
+    expect(hop?.authorization).toMatch(/^Bearer /);
+    expect(elsewhere.requests.slice(before)).toEqual([{ path: '/blob/scan.png?sig=xyz' }]);
+  });
+
   it('fetches a personal-chat file from its pre-authorised downloadUrl with no token', async () => {
     const before = elsewhere.requests.length;
     const sent = await channel.send(
@@ -357,6 +381,25 @@ describe('Teams: the bot token goes only to the activity’s connector', () => {
     const fetched = elsewhere.requests.slice(before);
     expect(fetched).toHaveLength(1);
     expect(fetched[0]!.authorization).toBeUndefined();
+  });
+
+  it('refuses an activity from another tenant (403), even with a valid token', async () => {
+    const activity = channel.message({
+      id: '1700000000851',
+      channel: '19:tenant@thread.tacv2',
+      mention: true,
+    });
+    const answer = await channel.send({
+      ...activity,
+      conversation: {
+        id: '19:tenant@thread.tacv2;messageid=1700000000851',
+        conversationType: 'channel',
+        tenantId: 'contoso-other',
+      },
+      channelData: { tenant: { id: 'contoso-other' } },
+    });
+    expect(answer.status).toBe(403);
+    expect(connector.requests.filter((r) => r.conversationId?.startsWith('19:tenant@'))).toEqual([]);
   });
 
   it('refuses an activity whose serviceUrl is not on TEAMS_SERVICE_HOSTS (403) and sends it nothing', async () => {
