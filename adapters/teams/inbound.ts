@@ -1,7 +1,7 @@
 import type { BotCore, HandleOutcome } from '../../src/core/adapter.ts';
 import type { OutboundMessage } from '../../src/core/reply.ts';
 import type { ThreadRef } from '../../src/core/types.ts';
-import { isAppError } from '../../src/errors.ts';
+import { AppError, isAppError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
 import type { TeamsActivity } from './activity.ts';
 import { ADAPTIVE_CARD, type CardAttachment, type ReadActionData } from './render.ts';
@@ -16,6 +16,8 @@ import { activityToRequest, mentionsBot } from './to-request.ts';
 
 export interface InboundDeps {
   core: BotCore;
+  /** ALLOWED_CHANNELS / ALLOWED_USERS for a channel and user (src/core/policy.ts). */
+  allowed(channelId: string, userId: string): boolean;
   post(thread: ThreadRef, message: OutboundMessage): Promise<unknown>;
   /** Collect the card the core renders for `messageId` while `work` runs (acknowledge re-renders it). */
   captureUpdate(messageId: string, work: () => Promise<unknown>): Promise<CardAttachment | undefined>;
@@ -50,6 +52,20 @@ export async function onMessage(activity: TeamsActivity, deps: InboundDeps): Pro
   const mentioned = mentionsBot(activity);
   const active = await deps.core.isActiveThread('teams', request.thread);
   if (!mentioned && !active && !(personal && request.attachments.length > 0)) return;
+  if ((mentioned || personal) && request.attachments.length === 0 && /^help\b/i.test(request.question)) {
+    // The manifest's `help` command; outside the allow-list it says so and shows nothing else.
+    await deps.post(
+      request.thread,
+      deps.allowed(request.thread.channelId, request.userId)
+        ? deps.core.helpText('teams')
+        : {
+            kind: 'error',
+            code: 'NOT_ALLOWED',
+            text: new AppError('NOT_ALLOWED', 'help outside the allow-list').userMessage,
+          },
+    );
+    return;
+  }
   const outcome = await deps.core.handle(request);
   deps.logger.info({ eventId: request.eventId, outcome: settle(outcome) }, 'teams message handled');
   if (outcome.kind === 'refused')

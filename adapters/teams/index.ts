@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Config } from '../../src/config.ts';
 import type { BotCore, ChatAdapter } from '../../src/core/adapter.ts';
+import { isAllowedIn } from '../../src/core/policy.ts';
 import type { OutboundMessage, PostedRef, ReadCard } from '../../src/core/reply.ts';
 import type { ThreadRef } from '../../src/core/types.ts';
 import { AppError } from '../../src/errors.ts';
@@ -186,7 +187,14 @@ export function createTeamsAdapter(config: Config, deps: TeamsAdapterDeps): Chat
     }
     const conversation = activity.conversation?.id?.replace(/;messageid=.*$/, '');
     if (conversation) await serviceUrls!.remember(conversation, activity.serviceUrl);
-    const inbound: InboundDeps = { core, post, captureUpdate, clock, logger };
+    const inbound: InboundDeps = {
+      core,
+      allowed: (channelId, userId) => isAllowedIn(config, 'teams', channelId, userId),
+      post,
+      captureUpdate,
+      clock,
+      logger,
+    };
     if (activity.type === 'message') {
       await onMessage(activity, inbound);
       return reply(res, 200, {});

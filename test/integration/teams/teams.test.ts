@@ -264,6 +264,22 @@ describe('Teams: a read in the thread', () => {
   });
 });
 
+describe('Teams: help', () => {
+  it('answers the manifest help command in the thread with the help card', async () => {
+    const conversation = '19:help@thread.tacv2;messageid=1700000000901';
+    const sent = await channel.send(
+      channel.message({ id: '1700000000901', channel: '19:help@thread.tacv2', mention: true, text: 'help' }),
+    );
+    expect(sent.status).toBe(200);
+    const help = await waitFor(
+      () => connector.requests.find((r) => inConversation(conversation)(r) && r.method === 'POST'),
+      'the help card',
+    );
+    expect(cardText(help)).toContain('a fast second look');
+    expect(help.body?.replyToId).toBe('1700000000901');
+  });
+});
+
 describe('Teams: connector faults', () => {
   it('retries a 429 (Retry-After) and still shows one message', async () => {
     const conversation = '19:busy@thread.tacv2;messageid=1700000000401';
