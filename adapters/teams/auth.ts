@@ -1,5 +1,10 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { type AuthConfiguration, authorizeJWT, MsalTokenProvider } from '@microsoft/agents-hosting';
+import {
+  type AuthConfiguration,
+  authorizeJWT,
+  MsalTokenProvider,
+  type Request,
+} from '@microsoft/agents-hosting';
 import type { Config } from '../../src/config.ts';
 import { AppError } from '../../src/errors.ts';
 
@@ -42,34 +47,39 @@ export function teamsAuthConfig(config: Config): AuthConfiguration {
   };
 }
 
+/** The verified token's claims this adapter reads. */
+export interface VerifiedClaims {
+  /** Bot Connector tokens name the connector the activity came from. */
+  serviceurl?: unknown;
+}
+
 /**
  * Verify one request's bearer token. `authorizeJWT` answers a refusal on the response itself and calls
- * `next()` without awaiting anything, so it is wrapped: resolves true when `next` ran, false (with the
- * 401 already decided) otherwise.
+ * `next()` without awaiting anything, so it is wrapped: resolves with the verified claims when `next`
+ * ran, undefined (refused) otherwise.
  */
 export function createVerifier(
   authConfig: AuthConfiguration,
-): (method: string, headers: IncomingHttpHeaders) => Promise<boolean> {
+): (method: string, headers: IncomingHttpHeaders) => Promise<VerifiedClaims | undefined> {
   const middleware = authorizeJWT(authConfig);
   return (method, headers) =>
-    new Promise<boolean>((resolve, reject) => {
+    new Promise<VerifiedClaims | undefined>((resolve, reject) => {
+      const request: Request = { method, headers: headers as Record<string, string | string[] | undefined> };
       const refused = {
         headersSent: false,
         writableEnded: false,
         status: () => refused,
         setHeader: () => refused,
         send: () => {
-          resolve(false);
+          resolve(undefined);
           return refused;
         },
         end: () => {
-          resolve(false);
+          resolve(undefined);
           return refused;
         },
       };
-      middleware({ method, headers: headers as Record<string, string | string[] | undefined> }, refused, () =>
-        resolve(true),
-      ).catch(reject);
+      middleware(request, refused, () => resolve((request.user ?? {}) as VerifiedClaims)).catch(reject);
     });
 }
 

@@ -164,7 +164,8 @@ export function createTeamsAdapter(config: Config, deps: TeamsAdapterDeps): Chat
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (path !== MESSAGES_PATH) return reply(res, 404);
     if (req.method !== 'POST') return reply(res, 405);
-    if (!(await verify(req.method, req.headers))) return reply(res, 401, { error: 'unauthorized' });
+    const claims = await verify(req.method, req.headers);
+    if (!claims) return reply(res, 401, { error: 'unauthorized' });
     const raw = await readBody(req);
     if (!raw) return reply(res, 413);
     let activity: TeamsActivity;
@@ -173,6 +174,10 @@ export function createTeamsAdapter(config: Config, deps: TeamsAdapterDeps): Chat
     } catch {
       return reply(res, 400, { error: 'invalid JSON' });
     }
+    // A Bot Connector token names the connector it was issued for: an activity claiming another one is
+    // refused, since replies (and the bot token) would go there (Bot Framework authentication, step 4).
+    if (typeof claims.serviceurl === 'string' && claims.serviceurl !== activity.serviceUrl)
+      return reply(res, 401, { error: 'serviceUrl does not match the token' });
     const tenant = activity.conversation?.tenantId ?? activity.channelData?.tenant?.id;
     if (config.TEAMS_TENANT_ID && tenant && tenant !== config.TEAMS_TENANT_ID) {
       logger.warn({ eventId: activity.id }, 'teams activity from another tenant refused');

@@ -418,6 +418,20 @@ describe('Teams: the bot token goes only to the activity’s connector', () => {
     expect(connector.requests.filter((r) => r.conversationId?.startsWith('19:tenant@'))).toEqual([]);
   });
 
+  it('refuses an activity whose serviceUrl differs from the token’s serviceurl claim (401)', async () => {
+    const activity = channel.message({
+      id: '1700000000861',
+      channel: '19:claim@thread.tacv2',
+      mention: true,
+    });
+    const answer = await channel.send(
+      activity,
+      channel.token({ serviceurl: 'https://smba.trafficmanager.net/emea/' }),
+    );
+    expect(answer.status).toBe(401);
+    expect(connector.requests.filter((r) => r.conversationId?.startsWith('19:claim@'))).toEqual([]);
+  });
+
   it('refuses an activity whose serviceUrl is not on TEAMS_SERVICE_HOSTS (403) and sends it nothing', async () => {
     const rogue = 'https://127.0.0.2:1';
     const activity = {
