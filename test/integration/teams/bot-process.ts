@@ -4,7 +4,7 @@
  * shim is preloaded with --import. Real parts: the Teams adapter, the Agents SDK, the bot core, store,
  * dispatcher and image pipeline; the engine is the in-test one (createTestEngine).
  *
- * env: DATA_DIR and the TEAMS_* variables. Prints `LISTENING <port>`; stops cleanly on SIGTERM.
+ * env: DATA_DIR, the TEAMS_* variables and HOLD. Prints `LISTENING <port>`; stops cleanly on SIGTERM.
  */
 import { createTeamsAdapter } from '../../../adapters/teams/index.ts';
 import { createLogger } from '../../../src/log.ts';
@@ -16,7 +16,8 @@ const logger = createLogger({ level: (env.BOT_LOG_LEVEL as 'silent' | undefined)
 const bot = await createTestBot({
   engineUrl: 'http://127.0.0.1:9/v1',
   dataDir: env.DATA_DIR!,
-  engine: createTestEngine(),
+  // HOLD=1: reads never finish, so a test can stop the bot mid-read and start another on the same data.
+  engine: createTestEngine({ hold: env.HOLD === '1' }),
   logger,
   config: {
     TEAMS_APP_ID: env.TEAMS_APP_ID,

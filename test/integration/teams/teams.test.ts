@@ -1,27 +1,18 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EntraFake, startEntraFake } from '../../fakes/entra.ts';
+import type { EntraFake } from '../../fakes/entra.ts';
+import type { ConnectorFake, FileHostFake } from '../../fakes/teams-connector.ts';
+import { APP_ID, type BotProcess, type Channel, createChannel, TENANT } from './channel.ts';
 import {
-  type ConnectorFake,
-  type ConnectorRequest,
-  type FileHostFake,
-  startConnectorFake,
-  startFileHost,
-} from '../../fakes/teams-connector.ts';
-import { makeLoopbackCert, type TestCert } from '../../fakes/tls-cert.ts';
-import {
-  APP_ID,
-  APP_PASSWORD,
-  type BotProcess,
-  type Channel,
-  createChannel,
-  startBotProcess,
-  TENANT,
-} from './channel.ts';
+  cardText,
+  hasPreview,
+  inConversation,
+  inlineImage as inlineImageOn,
+  isRead,
+  startTeamsWorld,
+  type TeamsWorld,
+  waitFor,
+} from './world.ts';
 
 /**
  * Microsoft Teams end to end, offline: loopback Entra (OpenID configuration, JWKS, client credentials)
@@ -30,36 +21,15 @@ import {
  * adapter, Agents SDK, core, store and image pipeline.
  */
 
-let cert: TestCert;
+let world: TeamsWorld;
 let entra: EntraFake;
 let connector: ConnectorFake;
 let elsewhere: FileHostFake;
 let bot: BotProcess;
 let channel: Channel;
-let dataDir: string;
 let png: Buffer;
 
-async function waitFor<T>(find: () => T | undefined, what: string, timeoutMs = 25_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = find();
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-const inConversation = (conversation: string) => (request: ConnectorRequest) =>
-  request.conversationId === conversation;
-const cardText = (request: ConnectorRequest) => JSON.stringify(request.body?.attachments ?? []);
-const isRead = (request: ConnectorRequest) =>
-  request.status === 200 && cardText(request).includes('Impression');
-const hasPreview = (request: ConnectorRequest) => cardText(request).includes('data:image/jpeg;base64');
-
-function inlineImage(bytes: Buffer) {
-  const id = connector.addAttachment(bytes);
-  return { contentType: 'image/*', contentUrl: `${connector.url}/v3/attachments/${id}/views/original` };
-}
+const inlineImage = (bytes: Buffer) => inlineImageOn(connector, bytes);
 
 /** Drive one read through: mention with an inline image; resolve with the thread's requests once previewed. */
 async function readIn(conversationBase: string, id: string) {
@@ -83,32 +53,15 @@ async function readIn(conversationBase: string, id: string) {
 }
 
 beforeAll(async () => {
-  cert = makeLoopbackCert();
-  entra = await startEntraFake(cert, { clientId: APP_ID, clientSecret: APP_PASSWORD });
-  connector = await startConnectorFake(cert, () => entra.issued);
-  png = await sharp({ create: { width: 256, height: 256, channels: 3, background: { r: 90, g: 90, b: 90 } } })
-    .png()
-    .toBuffer();
-  elsewhere = await startFileHost(cert, png);
-  dataDir = await mkdtemp(join(tmpdir(), 'qr-teams-'));
-  bot = await startBotProcess({
-    NODE_EXTRA_CA_CERTS: cert.certFile,
-    DATA_DIR: dataDir,
-    TEAMS_APP_ID: APP_ID,
-    TEAMS_APP_PASSWORD: APP_PASSWORD,
-    TEAMS_TENANT_ID: TENANT,
-    TEAMS_AUTHORITY: entra.url,
-    // Both loopback origins are allowed hosts: the token must still go only to the activity's serviceUrl.
-    TEAMS_SERVICE_HOSTS: `${new URL(connector.url).host},${new URL(elsewhere.url).host}`,
-  });
+  world = await startTeamsWorld();
+  ({ entra, connector, elsewhere, png } = world);
+  bot = await world.startBot();
   channel = createChannel({ botUrl: bot.url, entra, serviceUrl: connector.url });
 }, 90_000);
 
 afterAll(async () => {
   await bot?.stop();
-  await Promise.all([entra?.close(), connector?.close(), elsewhere?.close()]);
-  cert?.remove();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await world?.close();
 });
 
 describe('Teams: inbound tokens are verified by the SDK', () => {
