@@ -16,7 +16,9 @@ import { AppError } from '../../src/errors.ts';
  *   bot-framework-rest-connector-authentication);
  * - outbound: the bot's own token for the Bot Connector, by client credentials through MSAL (cached and
  *   refreshed by the SDK).
- * The settings are built from our Config, never from the SDK's `Connections__…` environment.
+ * The settings are built from our Config, never from the SDK's `Connections__…` environment. The
+ * adapter runs only with TEAMS_APP_ID set, so the SDK's anonymous mode (no client id, outside
+ * production) can never apply.
  */
 
 /** The audience of Bot Connector tokens (the SDK appends `/.default`). */

@@ -69,12 +69,19 @@ function card(body: Element[], actions?: Element[]): CardAttachment {
   };
 }
 
+function duration(seconds: number): string {
+  const s = Math.max(1, Math.round(seconds));
+  if (s < 90) return `${s} s`;
+  const m = Math.round(s / 60);
+  return m < 60 ? `${m} min` : `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
 function statusLine(state: StatusState, position?: number, etaSec?: number): string {
   switch (state) {
     case 'received':
       return '👀 Received — getting the image ready.';
     case 'queued':
-      return `⏳ Queued${position !== undefined ? ` #${position}` : ''}${etaSec !== undefined ? ` · about ${Math.max(1, Math.round(etaSec))} s` : ''}`;
+      return `⏳ Queued${position !== undefined ? ` #${position}` : ''}${etaSec !== undefined ? ` · about ${duration(etaSec)}` : ''}`;
     case 'waiting-engine':
       return '⏸️ Waiting for the model server to come back — your request stays in the queue.';
     case 'preparing':

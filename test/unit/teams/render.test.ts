@@ -89,6 +89,11 @@ describe('Teams Adaptive Card rendering', () => {
         renderOutbound({ kind: 'status', jobId: 'j', state: 'queued', position: 2, etaSec: 40 }),
       ),
     ).toContain('Queued #2 · about 40 s');
+    expect(
+      JSON.stringify(
+        renderOutbound({ kind: 'status', jobId: 'j', state: 'queued', position: 9, etaSec: 600 }),
+      ),
+    ).toContain('Queued #9 · about 10 min');
     const error = JSON.stringify(
       renderOutbound({ kind: 'error', jobId: 'j', code: 'INPUT_CORRUPT', text: 'bad file' }),
     );
