@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EntraFake } from '../../fakes/entra.ts';
-import type { ConnectorFake, FileHostFake } from '../../fakes/teams-connector.ts';
+import type { ConnectorFake, ConnectorRequest, FileHostFake } from '../../fakes/teams-connector.ts';
 import { APP_ID, type BotProcess, type Channel, createChannel, TENANT } from './channel.ts';
 import {
   cardText,
@@ -30,6 +30,9 @@ let channel: Channel;
 let png: Buffer;
 
 const inlineImage = (bytes: Buffer) => inlineImageOn(connector, bytes);
+/** A request carrying the read card, whatever the connector answered. */
+const isReadBody = (request: ConnectorRequest) =>
+  request.method === 'PUT' && cardText(request).includes('Impression');
 
 /** Drive one read through: mention with an inline image; resolve with the thread's requests once previewed. */
 async function readIn(conversationBase: string, id: string) {
@@ -242,6 +245,15 @@ describe('Teams: connector faults', () => {
     await readIn('19:busy@thread.tacv2', '1700000000401');
     const posts = connector.requests.filter((r) => inConversation(conversation)(r) && r.method === 'POST');
     expect(posts.map((p) => p.status)).toEqual([429, 201]);
+  });
+
+  it('retries a 502 and a 412 on the edit into the read', async () => {
+    const conversation = '19:flaky@thread.tacv2;messageid=1700000000451';
+    connector.fail((r) => r.conversationId === conversation && isReadBody(r), 502, 1);
+    connector.fail((r) => r.conversationId === conversation && isReadBody(r), 412, 1);
+    await readIn('19:flaky@thread.tacv2', '1700000000451');
+    const edits = connector.requests.filter((r) => inConversation(conversation)(r) && isReadBody(r));
+    expect(edits.map((r) => r.status).slice(0, 3)).toEqual([502, 412, 200]);
   });
 
   it('keeps the card without its preview on a 413 and says so in the thread', async () => {
