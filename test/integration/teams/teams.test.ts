@@ -358,7 +358,12 @@ describe('Teams: the bot token goes only to the activity’s connector', () => {
       () => connector.requests.find((r) => r.conversationId === 'a:personal-chat-1' && isRead(r)),
       'the personal-chat read',
     );
-    expect(read.path).toBe('/v3/conversations/a:personal-chat-1/activities/' + read.activityId);
+    // A personal chat has no threads: the status is a new message in the chat, edited into the read.
+    const status = connector.requests.find(
+      (r) => r.conversationId === 'a:personal-chat-1' && r.method === 'POST',
+    );
+    expect(status?.path).toBe('/v3/conversations/a:personal-chat-1/activities');
+    expect(read.activityId).toBe(status?.createdId);
     const fetched = elsewhere.requests.slice(before);
     expect(fetched).toHaveLength(1);
     expect(fetched[0]!.authorization).toBeUndefined();
