@@ -1,7 +1,6 @@
-import type { BotCore, HandleOutcome } from '../../src/core/adapter.ts';
-import type { OutboundMessage } from '../../src/core/reply.ts';
+import type { ActionOutcome, BotCore, HandleOutcome } from '../../src/core/adapter.ts';
+import { type OutboundMessage, plainText } from '../../src/core/reply.ts';
 import type { ThreadRef } from '../../src/core/types.ts';
-import { AppError, isAppError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
 import type { TeamsActivity } from './activity.ts';
 import { ADAPTIVE_CARD, type CardAttachment, type ReadActionData } from './render.ts';
@@ -16,10 +15,11 @@ import { activityToRequest, mentionsBot } from './to-request.ts';
 
 export interface InboundDeps {
   core: BotCore;
-  /** ALLOWED_CHANNELS / ALLOWED_USERS for a channel and user (src/core/policy.ts). */
-  allowed(channelId: string, userId: string): boolean;
   post(thread: ThreadRef, message: OutboundMessage): Promise<unknown>;
-  /** Collect the card the core renders for `messageId` while `work` runs (acknowledge re-renders it). */
+  /**
+   * Run `work` and return the card `messageId` shows afterwards: the one the core re-rendered meanwhile
+   * (acknowledge does), else the last one this process posted there.
+   */
   captureUpdate(messageId: string, work: () => Promise<unknown>): Promise<CardAttachment | undefined>;
   clock(): number;
   logger: Logger;
@@ -31,47 +31,34 @@ export type InvokeResponse =
   | { statusCode: 200; type: 'application/vnd.microsoft.activity.message'; value: string }
   | { statusCode: 400; type: 'application/vnd.microsoft.error'; value: { code: string; message: string } };
 
-const HOW_TO: OutboundMessage = {
-  kind: 'info',
-  title: 'Attach an image',
-  lines: [
-    'Mention me in a channel message with the image pasted in, or send me a DICOM or image file in a personal chat.',
-    'Reply in the same thread to ask a follow-up question about that image.',
-  ],
-};
-
 function settle(outcome: HandleOutcome): string {
   return outcome.kind === 'ignored' ? `ignored:${outcome.reason}` : outcome.kind;
 }
 
 export async function onMessage(activity: TeamsActivity, deps: InboundDeps): Promise<void> {
   if (!activity.from?.id || activity.from.id === activity.recipient?.id) return;
-  const request = activityToRequest(activity, new Date(deps.clock()).toISOString());
-  if (!request) return;
+  const received = activityToRequest(activity, new Date(deps.clock()).toISOString());
+  if (!received) return;
   const personal = activity.conversation?.conversationType === 'personal';
-  const mentioned = mentionsBot(activity);
-  const active = await deps.core.isActiveThread('teams', request.thread);
-  if (!mentioned && !active && !(personal && request.attachments.length > 0)) return;
-  if ((mentioned || personal) && request.attachments.length === 0 && /^help\b/i.test(request.question)) {
-    // The manifest's `help` command; outside the allow-list it says so and shows nothing else.
+  const addressed = mentionsBot(activity) || (personal && received.attachments.length > 0);
+  // Anything else counts only as a follow-up in a thread or chat the core is reading (it checks).
+  const request = { ...received, trigger: addressed || personal ? ('mention' as const) : ('reply' as const) };
+  if (
+    request.trigger === 'mention' &&
+    request.attachments.length === 0 &&
+    /^help\b/i.test(request.question)
+  ) {
+    // The manifest's `help` command (the core applies the allow-list).
+    const { channelId } = request.thread;
     await deps.post(
       request.thread,
-      deps.allowed(request.thread.channelId, request.userId)
-        ? deps.core.helpText('teams')
-        : {
-            kind: 'error',
-            code: 'NOT_ALLOWED',
-            text: new AppError('NOT_ALLOWED', 'help outside the allow-list').userMessage,
-          },
+      deps.core.command({ kind: 'help', platform: 'teams', channelId, userId: request.userId }),
     );
     return;
   }
   const outcome = await deps.core.handle(request);
   deps.logger.info({ eventId: request.eventId, outcome: settle(outcome) }, 'teams message handled');
-  if (outcome.kind === 'refused')
-    await deps.post(request.thread, { kind: 'error', code: outcome.code, text: outcome.text });
-  else if (outcome.kind === 'ignored' && outcome.reason === 'no-image' && (mentioned || personal))
-    await deps.post(request.thread, HOW_TO);
+  if (outcome.reply) await deps.post(request.thread, outcome.reply);
 }
 
 const message = (value: string): InvokeResponse => ({
@@ -86,31 +73,26 @@ export async function onCardAction(activity: TeamsActivity, deps: InboundDeps): 
   )?.action;
   const jobId = action?.data?.jobId;
   const userId = activity.from?.aadObjectId ?? activity.from?.id;
-  if (action?.type !== 'Action.Execute' || typeof jobId !== 'string' || !userId)
+  const kind = action?.verb === 'ack' ? 'acknowledge' : action?.verb;
+  if (
+    action?.type !== 'Action.Execute' ||
+    typeof jobId !== 'string' ||
+    !userId ||
+    (kind !== 'acknowledge' && kind !== 'up' && kind !== 'down')
+  )
     return {
       statusCode: 400,
       type: 'application/vnd.microsoft.error',
       value: { code: 'BadRequest', message: 'not a quickread action' },
     };
-  if (action.verb === 'ack') {
-    let acknowledged: { at: string } | undefined;
-    const card = await deps.captureUpdate(activity.replyToId ?? '', async () => {
-      acknowledged = await deps.core.acknowledge(jobId, userId).catch((error: unknown) => {
-        deps.logger.warn({ err: error, eventId: activity.id }, 'teams acknowledge failed');
-        return undefined;
-      });
-    });
-    if (!acknowledged) return message('This read can no longer be acknowledged.');
-    // The core re-rendered the card (PUT for everyone); the clicker sees it at once from this response.
-    return card ? { statusCode: 200, type: ADAPTIVE_CARD, value: card.content } : message('Acknowledged.');
-  }
-  if (action.verb === 'up' || action.verb === 'down') {
-    try {
-      await deps.core.feedback(jobId, userId, action.verb);
-    } catch (error) {
-      return message(isAppError(error) ? error.userMessage : 'Your feedback could not be recorded.');
-    }
-    return message(`Thanks — your ${action.verb === 'up' ? '👍' : '👎'} was recorded for this read.`);
-  }
-  return message('That action is not known to quickread.');
+  let outcome: ActionOutcome = { done: false };
+  // Acknowledging re-renders the card through update() (a PUT, for everyone); the clicker also gets
+  // that card in this response, so it changes at once.
+  const card = await deps.captureUpdate(activity.replyToId ?? '', async () => {
+    outcome = await deps.core.act({ kind, platform: 'teams', jobId, userId });
+  });
+  if (kind === 'acknowledge' && card && outcome.done)
+    return { statusCode: 200, type: ADAPTIVE_CARD, value: card.content };
+  // A refusal, a vote's thanks; or, for a card this process no longer holds, an empty acknowledgement.
+  return message(outcome.reply ? plainText(outcome.reply) : '');
 }

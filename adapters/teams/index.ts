@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Config } from '../../src/config.ts';
 import type { BotCore, ChatAdapter } from '../../src/core/adapter.ts';
-import { isAllowedIn } from '../../src/core/policy.ts';
 import type { OutboundMessage, PostedRef, ReadCard } from '../../src/core/reply.ts';
 import type { ThreadRef } from '../../src/core/types.ts';
 import { AppError } from '../../src/errors.ts';
@@ -21,6 +20,7 @@ import {
   type CardAttachment,
   MESSAGE_BUDGET_BYTES,
   PREVIEW_DROPPED_NOTE,
+  type ReadExtras,
   renderOutbound,
   renderRead,
 } from './render.ts';
@@ -95,6 +95,26 @@ export function createTeamsAdapter(config: Config, deps: TeamsAdapterDeps): Chat
   let server: Server | undefined;
   let url: string | undefined;
 
+  /**
+   * Display names of people who pressed a button, learnt from their invoke (Entra object id → name),
+   * so an acknowledged card can say who. Kept in memory only; never logged.
+   */
+  const names = new Map<string, string>();
+  const extrasFor = (card: ReadCard): ReadExtras => {
+    const name = card.acknowledgedBy ? names.get(card.acknowledgedBy.userId) : undefined;
+    return name ? { acknowledgedByName: name } : {};
+  };
+  const extrasOf = (message: OutboundMessage): ReadExtras =>
+    message.kind === 'read' ? extrasFor(message.card) : {};
+  function learnName(activity: TeamsActivity): void {
+    const id = activity.from?.aadObjectId ?? activity.from?.id;
+    const name = activity.from?.name;
+    if (!id || !name) return;
+    names.delete(id);
+    names.set(id, name);
+    if (names.size > 5000) names.delete(names.keys().next().value as string);
+  }
+
   const threadKey = (thread: ThreadRef) => `${thread.channelId}\n${thread.threadId}`;
 
   function serviceUrlOf(thread: ThreadRef): string {
@@ -119,7 +139,7 @@ export function createTeamsAdapter(config: Config, deps: TeamsAdapterDeps): Chat
     const id = await connector.send(
       serviceUrlOf(thread),
       conversationIdOf(thread),
-      { attachments: [renderOutbound(message)] },
+      { attachments: [renderOutbound(message, extrasOf(message))] },
       replyTo,
     );
     const ref = { thread, messageId: id };
@@ -128,7 +148,7 @@ export function createTeamsAdapter(config: Config, deps: TeamsAdapterDeps): Chat
   }
 
   async function update(ref: PostedRef, message: OutboundMessage): Promise<void> {
-    const attachment = renderOutbound(message);
+    const attachment = renderOutbound(message, extrasOf(message));
     captures.get(ref.messageId)?.(attachment);
     await connector.update(serviceUrlOf(ref.thread), conversationIdOf(ref.thread), ref.messageId, {
       attachments: [attachment],
@@ -141,14 +161,22 @@ export function createTeamsAdapter(config: Config, deps: TeamsAdapterDeps): Chat
     const read = reads.get(threadKey(thread));
     if (!read) return; // posted before a restart: the card stands without a preview
     const bare = {
-      attachments: [renderRead(read.card, { bytes: Buffer.alloc(0), mime: 'image/jpeg', label: caption })],
+      attachments: [
+        renderRead(read.card, {
+          ...extrasFor(read.card),
+          preview: { bytes: Buffer.alloc(0), mime: 'image/jpeg', caption },
+        }),
+      ],
     };
     const fitted = await fitPreview(png, MESSAGE_BUDGET_BYTES - activityBytes(bare) - 512);
     if (!fitted) {
       await post(thread, PREVIEW_DROPPED_NOTE);
       return;
     }
-    const card = renderRead(read.card, { bytes: fitted.bytes, mime: fitted.mime, label: caption });
+    const card = renderRead(read.card, {
+      ...extrasFor(read.card),
+      preview: { bytes: fitted.bytes, mime: fitted.mime, caption },
+    });
     try {
       await connector.update(serviceUrlOf(thread), conversationIdOf(thread), read.ref.messageId, {
         attachments: [card],
@@ -194,7 +222,6 @@ export function createTeamsAdapter(config: Config, deps: TeamsAdapterDeps): Chat
     if (conversation) await serviceUrls!.remember(conversation, activity.serviceUrl);
     const inbound: InboundDeps = {
       core,
-      allowed: (channelId, userId) => isAllowedIn(config, 'teams', channelId, userId),
       post,
       captureUpdate,
       clock,
@@ -204,8 +231,10 @@ export function createTeamsAdapter(config: Config, deps: TeamsAdapterDeps): Chat
       await onMessage(activity, inbound);
       return reply(res, 200, {});
     }
-    if (activity.type === 'invoke' && activity.name === 'adaptiveCard/action')
+    if (activity.type === 'invoke' && activity.name === 'adaptiveCard/action') {
+      learnName(activity);
       return reply(res, 200, await onCardAction(activity, inbound));
+    }
     return reply(res, 200, {});
   }
 
@@ -222,7 +251,11 @@ export function createTeamsAdapter(config: Config, deps: TeamsAdapterDeps): Chat
     } finally {
       captures.delete(messageId);
     }
-    return captured;
+    if (captured) return captured;
+    // Nothing re-rendered (e.g. already acknowledged): the card as this process last showed it.
+    for (const { ref, card } of reads.values())
+      if (ref.messageId === messageId) return renderRead(card, extrasFor(card));
+    return undefined;
   }
 
   return {

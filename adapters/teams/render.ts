@@ -1,9 +1,11 @@
 import {
+  cardNotes,
+  cardText,
   confidenceSourceLabel,
   type OutboundMessage,
   type ReadCard,
   type ReadCardFinding,
-  type StatusState,
+  statusLine,
 } from '../../src/core/reply.ts';
 import type { Urgency } from '../../src/core/types.ts';
 
@@ -69,28 +71,6 @@ function card(body: Element[], actions?: Element[]): CardAttachment {
   };
 }
 
-function duration(seconds: number): string {
-  const s = Math.max(1, Math.round(seconds));
-  if (s < 90) return `${s} s`;
-  const m = Math.round(s / 60);
-  return m < 60 ? `${m} min` : `${Math.floor(m / 60)} h ${m % 60} min`;
-}
-
-function statusLine(state: StatusState, position?: number, etaSec?: number): string {
-  switch (state) {
-    case 'received':
-      return '👀 Received — getting the image ready.';
-    case 'queued':
-      return `⏳ Queued${position !== undefined ? ` #${position}` : ''}${etaSec !== undefined ? ` · about ${duration(etaSec)}` : ''}`;
-    case 'waiting-engine':
-      return '⏸️ Waiting for the model server to come back — your request stays in the queue.';
-    case 'preparing':
-      return '🛠️ Preparing the image (decode, window, de-identify)…';
-    case 'reading':
-      return '🔎 Reading…';
-  }
-}
-
 const urgencyStyle: Record<Urgency, { label: string; colour: string; emoji: string }> = {
   critical: { label: 'CRITICAL', colour: 'Attention', emoji: '🔴' },
   urgent: { label: 'Urgent', colour: 'Warning', emoji: '🟠' },
@@ -104,8 +84,8 @@ function findingLine(finding: ReadCardFinding): string {
     finding.laterality && finding.laterality !== 'none' ? finding.laterality : undefined,
     finding.severity,
   ].filter((part): part is string => Boolean(part));
-  const source = `${confidenceSourceLabel[finding.confidenceSource]}, ${finding.calibrated ? 'calibrated' : 'uncalibrated'}`;
-  const grounded = finding.grounded === false ? ' · ⚠️ not image-grounded' : '';
+  const source = `${confidenceSourceLabel[finding.confidenceSource]}, ${cardText.calibrated(finding.calibrated)}`;
+  const grounded = finding.grounded === false ? ` · ⚠️ ${cardText.notGrounded}` : '';
   return `• **${neutralise(finding.label)}**${details.length ? ` — ${neutralise(details.join(', '))}` : ''} · ${finding.confidencePct}% (${source})${grounded}`;
 }
 
@@ -119,60 +99,59 @@ function readActions(read: ReadCard): Element[] {
   return [
     ...(read.acknowledgedBy
       ? []
-      : [{ type: 'Action.Execute', verb: 'ack', title: 'Acknowledge', style: 'positive', data }]),
+      : [{ type: 'Action.Execute', verb: 'ack', title: cardText.acknowledge, style: 'positive', data }]),
     { type: 'Action.Execute', verb: 'up', title: '👍', data },
     { type: 'Action.Execute', verb: 'down', title: '👎', data },
   ];
 }
 
-export function renderRead(
-  read: ReadCard,
-  preview?: { bytes: Buffer; mime: string; label: string },
-): CardAttachment {
+export interface ReadExtras {
+  /** The de-identified preview, inline (Teams cannot attach a file to a bot's channel message). */
+  preview?: { bytes: Buffer; mime: string; caption: string };
+  /** Display name of whoever acknowledged, when this process has seen it (never the Entra id). */
+  acknowledgedByName?: string;
+}
+
+export function renderRead(read: ReadCard, extras: ReadExtras = {}): CardAttachment {
   const style = urgencyStyle[read.urgency];
   const body: Element[] = [
-    text(`${style.emoji} ${style.label}${read.isFollowUp ? ' · follow-up' : ''}`, {
+    text(`${style.emoji} ${style.label}${read.isFollowUp ? ` · ${cardText.followUp}` : ''}`, {
       weight: 'Bolder',
       size: 'Medium',
       color: style.colour,
     }),
-    text(`**Impression:** ${neutralise(read.impression)}`),
+    text(`**Impression:** ${read.impression.trim() ? neutralise(read.impression) : cardText.noImpression}`),
   ];
   if (read.findings.length > 0)
-    body.push(text('**Findings**'), text(read.findings.map(findingLine).join('\n\n')));
-  else body.push(text('No specific findings reported.', { isSubtle: true }));
+    body.push(text(`**${cardText.findings}**`), text(read.findings.map(findingLine).join('\n\n')));
+  else body.push(text(cardText.noFindings, { isSubtle: true }));
   if (read.recommendations.length > 0)
     body.push(
-      text('**Recommendations**'),
+      text(`**${cardText.recommendations}**`),
       text(read.recommendations.map((r) => `• ${neutralise(r)}`).join('\n\n')),
     );
-  if (read.imageQuality)
-    body.push(text(`Image quality: ${neutralise(read.imageQuality)}`, { isSubtle: true }));
-  const notes = [
-    read.downscaled ? 'the image was shrunk to fit the model' : undefined,
-    read.burnedInTextRedacted ? 'text in the pixels was blacked out before reading' : undefined,
-  ].filter(Boolean);
+  for (const note of cardNotes(read)) body.push(text(neutralise(note), { isSubtle: true }));
   body.push(
     text(
-      `${neutralise(read.model)} · prompt ${neutralise(read.promptVersion)} · image ${read.image.width}×${read.image.height} (${read.image.tokens} visual tokens)${notes.length ? ` · ${notes.join('; ')}` : ''}`,
+      `${neutralise(read.model)} · prompt ${neutralise(read.promptVersion)} · image ${read.image.width}×${read.image.height} (${read.image.tokens} visual tokens)`,
       { size: 'Small', isSubtle: true },
     ),
   );
-  if (read.acknowledgedBy)
-    body.push(
-      text(`✅ Acknowledged at ${read.acknowledgedBy.at.slice(0, 16).replace('T', ' ')} UTC`, {
-        weight: 'Bolder',
-      }),
-    );
-  if (preview) {
+  if (read.acknowledgedBy) {
+    const when = `${read.acknowledgedBy.at.slice(0, 16).replace('T', ' ')} UTC`;
+    const who = neutralise(extras.acknowledgedByName ?? 'a colleague');
+    body.push(text(`✅ ${cardText.acknowledgedBy(who, when)}`, { weight: 'Bolder' }));
+  }
+  if (extras.preview) {
+    const { bytes, mime, caption } = extras.preview;
     body.push(
       {
         type: 'Image',
-        url: `data:${preview.mime};base64,${preview.bytes.toString('base64')}`,
-        altText: preview.label,
+        url: `data:${mime};base64,${bytes.toString('base64')}`,
+        altText: cardText.previewAlt,
         size: 'Auto',
       },
-      text(neutralise(preview.label), { size: 'Small', isSubtle: true }),
+      text(neutralise(caption), { size: 'Small', isSubtle: true }),
     );
   }
   body.push(text(read.disclaimer, { size: 'Small', isSubtle: true, separator: true }));
@@ -180,12 +159,12 @@ export function renderRead(
 }
 
 /** Any outbound message as one Adaptive Card attachment. */
-export function renderOutbound(message: OutboundMessage): CardAttachment {
+export function renderOutbound(message: OutboundMessage, extras: ReadExtras = {}): CardAttachment {
   switch (message.kind) {
     case 'status':
-      return card([text(statusLine(message.state, message.position, message.etaSec))]);
+      return card([text(statusLine(message))]);
     case 'read':
-      return renderRead(message.card);
+      return renderRead(message.card, extras);
     case 'error':
       return card([
         text('⚠️ Not read', { weight: 'Bolder' }),

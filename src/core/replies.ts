@@ -85,6 +85,10 @@ const howTo: Record<Platform, string[]> = {
     'Mention me in a message with an image or DICOM file attached, or use the /read command.',
     'Discord has no business associate agreement: post de-identified or teaching images only.',
   ],
+  teams: [
+    'Mention me in a channel message with the image pasted in, or send me the image or DICOM file in a personal chat.',
+    'Replies in that thread are follow-up questions about the same image.',
+  ],
   console: [
     'Drop a DICOM, PNG or JPEG here (or use 📎) and type your question.',
     'Questions typed as a reply under a read are follow-ups about the same image.',

@@ -191,6 +191,21 @@ describe('Teams: a read in the thread', () => {
     expect(posts.map((p) => p.body?.replyToId)).toEqual(['1700000000201', '1700000000201']);
   });
 
+  it('ignores a plain reply in a thread it is not reading (delivered under RSC), storing nothing', async () => {
+    const conversation = '19:chatter@thread.tacv2;messageid=1700000000251';
+    const chatter = channel.message({
+      id: '1700000000252',
+      channel: '19:chatter@thread.tacv2',
+      root: '1700000000251',
+      text: 'lunch?',
+    });
+    expect((await channel.send(chatter)).status).toBe(200);
+    // The same thread then starts a read by mention: it is answered, the chatter never was.
+    await readIn('19:chatter@thread.tacv2', '1700000000251');
+    const posts = connector.requests.filter((r) => inConversation(conversation)(r) && r.method === 'POST');
+    expect(posts.map((p) => p.body?.replyToId)).toEqual(['1700000000251']);
+  });
+
   it('acknowledges by the Action.Execute invoke, answered in the same HTTP response and edited for everyone', async () => {
     const { conversation, previewed } = await readIn('19:ack@thread.tacv2', '1700000000301');
     const card = (
@@ -209,14 +224,28 @@ describe('Teams: a read in the thread', () => {
     const body = answer.body as { statusCode: number; type: string; value: unknown };
     expect(body.statusCode).toBe(200);
     expect(body.type).toBe('application/vnd.microsoft.card.adaptive');
-    expect(JSON.stringify(body.value)).toContain('Acknowledged at');
+    expect(JSON.stringify(body.value)).toContain('Acknowledged by Dr Test');
     expect(JSON.stringify(body.value)).not.toContain('"verb":"ack"');
     const edited = connector.requests.filter(
-      (r) => inConversation(conversation)(r) && r.method === 'PUT' && cardText(r).includes('Acknowledged at'),
+      (r) =>
+        inConversation(conversation)(r) &&
+        r.method === 'PUT' &&
+        cardText(r).includes('Acknowledged by Dr Test'),
     );
     expect(edited.map((r) => r.activityId)).toEqual([previewed.activityId]);
     const again = await channel.send({ ...invoke, id: 'invoke-2' });
-    expect((again.body as { value: string }).value).toMatch(/can no longer be acknowledged|Acknowledged/);
+    const vote = await channel.send({
+      ...invoke,
+      id: 'invoke-vote',
+      value: { action: { type: 'Action.Execute', verb: 'down', data: { jobId } }, trigger: 'manual' },
+    });
+    expect(vote.body).toEqual({
+      statusCode: 200,
+      type: 'application/vnd.microsoft.activity.message',
+      value: 'Thanks — your 👎 was recorded for this read.',
+    });
+    // A second press (another member, or a stale view) gets the card as it stands, acknowledged once.
+    expect(JSON.stringify((again.body as { value: unknown }).value)).toContain('Acknowledged by Dr Test');
   });
 });
 

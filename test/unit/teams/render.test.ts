@@ -49,7 +49,7 @@ describe('Teams Adaptive Card rendering', () => {
       'right apex, 30 mm, right, severe',
       'radiologist@3',
       '1024 visual tokens',
-      'text in the pixels was blacked out',
+      'Text found in the image pixels was blacked out',
       DISCLAIMER,
     ])
       expect(text).toContain(part);
@@ -65,18 +65,21 @@ describe('Teams Adaptive Card rendering', () => {
   });
 
   it('drops the Acknowledge button once acknowledged and says when', () => {
-    const card = renderRead({ ...read, acknowledgedBy: { userId: 'aad-1', at: '2026-11-25T12:34:56.000Z' } });
+    const acknowledged = { ...read, acknowledgedBy: { userId: 'aad-1', at: '2026-11-25T12:34:56.000Z' } };
+    const card = renderRead(acknowledged, { acknowledgedByName: 'Dr Ada' });
     expect(card.content.actions?.map((action) => action.verb)).toEqual(['up', 'down']);
-    expect(JSON.stringify(card.content)).toContain('Acknowledged at 2026-11-25 12:34 UTC');
+    expect(JSON.stringify(card.content)).toContain('Acknowledged by Dr Ada · 2026-11-25 12:34 UTC');
+    expect(JSON.stringify(renderRead(acknowledged).content)).toContain('Acknowledged by a colleague');
+    expect(JSON.stringify(card.content)).not.toContain('aad-1');
   });
 
   it('labels the preview as not for diagnostic use and keeps a typical read within the message budget', () => {
     const preview = {
       bytes: Buffer.alloc(18_000, 7),
       mime: 'image/jpeg',
-      label: 'What the model saw — not for diagnostic use.',
+      caption: 'What the model saw — not for diagnostic use.',
     };
-    const activity = { type: 'message', attachments: [renderRead(read, preview)] };
+    const activity = { type: 'message', attachments: [renderRead(read, { preview })] };
     const text = JSON.stringify(activity);
     expect(text).toContain('data:image/jpeg;base64,');
     expect(text).toContain('not for diagnostic use');
