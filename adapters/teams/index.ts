@@ -86,8 +86,11 @@ export function createTeamsAdapter(config: Config, deps: TeamsAdapterDeps): Chat
     token,
     fetch: deps.fetch ?? globalThis.fetch,
   };
-  /** The last read card posted in each thread, so the preview can be added to it in place. */
-  const reads = new Map<string, { ref: PostedRef; card: ReadCard }>();
+  /**
+   * The last read card posted in each thread, so the preview can be added to it in place, and kept
+   * on it when the card is edited again (acknowledged).
+   */
+  const reads = new Map<string, { ref: PostedRef; card: ReadCard; preview?: ReadExtras['preview'] }>();
   /** Cards re-rendered while an invoke for that message waits, returned in its HTTP response. */
   const captures = new Map<string, (card: CardAttachment) => void>();
   const inFlight = new Set<Promise<unknown>>();
@@ -104,8 +107,13 @@ export function createTeamsAdapter(config: Config, deps: TeamsAdapterDeps): Chat
     const name = card.acknowledgedBy ? names.get(card.acknowledgedBy.userId) : undefined;
     return name ? { acknowledgedByName: name } : {};
   };
-  const extrasOf = (message: OutboundMessage): ReadExtras =>
-    message.kind === 'read' ? extrasFor(message.card) : {};
+  /** How a message renders at `ref`: a read keeps the preview already shown on that message. */
+  const extrasOf = (message: OutboundMessage, ref?: PostedRef): ReadExtras => {
+    if (message.kind !== 'read') return {};
+    const shown = ref ? reads.get(threadKey(ref.thread)) : undefined;
+    const preview = shown?.ref.messageId === ref?.messageId ? shown?.preview : undefined;
+    return { ...extrasFor(message.card), ...(preview ? { preview } : {}) };
+  };
   function learnName(activity: TeamsActivity): void {
     const id = activity.from?.aadObjectId ?? activity.from?.id;
     const name = activity.from?.name;
@@ -126,11 +134,11 @@ export function createTeamsAdapter(config: Config, deps: TeamsAdapterDeps): Chat
     return known;
   }
 
-  function remember(ref: PostedRef, message: OutboundMessage): void {
+  function remember(ref: PostedRef, message: OutboundMessage, preview?: ReadExtras['preview']): void {
     if (message.kind !== 'read') return;
     const key = threadKey(ref.thread);
     reads.delete(key);
-    reads.set(key, { ref, card: message.card });
+    reads.set(key, { ref, card: message.card, ...(preview ? { preview } : {}) });
     if (reads.size > 1000) reads.delete(reads.keys().next().value as string);
   }
 
@@ -148,12 +156,13 @@ export function createTeamsAdapter(config: Config, deps: TeamsAdapterDeps): Chat
   }
 
   async function update(ref: PostedRef, message: OutboundMessage): Promise<void> {
-    const attachment = renderOutbound(message, extrasOf(message));
+    const extras = extrasOf(message, ref);
+    const attachment = renderOutbound(message, extras);
     captures.get(ref.messageId)?.(attachment);
     await connector.update(serviceUrlOf(ref.thread), conversationIdOf(ref.thread), ref.messageId, {
       attachments: [attachment],
     });
-    remember(ref, message);
+    remember(ref, message, extras.preview);
   }
 
   /** The read card again, now with the preview; 413 (too large for Teams) keeps it without, plus a note. */
@@ -173,14 +182,13 @@ export function createTeamsAdapter(config: Config, deps: TeamsAdapterDeps): Chat
       await post(thread, PREVIEW_DROPPED_NOTE);
       return;
     }
-    const card = renderRead(read.card, {
-      ...extrasFor(read.card),
-      preview: { bytes: fitted.bytes, mime: fitted.mime, caption },
-    });
+    const preview = { bytes: fitted.bytes, mime: fitted.mime, caption };
+    const card = renderRead(read.card, { ...extrasFor(read.card), preview });
     try {
       await connector.update(serviceUrlOf(thread), conversationIdOf(thread), read.ref.messageId, {
         attachments: [card],
       });
+      remember(read.ref, { kind: 'read', card: read.card }, preview);
     } catch (error) {
       if (statusOf(error) !== 413) throw error;
       logger.warn({ status: 413 }, 'teams refused the card with its preview; kept without');
@@ -254,7 +262,7 @@ export function createTeamsAdapter(config: Config, deps: TeamsAdapterDeps): Chat
     if (captured) return captured;
     // Nothing re-rendered (e.g. already acknowledged): the card as this process last showed it.
     for (const { ref, card } of reads.values())
-      if (ref.messageId === messageId) return renderRead(card, extrasFor(card));
+      if (ref.messageId === messageId) return renderRead(card, extrasOf({ kind: 'read', card }, ref));
     return undefined;
   }
 

@@ -233,6 +233,9 @@ describe('Teams: a read in the thread', () => {
         cardText(r).includes('Acknowledged by Dr Test'),
     );
     expect(edited.map((r) => r.activityId)).toEqual([previewed.activityId]);
+    // The preview shown on the card stays on it when the card is edited for the acknowledgement.
+    expect(edited.every(hasPreview)).toBe(true);
+    expect(JSON.stringify(body.value)).toContain('data:image/jpeg;base64');
     const again = await channel.send({ ...invoke, id: 'invoke-2' });
     const vote = await channel.send({
       ...invoke,
