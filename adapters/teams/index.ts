@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Config } from '../../src/config.ts';
 import type { BotCore, ChatAdapter } from '../../src/core/adapter.ts';
-import type { OutboundMessage, PostedRef, ReadCard } from '../../src/core/reply.ts';
+import { notes, type OutboundMessage, type PostedRef, type ReadCard } from '../../src/core/reply.ts';
 import type { ThreadRef } from '../../src/core/types.ts';
 import { AppError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
@@ -19,7 +19,6 @@ import {
   activityBytes,
   type CardAttachment,
   MESSAGE_BUDGET_BYTES,
-  PREVIEW_DROPPED_NOTE,
   type ReadExtras,
   renderOutbound,
   renderRead,
@@ -179,7 +178,7 @@ export function createTeamsAdapter(config: Config, deps: TeamsAdapterDeps): Chat
     };
     const fitted = await fitPreview(png, MESSAGE_BUDGET_BYTES - activityBytes(bare) - 512);
     if (!fitted) {
-      await post(thread, PREVIEW_DROPPED_NOTE);
+      await post(thread, notes.previewTooLarge);
       return;
     }
     const preview = { bytes: fitted.bytes, mime: fitted.mime, caption };
@@ -192,7 +191,7 @@ export function createTeamsAdapter(config: Config, deps: TeamsAdapterDeps): Chat
     } catch (error) {
       if (statusOf(error) !== 413) throw error;
       logger.warn({ status: 413 }, 'teams refused the card with its preview; kept without');
-      await post(thread, PREVIEW_DROPPED_NOTE);
+      await post(thread, notes.previewTooLarge);
     }
   }
 

@@ -186,12 +186,3 @@ export function renderOutbound(message: OutboundMessage, extras: ReadExtras = {}
 export function activityBytes(activity: unknown): number {
   return Buffer.byteLength(JSON.stringify(activity));
 }
-
-/** The note posted when Teams refused the card with its preview (413) or the preview could not fit. */
-export const PREVIEW_DROPPED_NOTE: OutboundMessage = {
-  kind: 'info',
-  title: 'Preview not shown',
-  lines: [
-    'Teams refused the read card with the de-identified preview attached (message too large), so the card above is shown without it. The read itself is complete.',
-  ],
-};

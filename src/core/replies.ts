@@ -105,6 +105,10 @@ export const notes = {
   voteRecorded: (vote: 'up' | 'down') =>
     info(`Thanks — your ${vote === 'up' ? '👍' : '👎'} was recorded for this read.`),
   cancelled: info('Cancelled', 'Your pending request in this thread was withdrawn.'),
+  previewTooLarge: info(
+    'Preview not shown',
+    'The chat refused the read card with the de-identified preview in it (message too large), so the card above is shown without it. The read itself is complete.',
+  ),
   nothingToCancel: info('Nothing to cancel', 'You have no request waiting in this thread.'),
   burnedInTextFlagged: (regions: number) =>
     info(
