@@ -272,6 +272,17 @@ export function createTeamsAdapter(config: Config, deps: TeamsAdapterDeps): Chat
     },
 
     async start(core: BotCore): Promise<void> {
+      const missing = (['TEAMS_APP_PASSWORD', 'TEAMS_TENANT_ID'] as const).filter(
+        (key) => config[key] === '',
+      );
+      if (missing.length > 0)
+        throw new AppError('CONFIG_INVALID', `teams needs ${missing.join(', ')}`, {
+          userMessage: `Teams is on (TEAMS_APP_ID is set) but ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not: copy them from the Azure Bot's app registration.`,
+        });
+      // A wrong secret shows now, not at the first reply; Entra being unreachable does not stop the start.
+      await token().catch((error: unknown) =>
+        logger.warn({ err: error }, 'teams bot token not available yet; check with quickread doctor'),
+      );
       serviceUrls = await openServiceUrls(join(config.DATA_DIR, 'teams', 'service-urls.json'));
       server = createServer((req, res) => {
         const work = handle(req, res, core).catch((error: unknown) => {
