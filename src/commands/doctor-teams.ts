@@ -1,6 +1,17 @@
 import { createServer } from 'node:net';
 import type { Config } from '../config.ts';
-import type { DoctorCheck, DoctorDeps } from './doctor.ts';
+
+/** The doctor's line shape and the deps it passes (declared here, not imported: doctor.ts imports this). */
+interface DoctorCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+  fix?: string;
+}
+interface DoctorDeps {
+  fetch?: typeof fetch;
+  timeoutMs?: number;
+}
 
 /**
  * Teams checks for `quickread doctor`: the app registration can get a Bot Connector token (the

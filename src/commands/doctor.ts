@@ -3,6 +3,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
+import { checkTeams } from './doctor-teams.ts';
 import type { CommandIO } from './output.ts';
 
 /** One line of the doctor's report: what was checked, whether it holds, and how to fix it. */
@@ -205,7 +206,6 @@ export async function runDoctor(config: Config, io: CommandIO, deps: DoctorDeps 
   checks.push(await checkDataDir(config));
   checks.push(...(await engineChecks[config.ENGINE](config, deps)));
   checks.push(...checkCredentials(config));
-  const { checkTeams } = await import('./doctor-teams.ts');
   checks.push(...(await checkTeams(config, deps)));
   for (const check of checks) {
     io.out(`${check.ok ? '✓' : '✗'} ${check.name}: ${check.detail}`);
