@@ -1,4 +1,4 @@
-import { readCapped } from '../../src/core/read-capped.ts';
+import { readCapped } from '../../src/net/read-capped.ts';
 import type { AttachmentRef } from '../../src/core/types.ts';
 import { AppError } from '../../src/errors.ts';
 

@@ -1,6 +1,6 @@
-import { readCapped } from '../../src/core/read-capped.ts';
 import type { AttachmentRef } from '../../src/core/types.ts';
 import { AppError } from '../../src/errors.ts';
+import { readCapped } from '../../src/net/read-capped.ts';
 import { isServiceHost, originOf } from './hosts.ts';
 
 /**

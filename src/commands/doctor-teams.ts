@@ -1,13 +1,8 @@
 import { createServer } from 'node:net';
 import type { Config } from '../config.ts';
+import type { DoctorCheck } from '../engine/doctor-check.ts';
 
-/** The doctor's line shape and the deps it passes (declared here, not imported: doctor.ts imports this). */
-interface DoctorCheck {
-  name: string;
-  ok: boolean;
-  detail: string;
-  fix?: string;
-}
+/** What doctor.ts passes (declared here, not imported: doctor.ts imports this file). */
 interface DoctorDeps {
   fetch?: typeof fetch;
   timeoutMs?: number;
