@@ -113,6 +113,13 @@ export async function downloadTeamsAttachment(
         details: { status: response.status },
       });
     }
+    if ((response.headers.get('content-type') ?? '').toLowerCase().startsWith('text/html')) {
+      // A sign-in or error page instead of the file (an expired link): never fed to the decoder.
+      await response.body?.cancel();
+      throw new AppError('INPUT_HTML', 'teams attachment URL returned HTML', {
+        userMessage: 'Teams returned a web page instead of the file; post the image again.',
+      });
+    }
     const declared = Number(response.headers.get('content-length'));
     if (Number.isFinite(declared) && declared > options.maxBytes) {
       await response.body?.cancel();

@@ -14,6 +14,8 @@ const root = fileURLToPath(new URL('../../..', import.meta.url));
 
 export interface BotProcess {
   url: string;
+  /** Every line the process printed on stdout so far (the core double's `CORE <json>` records). */
+  lines: string[];
   stop(): Promise<void>;
 }
 
@@ -38,17 +40,21 @@ export async function startBotProcess(env: Record<string, string>): Promise<BotP
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
+  const lines: string[] = [];
   const port = await new Promise<string>((resolve, reject) => {
-    let out = '';
+    let partial = '';
     child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /LISTENING (\d+)/.exec(out);
-      if (match) resolve(match[1]!);
+      const parts = (partial + chunk.toString()).split('\n');
+      partial = parts.pop() ?? '';
+      lines.push(...parts);
+      const listening = lines.map((line) => /^LISTENING (\d+)$/.exec(line)).find(Boolean);
+      if (listening) resolve(listening[1]!);
     });
     child.once('exit', (code) => reject(new Error(`bot process exited (${code}): ${stderr.slice(-2000)}`)));
   });
   return {
     url: `http://127.0.0.1:${port}/api/messages`,
+    lines,
     async stop() {
       if (child.exitCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -341,6 +341,28 @@ describe('Teams: the bot token goes only to the activity’s connector', () => {
     expect(elsewhere.requests).toEqual([]);
   });
 
+  it('refuses a web page served instead of the image, saying so in the thread', async () => {
+    const conversation = '19:html@thread.tacv2;messageid=1700000000631';
+    const id = connector.addAttachment(Buffer.from('<html>sign in</html>'), 'text/html; charset=utf-8');
+    const sent = await channel.send(
+      channel.message({
+        id: '1700000000631',
+        channel: '19:html@thread.tacv2',
+        mention: true,
+        attachments: [
+          { contentType: 'image/*', contentUrl: `${connector.url}/v3/attachments/${id}/views/original` },
+        ],
+      }),
+    );
+    expect(sent.status).toBe(200);
+    const refusal = await waitFor(
+      () =>
+        connector.requests.find((r) => inConversation(conversation)(r) && cardText(r).includes('INPUT_HTML')),
+      'the refusal',
+    );
+    expect(cardText(refusal)).toContain('Teams returned a web page instead of the file');
+  });
+
   it('follows a connector redirect to another origin without the token', async () => {
     const before = elsewhere.requests.length;
     const id = connector.addRedirect(`${elsewhere.url}/blob/scan.png?sig=xyz`);
