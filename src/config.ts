@@ -111,6 +111,7 @@ export const configSchema = z.object({
   TEAMS_SERVICE_HOSTS: hostList(
     'smba.trafficmanager.net,*.botframework.com,smba.infra.gcc.teams.microsoft.com,smba.infra.gov.teams.microsoft.us',
   ),
+  TEAMS_FILE_HOSTS: hostList('*.sharepoint.com,*.sharepoint.us,*.blob.core.windows.net'),
   CONSOLE_PORT: port.default(8787),
   CONSOLE_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: port.default(7860),

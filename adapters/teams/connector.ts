@@ -2,7 +2,7 @@ import { Activity } from '@microsoft/agents-activity';
 import { ConnectorClient, HttpError } from '@microsoft/agents-hosting';
 import { AppError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
-import { isServiceHost } from './hosts.ts';
+import { onHostList } from './hosts.ts';
 
 /**
  * Replies and edits through the Bot Connector REST API (the SDK's ConnectorClient: POST
@@ -55,7 +55,7 @@ export function createConnector(options: ConnectorOptions): TeamsConnector {
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
 
   async function client(serviceUrl: string): Promise<ConnectorClient> {
-    if (!isServiceHost(serviceUrl, options.serviceHosts))
+    if (!onHostList(serviceUrl, options.serviceHosts))
       throw new AppError('CHAT_API_FAILED', 'teams serviceUrl is not on TEAMS_SERVICE_HOSTS', {
         retryable: false,
         userMessage:

@@ -1,7 +1,7 @@
 import type { AttachmentRef } from '../../src/core/types.ts';
 import { AppError } from '../../src/errors.ts';
 import { readCapped } from '../../src/net/read-capped.ts';
-import { isServiceHost, originOf } from './hosts.ts';
+import { onHostList, originOf } from './hosts.ts';
 
 /**
  * Attachment downloads, written here instead of using the SDK's (which copies the bot token onto every
@@ -9,14 +9,17 @@ import { isServiceHost, originOf } from './hosts.ts';
  * - `connector|<origin>|<id>`: an image pasted inline, served by the Bot Connector under
  *   `{serviceUrl}/v3/attachments/…` and readable only with the bot token. The token is sent only when
  *   the URL's origin equals the activity's serviceUrl origin (recorded in fileId) AND that host is on
- *   TEAMS_SERVICE_HOSTS, over https. Redirects are followed without the token.
+ *   TEAMS_SERVICE_HOSTS, over https. Redirects are followed without the token, only to hosts on
+ *   TEAMS_SERVICE_HOSTS or TEAMS_FILE_HOSTS.
  * - `download|<id>`: a file sent in a personal chat, whose `downloadUrl` is pre-authorised
  *   (https://learn.microsoft.com/microsoftteams/platform/bots/how-to/bots-filesv4): fetched with
- *   no credentials at all.
+ *   no credentials at all, only from a host on TEAMS_FILE_HOSTS (the sender's OneDrive / SharePoint).
  */
 
 export interface TeamsDownloadOptions {
   serviceHosts: readonly string[];
+  /** Hosts a pre-authorised link or a redirect may lead to (never with the token). */
+  fileHosts: readonly string[];
   maxBytes: number;
   /** The bot's connector token (from Entra, cached by the SDK). */
   token(): Promise<string>;
@@ -44,7 +47,7 @@ export function mayCarryToken(
     kind === 'connector' &&
     origin !== undefined &&
     originOf(attachment.url) === origin &&
-    isServiceHost(attachment.url, hosts)
+    onHostList(attachment.url, hosts)
   );
 }
 
@@ -74,7 +77,9 @@ export async function downloadTeamsAttachment(
 ): Promise<Buffer> {
   const withToken = mayCarryToken(attachment, options.serviceHosts);
   const preAuthorised = attachment.fileId.startsWith('download|');
-  if (!withToken && !(preAuthorised && new URL(attachment.url).protocol === 'https:')) throw forbidden();
+  const mayFetch = (url: string) =>
+    onHostList(url, options.serviceHosts) || onHostList(url, options.fileHosts);
+  if (!withToken && !(preAuthorised && mayFetch(attachment.url))) throw forbidden();
   const combined = AbortSignal.any([
     AbortSignal.timeout(options.timeoutMs ?? 60_000),
     ...(signal ? [signal] : []),
@@ -97,7 +102,7 @@ export async function downloadTeamsAttachment(
       const location = response.headers.get('location');
       if (!location) break;
       current = new URL(location, current).toString();
-      if (new URL(current).protocol !== 'https:') throw forbidden();
+      if (!mayFetch(current)) throw forbidden();
       // The token was for the connector only; a redirect (e.g. to blob storage) never carries it.
       headers = {};
       continue;

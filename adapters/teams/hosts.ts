@@ -1,9 +1,10 @@
 /**
- * TEAMS_SERVICE_HOSTS: where the bot token may go. An entry is an exact host (`smba.trafficmanager.net`,
+ * Host allow-lists (TEAMS_SERVICE_HOSTS: where the bot token may go; TEAMS_FILE_HOSTS: where
+ * credential-free downloads may go). An entry is an exact host (`smba.trafficmanager.net`,
  * `127.0.0.1:8443`) or `*.` plus a domain, which matches its subdomains only. Only https URLs ever
  * match: a bearer token over plain http would be readable on the wire.
  */
-export function isServiceHost(url: string, allowList: readonly string[]): boolean {
+export function onHostList(url: string, allowList: readonly string[]): boolean {
   let parsed: URL;
   try {
     parsed = new URL(url);

@@ -12,7 +12,7 @@ import { conversationIdOf, type TeamsActivity } from './activity.ts';
 import { createTokenSource, createVerifier, teamsAuthConfig } from './auth.ts';
 import { createConnector, statusOf } from './connector.ts';
 import { downloadTeamsAttachment } from './download.ts';
-import { isServiceHost } from './hosts.ts';
+import { onHostList } from './hosts.ts';
 import { type InboundDeps, onCardAction, onMessage } from './inbound.ts';
 import { fitPreview } from './preview.ts';
 import {
@@ -81,6 +81,7 @@ export function createTeamsAdapter(config: Config, deps: TeamsAdapterDeps): Chat
   });
   const downloadOptions = {
     serviceHosts: config.TEAMS_SERVICE_HOSTS,
+    fileHosts: config.TEAMS_FILE_HOSTS,
     maxBytes: config.MAX_UPLOAD_MB * 1024 * 1024,
     token,
     fetch: deps.fetch ?? globalThis.fetch,
@@ -218,7 +219,7 @@ export function createTeamsAdapter(config: Config, deps: TeamsAdapterDeps): Chat
       logger.warn({ eventId: activity.id }, 'teams activity from another tenant refused');
       return reply(res, 403, { error: 'tenant not allowed' });
     }
-    if (!activity.serviceUrl || !isServiceHost(activity.serviceUrl, config.TEAMS_SERVICE_HOSTS)) {
+    if (!activity.serviceUrl || !onHostList(activity.serviceUrl, config.TEAMS_SERVICE_HOSTS)) {
       logger.warn(
         { eventId: activity.id },
         'teams activity with a serviceUrl outside TEAMS_SERVICE_HOSTS refused',

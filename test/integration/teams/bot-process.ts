@@ -23,6 +23,7 @@ const teamsEnv = {
   TEAMS_TENANT_ID: env.TEAMS_TENANT_ID,
   TEAMS_AUTHORITY: env.TEAMS_AUTHORITY,
   TEAMS_SERVICE_HOSTS: env.TEAMS_SERVICE_HOSTS,
+  TEAMS_FILE_HOSTS: env.TEAMS_FILE_HOSTS,
   TEAMS_PORT: '0',
 };
 let stopAll: () => Promise<void>;

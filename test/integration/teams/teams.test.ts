@@ -423,6 +423,35 @@ describe('Teams: the bot token goes only to the activity’s connector', () => {
     expect(fetched[0]!.authorization).toBeUndefined();
   });
 
+  it('refuses a personal-chat file link on a host that is not on TEAMS_FILE_HOSTS, without fetching it', async () => {
+    const sent = await channel.send(
+      channel.message({
+        id: '1700000000711',
+        channel: 'a:personal-chat-2',
+        personal: true,
+        attachments: [
+          {
+            contentType: 'application/vnd.microsoft.teams.file.download.info',
+            name: 'scan.png',
+            content: {
+              downloadUrl: 'https://127.0.0.3:1/intranet/scan.png',
+              uniqueId: 'u-2',
+              fileType: 'png',
+            },
+          },
+        ],
+      }),
+    );
+    expect(sent.status).toBe(200);
+    await waitFor(
+      () =>
+        connector.requests.find(
+          (r) => r.conversationId === 'a:personal-chat-2' && cardText(r).includes('DOWNLOAD_FORBIDDEN_HOST'),
+        ),
+      'the refusal',
+    );
+  });
+
   it('refuses an activity from another tenant (403), even with a valid token', async () => {
     const activity = channel.message({
       id: '1700000000851',

@@ -57,6 +57,7 @@ export async function startTeamsWorld(): Promise<TeamsWorld> {
         TEAMS_AUTHORITY: entra.url,
         // Both loopback origins are allowed hosts: the token must still go only to the activity's serviceUrl.
         TEAMS_SERVICE_HOSTS: `${new URL(connector.url).host},${new URL(elsewhere.url).host}`,
+        TEAMS_FILE_HOSTS: new URL(elsewhere.url).host,
         ...env,
       }),
     async close() {

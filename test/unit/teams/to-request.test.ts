@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { conversationIdOf, threadOfActivity } from '../../../adapters/teams/activity.ts';
 import { mayCarryToken } from '../../../adapters/teams/download.ts';
-import { isServiceHost } from '../../../adapters/teams/hosts.ts';
+import { onHostList } from '../../../adapters/teams/hosts.ts';
 import { activityToRequest, mentionsBot, plainText } from '../../../adapters/teams/to-request.ts';
 
 const serviceUrl = 'https://smba.trafficmanager.net/emea/';
@@ -80,13 +80,13 @@ describe('activityToRequest', () => {
 describe('TEAMS_SERVICE_HOSTS', () => {
   it('matches exact hosts and subdomains of a wildcard, over https only', () => {
     const hosts = ['smba.trafficmanager.net', '*.botframework.com', '127.0.0.1:8443'];
-    expect(isServiceHost('https://smba.trafficmanager.net/amer/', hosts)).toBe(true);
-    expect(isServiceHost('https://europe.webchat.botframework.com/', hosts)).toBe(true);
-    expect(isServiceHost('https://botframework.com/', hosts)).toBe(false);
-    expect(isServiceHost('https://evilbotframework.com/', hosts)).toBe(false);
-    expect(isServiceHost('http://smba.trafficmanager.net/amer/', hosts)).toBe(false);
-    expect(isServiceHost('https://127.0.0.1:8443/', hosts)).toBe(true);
-    expect(isServiceHost('https://127.0.0.1:8444/', hosts)).toBe(false);
-    expect(isServiceHost('https://user:pw@smba.trafficmanager.net/', hosts)).toBe(false);
+    expect(onHostList('https://smba.trafficmanager.net/amer/', hosts)).toBe(true);
+    expect(onHostList('https://europe.webchat.botframework.com/', hosts)).toBe(true);
+    expect(onHostList('https://botframework.com/', hosts)).toBe(false);
+    expect(onHostList('https://evilbotframework.com/', hosts)).toBe(false);
+    expect(onHostList('http://smba.trafficmanager.net/amer/', hosts)).toBe(false);
+    expect(onHostList('https://127.0.0.1:8443/', hosts)).toBe(true);
+    expect(onHostList('https://127.0.0.1:8444/', hosts)).toBe(false);
+    expect(onHostList('https://user:pw@smba.trafficmanager.net/', hosts)).toBe(false);
   });
 });
