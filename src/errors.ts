@@ -79,6 +79,11 @@ export const errorCodes = {
   ENGINE_TIMEOUT: { exit: 1, retryable: true, user: 'The model took too long to answer.' },
   ENGINE_ERROR: { exit: 1, retryable: true, user: 'The model server returned an error.' },
   ENGINE_OUT_OF_MEMORY: { exit: 1, retryable: true, user: 'The model server ran out of memory.' },
+  ENGINE_CRASHED: {
+    exit: 1,
+    retryable: true,
+    user: 'The model server crashed while reading this image, again after a retry at a smaller size; an administrator should check the server’s log (often GPU memory).',
+  },
   IMAGE_TOO_LARGE_FOR_ENGINE: {
     exit: 1,
     retryable: false,
