@@ -1,4 +1,5 @@
 import type { APIActionRowComponent, APIButtonComponent, APIEmbed } from 'discord.js';
+import { clipText, splitText } from '../../src/core/text-clip.ts';
 
 /**
  * Discord's text limits and the neutralising of untrusted (model) text.
@@ -19,6 +20,7 @@ export const LIMITS = {
   fieldValue: 1024,
   footer: 2048,
   embedTotal: 6000,
+  embeds: 10,
 } as const;
 
 export const NO_MENTIONS = Object.freeze({ parse: [] as never[], replied_user: false });
@@ -49,22 +51,8 @@ export function neutralise(text: string): string {
     .replace(/\b([a-z][a-z0-9+.-]*):\/\//gi, `$1:${ZWSP}//`);
 }
 
-/** Cut to `max` characters, ending with an ellipsis when something was dropped. */
-export function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
+/** Cut to `max` characters, ending with an ellipsis when something was dropped (never inside a surrogate pair). */
+export const clip = clipText;
 
-/** Split text into chunks of at most `max` characters, preferring line then word boundaries. */
-export function chunkText(text: string, max: number): string[] {
-  const chunks: string[] = [];
-  let rest = text;
-  while (rest.length > max) {
-    let cut = rest.lastIndexOf('\n', max);
-    if (cut < max / 2) cut = rest.lastIndexOf(' ', max);
-    if (cut < max / 2) cut = max;
-    chunks.push(rest.slice(0, cut).trimEnd());
-    rest = rest.slice(cut).trimStart();
-  }
-  if (rest.length > 0 || chunks.length === 0) chunks.push(rest);
-  return chunks;
-}
+/** Split text into chunks of at most `max` characters, preferring line then word boundaries; nothing dropped. */
+export const chunkText = splitText;

@@ -6,6 +6,7 @@ import {
   type ReadCardFinding,
   urgencyBadge,
 } from '../../src/core/reply.ts';
+import { clipText } from '../../src/core/text-clip.ts';
 
 /**
  * Pure renderer: the platform-neutral reply model → Block Kit (https://docs.slack.dev/reference/block-kit).
@@ -51,17 +52,9 @@ export function safeModelText(text: string): string {
 
 /**
  * Cut to a limit, marking the cut. Counted in UTF-16 units (the stricter reading of Slack's
- * "characters"), never splitting a surrogate pair.
+ * "characters"), never splitting a surrogate pair (src/core/text-clip.ts).
  */
-export function truncate(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let out = '';
-  for (const char of text) {
-    if (out.length + char.length > max - 1) break;
-    out += char;
-  }
-  return `${out}…`;
-}
+export const truncate = clipText;
 
 const mrkdwn = (text: string): types.MrkdwnElement => ({
   type: 'mrkdwn',

@@ -28,6 +28,8 @@ export interface ReadCard {
   urgency: Urgency;
   impression: string;
   findings: ReadCardFinding[];
+  /** Findings the model listed beyond the maximum and quickread left out (the least confident). */
+  omittedFindings?: number;
   recommendations: string[];
   imageQuality?: string;
   model: string;
@@ -55,6 +57,12 @@ export type OutboundMessage =
 export interface PostedRef {
   thread: ThreadRef;
   messageId: string;
+}
+
+/** The line every renderer shows when findings were left out (issue 16: say so, never fail the read). */
+export function omittedFindingsNote(count: number | undefined): string | undefined {
+  if (!count) return undefined;
+  return `${count} less confident finding${count === 1 ? ' was' : 's were'} left out (the model listed more than quickread shows).`;
 }
 
 export const urgencyBadge: Record<Urgency, { emoji: string; label: string; colour: number }> = {

@@ -146,6 +146,8 @@ export interface InferenceResult {
   latencyMs: number;
   /** Set when the out-of-memory ladder had to shrink the image; the size actually sent. */
   downscaled?: { width: number; height: number; tokens: number };
+  /** Findings the model listed beyond the schema's maximum, left out (the least confident). */
+  omittedFindings?: number;
 }
 
 export interface Turn {

@@ -97,3 +97,19 @@ describe('engine errors as the real servers word them', () => {
     expect(readSides(fake)).toEqual([512, 384]);
   });
 });
+
+describe('a server that ignores response_format', () => {
+  it('lists 30 findings: the read keeps the 12 most confident and says 18 were left out', async () => {
+    const findings = Array.from({ length: 30 }, (_, i) => ({
+      label: `Finding ${i}`,
+      location: 'right lung',
+      confidence: (i + 1) / 31,
+    }));
+    fake = await startFakeOpenAI({ findings, logprobs: false });
+    const engine = createEngine(loadConfig({ ENGINE_URL: fake.url }), { logger: silentLogger });
+    const result = await engine.infer(await input(), AbortSignal.timeout(5000));
+    expect(result.findings).toHaveLength(12);
+    expect(result.findings[0]!.label).toBe('Finding 18');
+    expect(result.omittedFindings).toBe(18);
+  });
+});
