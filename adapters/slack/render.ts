@@ -2,6 +2,7 @@ import type { types } from '@slack/bolt';
 import {
   confidenceSourceLabel,
   type OutboundMessage,
+  omittedFindingsNote,
   type ReadCard,
   type ReadCardFinding,
   urgencyBadge,
@@ -56,17 +57,23 @@ export function safeModelText(text: string): string {
  */
 export const truncate = clipText;
 
-const mrkdwn = (text: string): types.MrkdwnElement => ({
+/** Cut escaped mrkdwn text, dropping an entity (`&amp;`, `&lt;`, `&gt;`) the cut would break in two. */
+export function truncateEscaped(text: string, max: number): string {
+  const clipped = clipText(text, max);
+  return clipped === text ? text : clipped.replace(/&[a-z]{0,3}…$/, '…');
+}
+
+export const mrkdwn = (text: string): types.MrkdwnElement => ({
   type: 'mrkdwn',
   text: truncate(text, LIMITS.sectionText),
   verbatim: true,
 });
-const section = (text: string, blockId?: string): Block => ({
+export const section = (text: string, blockId?: string): Block => ({
   type: 'section',
   text: mrkdwn(text),
   ...(blockId ? { block_id: blockId } : {}),
 });
-const context = (texts: string[], blockId?: string): Block => ({
+export const context = (texts: string[], blockId?: string): Block => ({
   type: 'context',
   elements: texts.slice(0, LIMITS.contextElements).map(mrkdwn),
   ...(blockId ? { block_id: blockId } : {}),
@@ -113,7 +120,7 @@ export function renderMessage(message: OutboundMessage): SlackRendered {
   }
 }
 
-function findingLine(f: ReadCardFinding): string {
+export function findingLine(f: ReadCardFinding): string {
   // "right upper lobe, right" says right twice; keep laterality only when the location lacks it.
   const side =
     f.laterality && f.laterality !== 'none' && !(f.location ?? '').toLowerCase().includes(f.laterality)
@@ -150,21 +157,22 @@ function packLines(heading: string, lines: string[], budget: number): Block[] {
   return blocks;
 }
 
-export function renderReadCard(card: ReadCard): SlackRendered {
+/** The read's header line (urgency badge, follow-up mark) as a header block. */
+export function readHeader(card: ReadCard): Block {
   const badge = urgencyBadge[card.urgency];
   const label = badge.label.charAt(0).toUpperCase() + badge.label.slice(1);
-  const impression = safeModelText(card.impression || 'No impression given.');
-  const head: Block[] = [
-    {
-      type: 'header',
-      text: {
-        type: 'plain_text',
-        text: truncate(`${badge.emoji} ${label}${card.isFollowUp ? ' · follow-up' : ''}`, LIMITS.headerText),
-        emoji: true,
-      },
+  return {
+    type: 'header',
+    text: {
+      type: 'plain_text',
+      text: truncate(`${badge.emoji} ${label}${card.isFollowUp ? ' · follow-up' : ''}`, LIMITS.headerText),
+      emoji: true,
     },
-    section(`*Impression:* ${impression}`, 'qr_impression'),
-  ];
+  };
+}
+
+/** Notices, provenance, disclaimer and the buttons: the end of every read card, compact or whole. */
+export function readTail(card: ReadCard): Block[] {
   const notices: string[] = [];
   if (card.imageQuality) notices.push(`Image quality: ${safeModelText(card.imageQuality)}`);
   if (card.downscaled) notices.push('The image was downscaled to fit the model server.');
@@ -181,13 +189,36 @@ export function renderReadCard(card: ReadCard): SlackRendered {
     context([`⚠️ ${escapeMrkdwn(card.disclaimer)}`], 'qr_disclaimer'),
     ...acknowledgementBlocks(card.jobId, card.acknowledgedBy),
   );
+  return tail;
+}
+
+/** Notification text of a read: urgency and impression (Slack shows it in notifications and to screen readers). */
+export function readFallbackText(card: ReadCard): string {
+  const badge = urgencyBadge[card.urgency];
+  const label = badge.label.charAt(0).toUpperCase() + badge.label.slice(1);
+  const impression = safeModelText(card.impression || 'No impression given.');
+  return truncateEscaped(
+    `${badge.emoji} ${label}: ${impression} — not for diagnostic use`,
+    LIMITS.fallbackText,
+  );
+}
+
+/**
+ * The whole read as one message, when it fits. Use read-plan.ts's planRead to deliver a read: it checks
+ * the whole-message budget and falls back to a compact card plus continuation messages.
+ */
+export function renderReadCard(card: ReadCard): SlackRendered {
+  const impression = safeModelText(card.impression || 'No impression given.');
+  const head: Block[] = [readHeader(card), section(`*Impression:* ${impression}`, 'qr_impression')];
+  const tail = readTail(card);
   const budget = LIMITS.blocks - head.length - tail.length;
   const recommendations = card.recommendations.map((r) => `• ${safeModelText(r)}`);
+  const omitted = omittedFindingsNote(card.omittedFindings);
   const findings =
     card.findings.length > 0
       ? packLines(
           '*Findings*',
-          card.findings.map(findingLine),
+          [...card.findings.map(findingLine), ...(omitted ? [`_${omitted}_`] : [])],
           Math.max(1, budget - (recommendations.length ? 1 : 0) - 1),
         )
       : [section('*Findings*\nNo findings reported.')];
@@ -195,11 +226,7 @@ export function renderReadCard(card: ReadCard): SlackRendered {
     ? packLines('*Recommendations*', recommendations, Math.max(1, budget - findings.length))
     : [];
   const blocks = [...head, ...findings, ...recs, ...tail].slice(0, LIMITS.blocks);
-  const text = truncate(
-    `${badge.emoji} ${label}: ${impression} — not for diagnostic use`,
-    LIMITS.fallbackText,
-  );
-  return { text, blocks };
+  return { text: readFallbackText(card), blocks };
 }
 
 function button(text: string, actionId: string, value: string, style?: 'primary' | 'danger'): types.Button {
