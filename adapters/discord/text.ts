@@ -56,3 +56,19 @@ export const clip = clipText;
 
 /** Split text into chunks of at most `max` characters, preferring line then word boundaries; nothing dropped. */
 export const chunkText = splitText;
+
+/**
+ * Split neutralised text (chunkText) without leaving an escaping backslash at the end of a chunk, where
+ * it would escape nothing and its character would start markdown at the head of the next chunk.
+ */
+export function splitNeutralised(text: string, max: number): string[] {
+  const chunks = splitText(text, max - 1);
+  for (let i = 0; i < chunks.length - 1; i++) {
+    const trailing = /\\+$/.exec(chunks[i]!)?.[0].length ?? 0;
+    if (trailing % 2 === 1) {
+      chunks[i] = chunks[i]!.slice(0, -1);
+      chunks[i + 1] = `\\${chunks[i + 1]}`;
+    }
+  }
+  return chunks.filter((chunk) => chunk.length > 0);
+}
