@@ -8,6 +8,7 @@ import type { Dispatcher } from '../dispatch/types.ts';
 import { AppError, type ErrorCode, toAppError } from '../errors.ts';
 import type { PrepareOptions } from '../ingest/index.ts';
 import type { Logger } from '../log.ts';
+import { watchEngineDown } from './engine-wait.ts';
 import type { Metrics } from './metrics.ts';
 import { createOpsRoutes } from './ops.ts';
 import { parseJsonBody, parseMultipartBody, type VisualQaInput } from './visualqa-input.ts';
@@ -141,7 +142,8 @@ export async function startApiServer(
     };
     dispatched.add(req);
     let prepared: PreparedImage | undefined;
-    const result = await deps.dispatcher.schedule(
+    const watch = watchEngineDown(deps.dispatcher, deps.config.API_WAIT_S, () => deps.config.API_WAIT_S);
+    const scheduled = deps.dispatcher.schedule(
       {
         id,
         userId: 'api',
@@ -160,6 +162,16 @@ export async function startApiServer(
       },
       controller.signal,
     );
+    let result: InferenceResult;
+    try {
+      result = await Promise.race([scheduled, watch.expired]);
+    } catch (error) {
+      // Waited API_WAIT_S for a down engine: the queued read is withdrawn, the caller gets 503.
+      controller.abort();
+      throw error;
+    } finally {
+      watch.stop();
+    }
     sendJson(res, 200, toVisualQaResponse(result, prepared?.deid.burnedInText));
   };
 

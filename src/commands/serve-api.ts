@@ -40,10 +40,12 @@ export async function runServeApi(
   const health = await pipeline.engine
     .health(AbortSignal.timeout(3000))
     .catch(() => ({ ok: false, detail: 'unreachable' }));
+  // Known down from the start: requests wait at most API_WAIT_S from the first one, not after a failed read.
+  if (!health.ok) pipeline.dispatcher.engineUnavailable();
   io.out(
     health.ok
       ? `engine: ${pipeline.engine.id} reachable at ${config.ENGINE_URL}`
-      : `engine: not reachable yet at ${config.ENGINE_URL}; requests wait in the queue until it is back (quickread doctor says how to start one)`,
+      : `engine: not reachable yet at ${config.ENGINE_URL}; requests wait up to API_WAIT_S=${config.API_WAIT_S} s for it, then get 503 with Retry-After (quickread doctor says how to start one)`,
   );
   await new Promise<void>((resolve) => {
     const done = () => {
