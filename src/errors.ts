@@ -3,6 +3,11 @@
  * clinician sees: specific and actionable, never a stack trace.
  */
 export const errorCodes = {
+  PORT_IN_USE: {
+    exit: 2,
+    retryable: false,
+    user: 'The port quickread should listen on is already in use.',
+  },
   CONFIG_INVALID: {
     exit: 2,
     retryable: false,
@@ -125,7 +130,7 @@ export const errorCodes = {
   INTERNAL: {
     exit: 1,
     retryable: false,
-    user: 'Something went wrong inside quickread; the team has been told.',
+    user: 'Something went wrong inside quickread: this is a bug in quickread; the log has the details.',
   },
 } as const satisfies Record<string, { exit: number; retryable: boolean; user: string }>;
 

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../../src/config.ts';
 import type { BotCore, ChatAdapter } from '../../src/core/adapter.ts';
+import { listenError } from '../../src/core/listen-error.ts';
 import type { OutboundMessage, PostedRef } from '../../src/core/reply.ts';
 import type { AttachmentRef, ThreadRef } from '../../src/core/types.ts';
 import { AppError } from '../../src/errors.ts';
@@ -108,7 +109,9 @@ export function createConsoleAdapter(config: Config, deps: ConsoleAdapterDeps): 
       });
       const port = deps.port ?? config.CONSOLE_PORT;
       await new Promise<void>((resolve, reject) => {
-        server!.once('error', reject);
+        server!.once('error', (error) =>
+          reject(listenError(error, { variable: 'CONSOLE_PORT', port, host: config.CONSOLE_HOST })),
+        );
         server!.listen(port, config.CONSOLE_HOST, () => resolve());
       });
       const address = server.address() as AddressInfo;

@@ -7,6 +7,7 @@ import {
   type Receiver,
   SocketModeReceiver,
 } from '@slack/bolt';
+import { listenError } from '../../src/core/listen-error.ts';
 import type { Logger } from '../../src/log.ts';
 import { verifySlackSignature } from './verify.ts';
 
@@ -95,8 +96,13 @@ export function createHttpReceiver(options: HttpReceiverOptions): SlackHttpRecei
             if (!res.headersSent) reply(res, 500);
           });
         });
-        created.once('error', reject);
-        created.listen({ port: port ?? options.port, host: options.host }, () => {
+        const listenPort = port ?? options.port;
+        created.once('error', (error) =>
+          reject(
+            listenError(error, { variable: 'SLACK_PORT', port: listenPort, host: options.host ?? '0.0.0.0' }),
+          ),
+        );
+        created.listen({ port: listenPort, host: options.host }, () => {
           server = created;
           resolve(created);
         });

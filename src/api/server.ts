@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config.ts';
+import { listenError } from '../core/listen-error.ts';
 import { DISCLAIMER } from '../core/reply.ts';
 import type { BurnedInTextReport, InferenceResult, PreparedImage } from '../core/types.ts';
 import type { Dispatcher } from '../dispatch/types.ts';
@@ -99,7 +100,8 @@ export function toVisualQaResponse(result: InferenceResult, burnedInText?: Burne
 
 export async function startApiServer(
   deps: ApiServerDeps,
-  listen: { port: number; host: string },
+  /** `variable` names the setting the port came from, for a PORT_IN_USE message (default API_PORT). */
+  listen: { port: number; host: string; variable?: string },
 ): Promise<ApiServer> {
   const logger = deps.logger.child({ component: 'api' });
   const maxFileBytes = deps.config.MAX_UPLOAD_MB * 1024 * 1024;
@@ -207,7 +209,11 @@ export async function startApiServer(
   });
   server.requestTimeout = 0; // reads may wait in the queue for the engine; callers decide when to give up
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error) =>
+      reject(
+        listenError(error, { variable: listen.variable ?? 'API_PORT', port: listen.port, host: listen.host }),
+      ),
+    );
     server.listen(listen.port, listen.host, () => resolve());
   });
   const address = server.address() as AddressInfo;

@@ -34,8 +34,13 @@ export async function runServeApi(
       model: pipeline.engine.model,
       promptVersion: PROMPT_VERSION,
     },
-    { port, host },
-  );
+    { port, host, variable: options.port === undefined ? 'API_PORT' : '--port' },
+  ).catch(async (error: unknown) => {
+    // Nothing is served (port in use…): let go of the engine client and workers, so the command exits.
+    metrics.close();
+    await pipeline.close();
+    throw error;
+  });
   io.out(`quickread API listening on ${server.url} — POST /v1/visualqa, GET /healthz, GET /metrics`);
   const health = await pipeline.engine
     .health(AbortSignal.timeout(3000))
