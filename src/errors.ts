@@ -25,7 +25,7 @@ export const errorCodes = {
   INPUT_HTML: {
     exit: 1,
     retryable: false,
-    user: 'The chat platform returned a web page instead of the file — the app probably lacks file permission (Slack: files:read).',
+    user: 'The file is a web page (HTML), not an image.',
   },
   INPUT_UNSUPPORTED: {
     exit: 1,

@@ -141,6 +141,7 @@ export async function startApiServer(
       maxSide: deps.config.MAX_IMAGE_SIZE,
       maxBytes: maxFileBytes,
       burnedInText: deps.config.BURNED_IN_TEXT,
+      source: 'api',
     };
     dispatched.add(req);
     let prepared: PreparedImage | undefined;
