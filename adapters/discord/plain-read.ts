@@ -1,5 +1,6 @@
 import {
   confidenceSourceLabel,
+  longReadText,
   type OutboundMessage,
   omittedFindingsNote,
   type ReadCard,
@@ -69,7 +70,7 @@ export async function sendWithReadFallback<T>(
     } catch (again) {
       const second = discordRefusal(again);
       if (!second) throw again;
-      const text = `The read is done but Discord refused to show it (${refusal}, then ${second}). An administrator can find job ${message.card.jobId} in the log.`;
+      const text = longReadText.refused('Discord', `${refusal}, then ${second}`, message.card.jobId);
       await send(renderOutbound({ kind: 'error', jobId: message.card.jobId, code: 'CHAT_API_FAILED', text }));
       throw new AppError('CHAT_API_FAILED', `discord refused the read: ${refusal}, ${second}`, {
         retryable: false,

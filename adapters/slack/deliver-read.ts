@@ -1,4 +1,4 @@
-import type { ReadCard } from '../../src/core/reply.ts';
+import { longReadText, type ReadCard } from '../../src/core/reply.ts';
 import { AppError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
 import { plainTextOf, plainTextRead, planRead } from './read-plan.ts';
@@ -48,7 +48,7 @@ export async function sendReadHead(card: ReadCard, send: SlackSend, logger: Logg
     refusal = `${refusal}, then ${code}`;
   }
   logger.error({ job: card.jobId, slackError: refusal }, 'slack refused the read as blocks and as text');
-  const text = `The read is done but Slack refused to show it (${refusal}). An administrator can find job ${card.jobId} in the log; asking again in this thread may help.`;
+  const text = longReadText.refused('Slack', refusal, card.jobId);
   await send(renderMessage({ kind: 'error', jobId: card.jobId, code: 'CHAT_API_FAILED', text }));
   throw new AppError('CHAT_API_FAILED', `slack refused the read: ${refusal}`, {
     retryable: false,

@@ -1,5 +1,7 @@
 import {
+  cardText,
   confidenceSourceLabel,
+  longReadText,
   omittedFindingsNote,
   type ReadCard,
   urgencyBadge,
@@ -58,7 +60,7 @@ const recommendationLine = (text: string) => `• ${safeModelText(text)}`;
 function contentLines(card: ReadCard): string[] {
   const omitted = omittedFindingsNote(card.omittedFindings);
   return [
-    safeModelText(card.impression || 'No impression given.'),
+    safeModelText(card.impression || cardText.noImpression),
     ...card.findings.map(findingLine),
     ...(omitted ? [omitted] : []),
     ...card.recommendations.map(recommendationLine),
@@ -76,7 +78,7 @@ export function planRead(card: ReadCard): SlackRendered[] {
 }
 
 function compactCard(card: ReadCard, continued: number): SlackRendered {
-  const impression = safeModelText(card.impression || 'No impression given.');
+  const impression = safeModelText(card.impression || cardText.noImpression);
   const top = [...card.findings]
     .map((finding, index) => ({ finding, index }))
     .sort((a, b) => b.finding.confidencePct - a.finding.confidencePct || a.index - b.index)
@@ -87,43 +89,42 @@ function compactCard(card: ReadCard, continued: number): SlackRendered {
     section(`*Impression:* ${clipMrkdwn(impression, COMPACT_IMPRESSION)}`, 'qr_impression'),
   ];
   if (top.length > 0) {
-    const heading = `*Top findings* (${top.length} of ${card.findings.length}, most confident first)`;
+    const heading = `*${longReadText.topFindings(top.length, card.findings.length)}*`;
     blocks.push(section([heading, ...top].join('\n')));
   } else {
-    blocks.push(section('*Findings*\nNo findings reported.'));
+    blocks.push(section(`*${cardText.findings}*\n${cardText.noFindings}`));
   }
   const recs = card.recommendations
     .slice(0, COMPACT_RECOMMENDATIONS)
     .map((line) => clipMrkdwn(recommendationLine(line), COMPACT_LINE));
-  if (recs.length > 0) blocks.push(section(['*Recommendations*', ...recs].join('\n')));
-  const plural = continued === 1 ? 'message' : 'messages';
-  blocks.push(
-    context([`↓ The whole read follows in ${continued} ${plural} in this thread.`], 'qr_continued'),
-  );
+  if (recs.length > 0) blocks.push(section([`*${cardText.recommendations}*`, ...recs].join('\n')));
+  blocks.push(context([longReadText.continuesBelow(continued)], 'qr_continued'));
   blocks.push(...readTail(card));
   return { text: readFallbackText(card), blocks };
 }
 
 function continuationMessages(card: ReadCard): SlackRendered[] {
   const split = (line: string) => (line.length <= LINE_MAX ? [line] : splitMrkdwn(line, LINE_MAX));
-  const impression = safeModelText(card.impression || 'No impression given.');
+  const impression = safeModelText(card.impression || cardText.noImpression);
   const omitted = omittedFindingsNote(card.omittedFindings);
   const sections: string[] = [];
   if (impression.length > COMPACT_IMPRESSION) {
-    sections.push(...packSections('*Impression* (in full)', split(impression)));
+    sections.push(...packSections(`*${longReadText.impressionInFull}*`, split(impression)));
   }
   if (card.findings.length > 0 || omitted) {
     const lines = [...card.findings.map(findingLine), ...(omitted ? [`_${omitted}_`] : [])];
-    sections.push(...packSections(`*All findings* (${card.findings.length})`, lines.flatMap(split)));
+    sections.push(
+      ...packSections(`*${longReadText.allFindings(card.findings.length)}*`, lines.flatMap(split)),
+    );
   }
   if (card.recommendations.length > 0) {
     const lines = card.recommendations.map(recommendationLine).flatMap(split);
-    sections.push(...packSections('*Recommendations*', lines));
+    sections.push(...packSections(`*${cardText.recommendations}*`, lines));
   }
   // One block of each message is its "continued" label; its text counts against the budget too.
   const groups = packMessages(sections, MESSAGE_TEXT_BUDGET - 200, LIMITS.blocks - 1);
   return groups.map((texts, i) => {
-    const label = `Read ${escapeMrkdwn(card.jobId)}, continued (${i + 1}/${groups.length})`;
+    const label = longReadText.continued(escapeMrkdwn(card.jobId), i + 1, groups.length);
     return {
       text: label,
       blocks: [
@@ -141,8 +142,8 @@ function continuationMessages(card: ReadCard): SlackRendered[] {
 export function plainTextRead(card: ReadCard): string[] {
   const badge = urgencyBadge[card.urgency];
   const lines = [
-    `${badge.emoji} ${badge.label.toUpperCase()}${card.isFollowUp ? ' · follow-up' : ''} — quickread read`,
-    `Impression: ${safeModelText(card.impression || 'No impression given.')}`,
+    `${badge.emoji} ${badge.label.toUpperCase()}${card.isFollowUp ? ` · ${cardText.followUp}` : ''} — quickread read`,
+    `Impression: ${safeModelText(card.impression || cardText.noImpression)}`,
   ];
   if (card.findings.length > 0) lines.push('Findings:');
   for (const finding of card.findings) {

@@ -158,9 +158,10 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           ? undefined
           : await smallerInput(entry.input!).catch(() => undefined);
         if (smaller && !stopped && !entry.cancelled) {
+          // The attempt counts (unlike ENGINE_UNAVAILABLE): this retry is the read's second try, and a
+          // new Bottleneck job id is needed while this one is still finishing.
           entry.crashedOnce = true;
           entry.input = smaller;
-          entry.attempts -= 1;
           logger.warn({ job: entry.id }, 'engine died during a read; retrying once smaller when it is back');
           return requeue(entry);
         }
