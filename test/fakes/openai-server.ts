@@ -81,6 +81,12 @@ export interface FakeOpenAIOptions {
   apiKey?: string;
   /** Delay before answering each chat completion, in ms (lets tests see concurrency). */
   delayMs?: number;
+  /**
+   * Answer like Ollama (GET /api/version). `thinking`: the model thinks unless the request says
+   * `reasoning_effort: "none"`, so a one-token probe comes back as the start of a thinking block.
+   * `refusesReasoningEffort`: a server version that rejects the field with HTTP 400.
+   */
+  ollama?: { version: string; thinking?: boolean; refusesReasoningEffort?: boolean };
 }
 
 export interface RecordedRequest {
@@ -153,6 +159,10 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       sendError(res, 401, 'Unauthorized', 'Unauthorized');
       return;
     }
+    if (req.method === 'GET' && path === '/api/version' && options.ollama) {
+      sendJson(res, 200, { version: options.ollama.version });
+      return;
+    }
     if (req.method === 'GET' && path === '/v1/models') {
       sendJson(res, 200, {
         object: 'list',
@@ -175,6 +185,16 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     }
     const imageUrl = lastImageUrl(request.messages);
     if (imageUrl) recorded.image = await imageFacts(decodeImageRef(imageUrl)).catch(() => undefined);
+    const reasoning = (body as { reasoning_effort?: unknown }).reasoning_effort;
+    if (options.ollama?.refusesReasoningEffort && reasoning !== undefined) {
+      sendError(
+        res,
+        400,
+        'invalid_request_error',
+        `invalid reasoning_effort value: ${JSON.stringify(reasoning)}`,
+      );
+      return;
+    }
     const probe = request.max_tokens === 1 && request.logprobs === true;
     recorded.kind = probe ? 'probe' : 'read';
     inFlight++;
@@ -246,6 +266,18 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       return;
     }
     const promptTokens = imageTokens + Math.ceil(JSON.stringify(request.messages).length / 4);
+    if (probe && options.ollama?.thinking && reasoning !== 'none') {
+      // A thinking model spends its one token opening the thinking block: no Yes or No in sight.
+      const top = ['<think>', '\n', 'Okay'].map((token, i) => ({
+        token,
+        logprob: Math.log(0.9 / 3 ** i),
+        bytes: [],
+      }));
+      const answer = completion(model, '<think>', 'length', promptTokens, 1);
+      answer.choices[0]!.logprobs = { content: [{ ...top[0]!, top_logprobs: top }] };
+      sendJson(res, 200, answer);
+      return;
+    }
     if (probe) {
       sendJson(res, 200, probeCompletion(model, request, recorded.image, promptTokens, options));
       return;

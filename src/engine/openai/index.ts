@@ -24,6 +24,7 @@ import { findingsJsonSchema, type ModelRead, parseModelRead } from '../output.ts
 import { PROMPT_VERSION, type PromptSet, renderPrompt } from '../prompts.ts';
 import { buildResult, type CalibrationTables, logRead } from '../result.ts';
 import { type ChatMessage, probeMessages, readMessages } from './messages.ts';
+import { createThinkingState } from './thinking.ts';
 
 /**
  * The OpenAI-compatible engine (vLLM, SGLang, Ollama, LM Studio, llama.cpp server): POST
@@ -61,6 +62,8 @@ export function createOpenAiEngine(config: Config, deps: EngineDeps): Engine {
   let tables: Promise<CalibrationTables> | undefined;
   /** Learned from the first probe: a server that returns no logprobs is not probed again. */
   let logprobsSupported: boolean | undefined;
+  /** Ollama: thinking off per request; probes that never say Yes/No stop (./thinking.ts). */
+  const thinking = createThinkingState(deps, base, deps.logger);
 
   const listModels = async (signal: AbortSignal): Promise<string[]> => {
     const body = await requestJson(deps, `${base}/models`, { method: 'GET', what: 'GET /models' }, signal);
@@ -75,6 +78,7 @@ export function createOpenAiEngine(config: Config, deps: EngineDeps): Engine {
     });
 
   const ensureModel = async (signal: AbortSignal) => {
+    await thinking.detect(signal);
     if (modelChecked) return;
     const served = await listModels(signal);
     if (!served.includes(model)) throw modelMissing(served);
@@ -86,7 +90,23 @@ export function createOpenAiEngine(config: Config, deps: EngineDeps): Engine {
     signal: AbortSignal,
     what: string,
   ): Promise<Completion> => {
-    const json = await requestJson(deps, `${base}/chat/completions`, { method: 'POST', body, what }, signal);
+    const url = `${base}/chat/completions`;
+    const extra = thinking.fields();
+    let json: Awaited<ReturnType<typeof requestJson>>;
+    try {
+      json = await requestJson(deps, url, { method: 'POST', body: { ...body, ...extra }, what }, signal);
+    } catch (error) {
+      // A server that refuses the thinking field says so on the first request: send it once without,
+      // and if that works, never send the field again.
+      if (
+        Object.keys(extra).length === 0 ||
+        !isAppError(error, 'ENGINE_ERROR') ||
+        error.details.status !== 400
+      )
+        throw error;
+      json = await requestJson(deps, url, { method: 'POST', body, what }, signal);
+      thinking.refused();
+    }
     const choice = json?.choices?.[0];
     const content = choice?.message?.content;
     if (typeof content !== 'string') throw new AppError('ENGINE_ERROR', `${what}: no message content`);
@@ -162,7 +182,11 @@ export function createOpenAiEngine(config: Config, deps: EngineDeps): Engine {
     }
   };
 
-  const probe = async (png: Buffer, finding: string, signal: AbortSignal): Promise<number | undefined> => {
+  const probe = async (
+    png: Buffer,
+    finding: string,
+    signal: AbortSignal,
+  ): Promise<{ p: number | undefined; top: TopLogprob[] | undefined }> => {
     const answer = await complete(
       {
         model,
@@ -176,12 +200,12 @@ export function createOpenAiEngine(config: Config, deps: EngineDeps): Engine {
       'POST /chat/completions (probe)',
     );
     logprobsSupported = answer.top !== undefined;
-    return answer.top ? yesProbability(answer.top) : undefined;
+    return { p: answer.top ? yesProbability(answer.top) : undefined, top: answer.top };
   };
 
   /** Probe every finding on the image and on a blank one of the same size, concurrently. */
   const probeAll = async (image: PreparedImage, read: ModelRead, signal: AbortSignal) => {
-    if (read.findings.length === 0 || logprobsSupported === false) {
+    if (read.findings.length === 0 || logprobsSupported === false || thinking.probesOff) {
       return read.findings.map((): Confidence | undefined => undefined);
     }
     const channels = image.png[25] === 0 || image.png[25] === 4 ? 1 : 3; // PNG IHDR colour type
@@ -191,7 +215,9 @@ export function createOpenAiEngine(config: Config, deps: EngineDeps): Engine {
       { png: blank, text: describeFinding(finding) },
     ]);
     try {
-      const values = await mapLimit(tasks, PROBE_CONCURRENCY, (task) => probe(task.png, task.text, signal));
+      const answers = await mapLimit(tasks, PROBE_CONCURRENCY, (task) => probe(task.png, task.text, signal));
+      thinking.recordProbes(answers.map((answer) => answer.top));
+      const values = answers.map((answer) => answer.p);
       return read.findings.map((_, i) => probeConfidence({ real: values[2 * i], blank: values[2 * i + 1] }));
     } catch (error) {
       // Probes refine confidence; a failed probe must not fail a read that already succeeded.
@@ -212,7 +238,11 @@ export function createOpenAiEngine(config: Config, deps: EngineDeps): Engine {
     async health(signal = AbortSignal.timeout(5000)): Promise<EngineHealth> {
       try {
         const served = await listModels(signal);
-        if (served.includes(model)) return { ok: true, model };
+        if (served.includes(model)) {
+          return thinking.probesOff
+            ? { ok: true, model, detail: `confidence probes off: ${thinking.probesOff}` }
+            : { ok: true, model };
+        }
         return { ok: false, model, code: 'ENGINE_MODEL_MISSING', detail: modelMissing(served).userMessage };
       } catch (error) {
         const app = isAppError(error) ? error : undefined;
