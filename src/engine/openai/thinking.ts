@@ -1,3 +1,4 @@
+import { isAppError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { TopLogprob } from '../confidence/probe.ts';
 import { yesProbability } from '../confidence/probe.ts';
@@ -19,12 +20,15 @@ import { type HttpDeps, requestJson } from '../http.ts';
 
 export const THINKING_OFF = { reasoning_effort: 'none' } as const;
 
-/** Ollama's version when the server at `base` (…/v1) is Ollama, else undefined. Never throws. */
+/**
+ * Ollama's version when the server at `base` (…/v1) is Ollama, undefined when it answered but is not,
+ * 'unreachable' when nothing answered (ask again later). Never throws.
+ */
 export async function ollamaVersion(
   deps: HttpDeps,
   base: string,
   signal: AbortSignal,
-): Promise<string | undefined> {
+): Promise<string | undefined | 'unreachable'> {
   const root = base.replace(/\/v1\/?$/, '');
   try {
     const body = await requestJson(
@@ -34,8 +38,9 @@ export async function ollamaVersion(
       signal,
     );
     return typeof body?.version === 'string' ? body.version : undefined;
-  } catch {
-    return undefined;
+  } catch (error) {
+    const silent = isAppError(error, 'ENGINE_UNAVAILABLE') || isAppError(error, 'ENGINE_TIMEOUT');
+    return silent || isAppError(error, 'CANCELLED') ? 'unreachable' : undefined;
   }
 }
 
@@ -65,6 +70,11 @@ export function createThinkingState(deps: HttpDeps, base: string, logger: Logger
     fields: () => (send ? { ...THINKING_OFF } : {}),
     detect(signal) {
       detected ??= ollamaVersion(deps, base, signal).then((version) => {
+        // Nobody answered (server still starting): decide on a later read, not now.
+        if (version === 'unreachable') {
+          detected = undefined;
+          return;
+        }
         send = version !== undefined;
         if (send) logger.info({ ollama: version }, 'Ollama server: asking for answers without thinking');
       });

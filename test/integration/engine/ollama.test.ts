@@ -43,6 +43,22 @@ describe('openai engine against Ollama', () => {
     expect(result.findings[0]!.confidence.source).toBe('probe-logprob');
   });
 
+  it('asks again whether it is Ollama when the server was down at the first read', async () => {
+    fake = await startFakeOpenAI({ model, ollama: { version: '0.12.6', thinking: true } });
+    const engine = createEngine(loadConfig({ ENGINE_URL: fake.url, ENGINE_MODEL: model }), {
+      logger: silentLogger,
+      retry: { attempts: 0 },
+    });
+    await fake.setMode('down');
+    const down = await engine.infer(await input(), AbortSignal.timeout(5000)).catch((e: unknown) => e);
+    expect(down).toMatchObject({ code: 'ENGINE_UNAVAILABLE' });
+    await fake.setMode('ok');
+    await engine.infer(await input(), AbortSignal.timeout(5000));
+    const bodies = chatBodies(fake);
+    expect(bodies.length).toBeGreaterThan(0);
+    for (const body of bodies) expect(body.reasoning_effort).toBe('none');
+  });
+
   it('sends no thinking field to a vLLM server (no /api/version)', async () => {
     fake = await startFakeOpenAI();
     const engine = createEngine(loadConfig({ ENGINE_URL: fake.url }), { logger: silentLogger });
