@@ -111,6 +111,8 @@ export function createOutbound(options: OutboundOptions) {
           const head = await sendReadHead(current.card, edit, options.logger);
           const first = !continued.has(ref.messageId) && !current.card.acknowledgedBy;
           continued.add(ref.messageId);
+          // Only recent reads are acknowledged; keep the set from growing for the process's life.
+          if (continued.size > 1000) continued.delete(continued.values().next().value!);
           return first ? head.followUps : [];
         },
         urgent,
