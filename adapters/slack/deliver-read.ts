@@ -15,11 +15,32 @@ import { renderMessage, type SlackRendered } from './render.ts';
 /** Sends one message (edit or post) and answers its ts when Slack gives one. */
 export type SlackSend = (message: SlackRendered) => Promise<string | undefined>;
 
-/** Slack's error code when the WebClient error is a refusal by the platform (not a network failure). */
+/**
+ * Refusals about where the message goes, not what it says (https://docs.slack.dev/reference/methods/
+ * chat.update#errors): a text fallback would be refused the same way, so they go to the caller, which
+ * posts a new message instead of editing.
+ */
+const NOT_ABOUT_CONTENT = new Set([
+  'message_not_found',
+  'cant_update_message',
+  'edit_window_closed',
+  'channel_not_found',
+  'not_in_channel',
+  'is_archived',
+  'invalid_auth',
+  'token_revoked',
+  'account_inactive',
+]);
+
+/**
+ * Slack's error code when the WebClient error is a refusal of the message's content (not a network
+ * failure, not a message or channel that cannot take it).
+ */
 export function slackRefusal(error: unknown): string | undefined {
   const { code, data } = (error ?? {}) as { code?: string; data?: { error?: unknown } };
   if (code !== 'slack_webapi_platform_error') return undefined;
-  return typeof data?.error === 'string' ? data.error : 'unknown_error';
+  const reason = typeof data?.error === 'string' ? data.error : 'unknown_error';
+  return NOT_ABOUT_CONTENT.has(reason) ? undefined : reason;
 }
 
 export interface HeadOutcome {

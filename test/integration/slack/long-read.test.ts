@@ -74,4 +74,14 @@ describe('slack adapter: reads of any length', () => {
     expect(head.text).toContain('Slack refused to show it (msg_too_long, then msg_too_long)');
     expect(head.text).not.toContain('reading');
   });
+
+  it('leaves a message Slack cannot edit to the caller (it posts anew) instead of sending text into it', async () => {
+    const { ref } = await statusMessage('1700000903.000100');
+    const before = s.fake.callsTo('chat.update').length;
+    s.fake.refuseMessages('message_not_found', 1);
+    await expect(s.adapter.update(ref, { kind: 'read', card: worstCaseCard(12) })).rejects.toMatchObject({
+      data: { error: 'message_not_found' },
+    });
+    expect(s.fake.callsTo('chat.update')).toHaveLength(before + 1);
+  });
 });
