@@ -3,11 +3,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../../src/config.ts';
 import type { BotCore, ChatAdapter } from '../../src/core/adapter.ts';
-import { listenError } from '../../src/core/listen-error.ts';
 import type { OutboundMessage, PostedRef } from '../../src/core/reply.ts';
 import type { AttachmentRef, ThreadRef } from '../../src/core/types.ts';
 import { AppError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
+import { listenError } from '../../src/net/listen-error.ts';
 import { createUploadStore, tooLargeError } from './download.ts';
 import { renderPreviewMessage } from './render.ts';
 import { createConsoleRoutes } from './server.ts';

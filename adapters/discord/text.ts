@@ -1,5 +1,5 @@
 import type { APIActionRowComponent, APIButtonComponent, APIEmbed } from 'discord.js';
-import { clipText, splitText } from '../../src/core/text-clip.ts';
+import { clipText, splitText } from '../../src/net/text-clip.ts';
 
 /**
  * Discord's text limits and the neutralising of untrusted (model) text.

@@ -6,7 +6,7 @@ import {
   type ReadCard,
   urgencyBadge,
 } from '../../src/core/reply.ts';
-import { splitText } from '../../src/core/text-clip.ts';
+import { splitText } from '../../src/net/text-clip.ts';
 import { MESSAGE_TEXT_BUDGET, packMessages, packSections, slackLimitProblems } from './message-budget.ts';
 import {
   context,

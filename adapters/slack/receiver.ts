@@ -7,8 +7,8 @@ import {
   type Receiver,
   SocketModeReceiver,
 } from '@slack/bolt';
-import { listenError } from '../../src/core/listen-error.ts';
 import type { Logger } from '../../src/log.ts';
+import { listenError } from '../../src/net/listen-error.ts';
 import { verifySlackSignature } from './verify.ts';
 
 /**

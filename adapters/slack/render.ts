@@ -10,7 +10,7 @@ import {
   statusLine,
   urgencyBadge,
 } from '../../src/core/reply.ts';
-import { clipText } from '../../src/core/text-clip.ts';
+import { clipText } from '../../src/net/text-clip.ts';
 
 /**
  * Pure renderer: the platform-neutral reply model → Block Kit (https://docs.slack.dev/reference/block-kit).
@@ -56,7 +56,7 @@ export function safeModelText(text: string): string {
 
 /**
  * Cut to a limit, marking the cut. Counted in UTF-16 units (the stricter reading of Slack's
- * "characters"), never splitting a surrogate pair (src/core/text-clip.ts).
+ * "characters"), never splitting a surrogate pair (src/net/text-clip.ts).
  */
 export const truncate = clipText;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clipText, hasLoneSurrogate, safeCutIndex, splitText } from '../../../src/core/text-clip.ts';
+import { clipText, hasLoneSurrogate, safeCutIndex, splitText } from '../../../src/net/text-clip.ts';
 
 /** Emoji are surrogate pairs in UTF-16: with mixed widths, every limit lands inside one somewhere. */
 const mixed = 'a🫁b🩻🧠 c😷de🫁 '.repeat(40);

@@ -3,9 +3,9 @@ import { plainReadBodies, sendWithReadFallback } from '../../../adapters/discord
 import { renderOutbound } from '../../../adapters/discord/render.ts';
 import { type DiscordBody, neutralise } from '../../../adapters/discord/text.ts';
 import type { ReadCard } from '../../../src/core/reply.ts';
-import { hasLoneSurrogate } from '../../../src/core/text-clip.ts';
 import { AppError } from '../../../src/errors.ts';
 import { silentLogger } from '../../../src/log.ts';
+import { hasLoneSurrogate } from '../../../src/net/text-clip.ts';
 import { discordBodyProblems } from '../../fakes/discord-rest.ts';
 import { squeeze, worstCaseCard, worstCases } from '../../helpers/worst-case-reads.ts';
 

@@ -7,7 +7,7 @@ import {
 import { plainTextRead, planRead, splitMrkdwn } from '../../../adapters/slack/read-plan.ts';
 import { LIMITS, renderReadCard, type SlackRendered, safeModelText } from '../../../adapters/slack/render.ts';
 import type { ReadCard } from '../../../src/core/reply.ts';
-import { hasLoneSurrogate } from '../../../src/core/text-clip.ts';
+import { hasLoneSurrogate } from '../../../src/net/text-clip.ts';
 import { blocksRefusal } from '../../fakes/slack-server.ts';
 import { squeeze, worstCaseCard, worstCases } from '../../helpers/worst-case-reads.ts';
 
