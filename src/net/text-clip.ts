@@ -1,6 +1,6 @@
 /**
- * Shared by the adapters (src/net holds what they share for talking to platforms). Cutting text to a platform's limit without breaking a character. Slack and Discord count limits in
- * UTF-16 code units (JavaScript's `length`, the stricter reading of "characters"); a cut between the
+ * Cutting text to a platform's limit without breaking a character (in src/net: what the adapters share
+ * for talking to platforms). Slack and Discord count limits in UTF-16 code units (JavaScript's `length`, the stricter reading of "characters"); a cut between the
  * two halves of a surrogate pair leaves a lone surrogate, which renders as � or makes the platform
  * reject the whole message as invalid UTF-8 once encoded. Every cut here lands between code points.
  */
