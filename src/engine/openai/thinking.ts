@@ -58,14 +58,18 @@ export interface ThinkingState {
   refused(): void;
   /** Whether probes are still worth sending, and why not once they are not. */
   readonly probesOff: string | undefined;
-  /** Record one read's probe answers: a batch with top tokens but no Yes/No anywhere turns probes off. */
-  recordProbes(tops: ReadonlyArray<readonly TopLogprob[] | undefined>): void;
+  /** Record one probe's top tokens: PROBES_WITHOUT_ANSWER in a row without a Yes or No turn probes off. */
+  recordProbe(top: readonly TopLogprob[] | undefined): void;
 }
+
+/** The real-image and blank-image probe of one finding: both without Yes/No is not a fluke. */
+export const PROBES_WITHOUT_ANSWER = 2;
 
 export function createThinkingState(deps: HttpDeps, base: string, logger: Logger): ThinkingState {
   let detected: Promise<void> | undefined;
   let send = false;
   let probesOff: string | undefined;
+  let withoutAnswer = 0;
   return {
     fields: () => (send ? { ...THINKING_OFF } : {}),
     detect(signal) {
@@ -88,17 +92,16 @@ export function createThinkingState(deps: HttpDeps, base: string, logger: Logger
     get probesOff() {
       return probesOff;
     },
-    recordProbes(tops) {
-      const answered = tops.filter(
-        (top): top is readonly TopLogprob[] => top !== undefined && top.length > 0,
-      );
-      if (probesOff || answered.length === 0) return;
-      if (answered.some((top) => yesProbability(top) !== undefined)) return;
-      probesOff = probeVerdict(answered[0]!);
-      logger.warn(
-        { firstToken: answered[0]![0]?.token.slice(0, 20) },
-        'probes answer without Yes/No; probes off',
-      );
+    recordProbe(top) {
+      if (probesOff || !top || top.length === 0) return;
+      if (yesProbability(top) !== undefined) {
+        withoutAnswer = 0;
+        return;
+      }
+      withoutAnswer += 1;
+      if (withoutAnswer < PROBES_WITHOUT_ANSWER) return;
+      probesOff = probeVerdict(top);
+      logger.warn({ firstToken: top[0]?.token.slice(0, 20) }, 'probes answer without Yes/No; probes off');
     },
   };
 }
