@@ -140,6 +140,10 @@ const howTo: Partial<Record<Platform, string[]>> = {
     'Mention me in a message with an image or DICOM file attached, or use the /read command.',
     'Discord has no business associate agreement: post de-identified or teaching images only.',
   ],
+  teams: [
+    'Mention me in a channel message with the image pasted in, or send me the image or DICOM file in a personal chat.',
+    'Replies in that thread are follow-up questions about the same image.',
+  ],
   console: [
     'Drop a DICOM, PNG or JPEG here (or use 📎) and type your question.',
     'Questions typed as a reply under a read are follow-ups about the same image.',
@@ -160,6 +164,10 @@ export const notes = {
   voteRecorded: (vote: 'up' | 'down') =>
     info(`Thanks — your ${vote === 'up' ? '👍' : '👎'} was recorded for this read.`),
   cancelled: info('Cancelled', 'Your pending request in this thread was withdrawn.'),
+  previewTooLarge: info(
+    'Preview not shown',
+    'The chat refused the read card with the de-identified preview in it (message too large), so the card above is shown without it. The read itself is complete.',
+  ),
   nothingToCancel: info('Nothing to cancel', 'You have no request waiting in this thread.'),
   burnedInTextFlagged: (regions: number) =>
     info(
