@@ -115,6 +115,7 @@ export const configSchema = z.object({
   CONSOLE_PORT: port.default(8787),
   CONSOLE_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: port.default(7860),
+  API_WAIT_S: positiveInt.max(3600).default(30),
   ALLOWED_CHANNELS: list,
   ALLOWED_USERS: list,
   STAT_CHANNELS: list,

@@ -99,7 +99,13 @@ export async function checkOpenAiEngine(config: Config, deps: DoctorDeps = {}): 
   const served = (body?.data ?? []).map((model) => String(model.id));
   const reachable: DoctorCheck = { name: 'engine', ok: true, detail: `model server reachable at ${base}` };
   if (served.includes(config.ENGINE_MODEL)) {
-    return [reachable, { name: 'model', ok: true, detail: `serves ${config.ENGINE_MODEL}` }];
+    const { checkConfidenceProbes } = await import('../engine/openai/probe-check.ts');
+    const probes = await checkConfidenceProbes(config, deps);
+    return [
+      reachable,
+      { name: 'model', ok: true, detail: `serves ${config.ENGINE_MODEL}` },
+      { name: 'confidence', ...probes },
+    ];
   }
   return [
     reachable,

@@ -109,6 +109,24 @@ export function cardNotes(card: ReadCard): string[] {
   return notes;
 }
 
+/** The line every renderer shows when findings were left out (issue 16: say so, never fail the read). */
+export function omittedFindingsNote(count: number | undefined): string | undefined {
+  if (!count) return undefined;
+  return `${count} less confident finding${count === 1 ? ' was' : 's were'} left out (the model listed more than quickread shows).`;
+}
+
+/** Words of a read too long for one message (Slack's compact card and its continuations). */
+export const longReadText = {
+  topFindings: (shown: number, total: number) => `Top findings (${shown} of ${total}, most confident first)`,
+  continuesBelow: (messages: number) =>
+    `↓ The whole read follows in ${messages} ${messages === 1 ? 'message' : 'messages'} in this thread.`,
+  continued: (jobId: string, part: number, parts: number) => `Read ${jobId}, continued (${part}/${parts})`,
+  impressionInFull: 'Impression (in full)',
+  allFindings: (count: number) => `All findings (${count})`,
+  refused: (platform: string, reason: string, jobId: string) =>
+    `The read is done but ${platform} refused to show it (${reason}). An administrator can find job ${jobId} in the log; asking again in this thread may help.`,
+} as const;
+
 const info = (title: string, ...lines: string[]): OutboundMessage => ({ kind: 'info', title, lines });
 const error = (code: string, text: string): OutboundMessage => ({ kind: 'error', code, text });
 
