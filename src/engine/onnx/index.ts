@@ -6,11 +6,19 @@ import type {
   InferenceInput,
   InferenceResult,
   PreparedImage,
+  ProbeInput,
+  ProbeOutcome,
 } from '../../core/types.ts';
 import { AppError, isAppError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { loadTables } from '../confidence/calibration.ts';
-import { blankPng, describeFinding, probeConfidence, yesProbability } from '../confidence/probe.ts';
+import {
+  blankPng,
+  describeFinding,
+  probeConfidence,
+  probeNamedFindings,
+  yesProbability,
+} from '../confidence/probe.ts';
 import { withImageLadder } from '../ladder.ts';
 import { looksLikeLoop } from '../loop.ts';
 import { probeMessages, readMessages } from '../openai/messages.ts';
@@ -180,6 +188,12 @@ export async function createOnnxEngine(config: Config, deps: OnnxEngineDeps): Pr
     model,
     async health(): Promise<EngineHealth> {
       return { ok: true, model, detail: `in process on ${config.ONNX_DEVICE} (${config.ONNX_DTYPE})` };
+    },
+    probe(input: ProbeInput, signal: AbortSignal): Promise<ProbeOutcome[]> {
+      // One generation at a time, like reads: the probes queue behind the read in flight.
+      return exclusive(() =>
+        probeNamedFindings(input.image, input.findings, 1, (png, text) => probe(png, text, signal)),
+      );
     },
     infer(input: InferenceInput, signal: AbortSignal): Promise<InferenceResult> {
       return exclusive(async () => {

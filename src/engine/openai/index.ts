@@ -6,6 +6,8 @@ import type {
   InferenceInput,
   InferenceResult,
   PreparedImage,
+  ProbeInput,
+  ProbeOutcome,
 } from '../../core/types.ts';
 import { AppError, isAppError } from '../../errors.ts';
 import { loadTables } from '../confidence/calibration.ts';
@@ -14,6 +16,7 @@ import {
   describeFinding,
   mapLimit,
   probeConfidence,
+  probeNamedFindings,
   type TopLogprob,
   yesProbability,
 } from '../confidence/probe.ts';
@@ -223,6 +226,12 @@ export function createOpenAiEngine(config: Config, deps: EngineDeps): Engine {
           detail: app?.userMessage ?? 'unreachable',
         };
       }
+    },
+    async probe(input: ProbeInput, signal: AbortSignal): Promise<ProbeOutcome[]> {
+      await ensureModel(signal);
+      return probeNamedFindings(input.image, input.findings, PROBE_CONCURRENCY, (png, text) =>
+        probe(png, text, signal),
+      );
     },
     async infer(input: InferenceInput, signal: AbortSignal): Promise<InferenceResult> {
       const startedAt = deps.clock();
