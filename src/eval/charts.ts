@@ -62,7 +62,7 @@ function frame(title: string, data: unknown[], axes: { x: string; y: string }, m
       { orient: 'bottom', scale: 'x', title: axes.x, grid: true, tickCount: 5 },
       { orient: 'left', scale: 'y', title: axes.y, grid: true, tickCount: 5 },
     ],
-    legends: [{ fill: 'colour', stroke: 'colour', title: null, orient: 'bottom-right', labelFont: FONT }],
+    legends: [{ fill: 'colour', stroke: 'colour', orient: 'bottom-right', labelFont: FONT, labelLimit: 280 }],
     marks: [diagonal, ...marks],
   };
 }
@@ -90,7 +90,9 @@ export function rocSpec(title: string, series: readonly RocSeries[]) {
               y: { scale: 'y', field: 'tpr' },
               stroke: { scale: 'colour', field: 'series' },
               strokeWidth: { value: 2 },
-              interpolate: { value: 'step-after' },
+              // Straight segments between thresholds: tied scores make the diagonal segment of an
+              // empirical ROC, which is exactly what the Mann–Whitney AUROC integrates.
+              interpolate: { value: 'linear' },
             },
           },
         },
