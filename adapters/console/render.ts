@@ -1,4 +1,5 @@
 import {
+  calibrationText,
   confidenceSourceLabel,
   type OutboundMessage,
   type ReadCard,
@@ -108,7 +109,7 @@ function findingMeta(finding: ReadCardFinding): string {
 
 function renderFinding(finding: ReadCardFinding): string {
   const pct = Math.max(0, Math.min(100, Math.round(finding.confidencePct)));
-  const source = `${confidenceSourceLabel[finding.confidenceSource]}${finding.calibrated ? ', calibrated' : ', uncalibrated'}`;
+  const source = `${confidenceSourceLabel[finding.confidenceSource]}, ${calibrationText(finding)}`;
   const meta = findingMeta(finding);
   const ungrounded =
     finding.grounded === false

@@ -7,6 +7,7 @@ import {
   ComponentType,
 } from 'discord.js';
 import {
+  calibrationText,
   confidenceSourceLabel,
   type ReadCard,
   type ReadCardFinding,
@@ -50,9 +51,7 @@ export function buttonsRow(jobId: string, acknowledged: boolean): APIActionRowCo
 
 function findingField(finding: ReadCardFinding, index: number): APIEmbedField {
   const source = confidenceSourceLabel[finding.confidenceSource];
-  const lines = [
-    `Confidence **${finding.confidencePct}%** · ${source}${finding.calibrated ? ', calibrated' : ', uncalibrated'}`,
-  ];
+  const lines = [`Confidence **${finding.confidencePct}%** · ${source}, ${calibrationText(finding)}`];
   if (finding.grounded === false)
     lines.push('⚠️ not image-grounded (the model reports it even on a blank image)');
   const details = [

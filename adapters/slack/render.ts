@@ -1,5 +1,6 @@
 import type { types } from '@slack/bolt';
 import {
+  calibrationText,
   confidenceSourceLabel,
   type OutboundMessage,
   type ReadCard,
@@ -131,7 +132,7 @@ function findingLine(f: ReadCardFinding): string {
   if (where) parts.push(safeModelText(where));
   if (f.sizeMm !== undefined) parts.push(`${Math.round(f.sizeMm * 10) / 10} mm`);
   if (f.severity) parts.push(f.severity);
-  const source = `${confidenceSourceLabel[f.confidenceSource]}${f.calibrated ? ', calibrated' : ', uncalibrated'}`;
+  const source = `${confidenceSourceLabel[f.confidenceSource]}, ${calibrationText(f)}`;
   let line = `• ${parts.join(' · ')} — *${Math.round(f.confidencePct)}%* _(${source})_`;
   if (f.grounded === false) line += ' ⚠️ _not image-grounded_';
   return line;

@@ -9,6 +9,12 @@ import type { ConfidenceSource, Severity, ThreadRef, Urgency } from './types.ts'
 export const DISCLAIMER =
   'AI-generated second look — not a diagnosis and not for diagnostic use. A qualified clinician must review the images.';
 
+/** "calibrated on 250 cases", "calibrated" (size unknown) or "uncalibrated": one wording for every renderer. */
+export function calibrationText(finding: { calibrated: boolean; calibratedOn?: number }): string {
+  if (!finding.calibrated) return 'uncalibrated';
+  return finding.calibratedOn === undefined ? 'calibrated' : `calibrated on ${finding.calibratedOn} cases`;
+}
+
 export interface ReadCardFinding {
   label: string;
   location?: string;
@@ -19,6 +25,8 @@ export interface ReadCardFinding {
   confidencePct: number;
   confidenceSource: ConfidenceSource;
   calibrated: boolean;
+  /** Cases the calibration was fitted on, when calibrated. */
+  calibratedOn?: number;
   /** false → show "not image-grounded" */
   grounded?: boolean;
 }

@@ -116,6 +116,8 @@ export interface Confidence {
   value: number;
   source: ConfidenceSource;
   calibrated: boolean;
+  /** Labelled cases the applied calibration was fitted on (`quickread calibrate` / `eval --write-calibration`). */
+  calibratedOn?: number;
   /** false when the blank-image probe says the finding is not supported by the image. */
   grounded?: boolean;
 }

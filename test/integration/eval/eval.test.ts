@@ -109,6 +109,13 @@ describe('quickread eval against a fake engine whose probe depends on the image'
     expect(run.out).toContain('calibration: platt on 20 cases');
     const tables = await loadTables(join(dir, 'data'), MODEL_A, PROMPT_VERSION);
     expect(tables['probe-logprob']?.n).toBe(20);
+    // A read by the same model and prompt version now says what its confidence was calibrated on.
+    const ask = await runCliCaptured(['ask', join(dir, 'cases', 'p200.png'), 'Any nodule?'], {
+      ENGINE_URL: fakeA.url,
+      DATA_DIR: join(dir, 'data'),
+      LOG_LEVEL: 'silent',
+    });
+    expect(ask.out).toMatch(/\(yes\/no probe, calibrated on 20 cases\)/);
   });
 
   it('compares two models on the same cases with a paired ΔAUROC interval', async () => {
