@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { createReadPipeline, type ReadPipeline } from '../api/pipeline.ts';
 import type { Config } from '../config.ts';
-import { fitTable, saveTable } from '../engine/confidence/calibration.ts';
+import { fitTable, loadTables, saveTable } from '../engine/confidence/calibration.ts';
 import { PROMPT_VERSION } from '../engine/index.ts';
 import { AppError } from '../errors.ts';
 import { type CaseSet, checkFiles, imagesOf, type LabelledCase, parseCases } from '../eval/cases.ts';
@@ -119,7 +119,7 @@ async function loadOther(dir: string, cases: readonly LabelledCase[]) {
 }
 
 function writeCalibration(config: Config, io: CommandIO, scored: readonly EvalCase[], info: RunInfo) {
-  const cases = scored.filter((c) => c.scoreFrom === 'probe').map((c) => ({ raw: c.score, label: c.label }));
+  const cases = scored.filter((c) => c.scoreFrom === 'probe').map((c) => ({ raw: c.raw, label: c.label }));
   const positives = cases.filter((c) => c.label === 1).length;
   if (cases.length < MIN_CASES || positives === 0 || positives === cases.length) {
     io.err(
@@ -201,7 +201,10 @@ export async function runEval(
     if (!deps.pipeline) await pipeline.close();
   }
 
+  // Discrimination is compared, and calibration fitted, on the raw probe answers; the metrics use the
+  // calibration reads apply now (installed before this run), so ECE says what a clinician sees.
   const mine = joinCases(cases, rows).scored;
+  const installed = (await loadTables(config.DATA_DIR, info.model, info.promptVersion))['probe-logprob'];
   const other = options.compare ? await loadOther(options.compare, cases) : undefined;
   const compare = other
     ? compareReports(
@@ -217,6 +220,7 @@ export async function runEval(
     problems,
     ...info,
     ...(compare ? { compare } : {}),
+    ...(installed ? { calibration: installed } : {}),
     ...(deps.now ? { now: deps.now } : {}),
   });
   const charts = await renderCharts(

@@ -1,3 +1,4 @@
+import { applyTable, type CalibrationTable } from '../engine/confidence/calibration.ts';
 import { GROUNDING_MARGIN } from '../engine/confidence/probe.ts';
 import type { CaseProblem, LabelledCase } from './cases.ts';
 import type { Comparison } from './compare.ts';
@@ -33,6 +34,8 @@ export interface EvalMetrics {
   findings: Record<string, GroupMetrics>;
   modalities: Record<string, GroupMetrics>;
   urgency: UrgencyConfusion | null;
+  /** The installed calibration the scores went through (as reads apply it), or null for raw P(yes). */
+  calibration: { method: string; n: number; fittedAt: string } | null;
   compare: Comparison | null;
   problems: CaseProblem[];
   caution: string;
@@ -49,9 +52,15 @@ export function buildMetrics(input: {
   model: string;
   promptVersion: string;
   compare?: Comparison;
+  calibration?: CalibrationTable;
   now?: Date;
 }): { metrics: EvalMetrics; scored: EvalCase[] } {
-  const { scored, unread } = joinCases(input.cases, input.rows);
+  const table = input.calibration;
+  const { scored, unread } = joinCases(
+    input.cases,
+    input.rows,
+    table ? (raw) => applyTable(table, raw) : undefined,
+  );
   const options = { seed: BOOTSTRAP_SEED, resamples: BOOTSTRAP_RESAMPLES };
   const files = new Set(input.cases.map((c) => c.file));
   const failed = [...files].filter((file) => input.rows.get(file)?.ok === false).length;
@@ -83,6 +92,7 @@ export function buildMetrics(input: {
     findings: grouped((c) => c.finding, false),
     modalities: grouped((c) => c.modality, true),
     urgency: urgencyConfusion(input.cases, input.rows) ?? null,
+    calibration: table ? { method: table.method, n: table.n, fittedAt: table.fittedAt } : null,
     compare: input.compare ?? null,
     problems: input.problems,
     caution: CAUTION,

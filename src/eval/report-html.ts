@@ -102,6 +102,9 @@ export function reportHtml(metrics: EvalMetrics, charts: readonly Chart[]): stri
     metrics.cases.scoredByRead > 0
       ? `<p>${metrics.cases.scoredByRead} case(s) had no probe log-probabilities: their score is the read's own confidence (0 when the read did not name the finding).</p>`
       : '';
+  const calibration = metrics.calibration
+    ? `<p>Scores went through the installed calibration (${escapeHtml(metrics.calibration.method)}, fitted on ${metrics.calibration.n} cases, ${escapeHtml(metrics.calibration.fittedAt)}), as reads apply it. If those were these same cases, sensitivity, specificity and ECE here are optimistic: fit on one split, evaluate on another.</p>`
+    : "<p>Scores are the probe's raw P(yes) (no calibration is installed for this model and prompt version), as reads show them now.</p>";
   const urgency = metrics.urgency
     ? `<p>Urgency agreed with the reference on ${pct(metrics.urgency.agreement)} of ${metrics.urgency.n} images.</p>`
     : '';
@@ -114,6 +117,7 @@ export function reportHtml(metrics: EvalMetrics, charts: readonly Chart[]): stri
 <p class="caution"><strong>${escapeHtml(metrics.caution)}</strong></p>
 <p>Model <strong>${escapeHtml(metrics.model)}</strong> · prompt ${escapeHtml(metrics.promptVersion)} · engine ${escapeHtml(metrics.engine)} · ${escapeHtml(metrics.createdAt)}</p>
 <p>${metrics.images.total} images (${metrics.images.read} read, ${metrics.images.failed} failed) · ${metrics.cases.total} labelled cases, ${metrics.cases.scored} scored.</p>
+${calibration}
 ${fallback}
 ${metricsTable('All findings (pooled)', [['all findings', metrics.overall]])}
 ${metricsTable('Per finding', Object.entries(metrics.findings))}

@@ -29,6 +29,8 @@ export const BOOTSTRAP_RESAMPLES = 2000;
 export const BOOTSTRAP_SEED = 1;
 
 export interface EvalCase extends Scored {
+  /** The probe's own P(yes) (before any calibration), or the read's fallback score. */
+  raw: number;
   file: string;
   finding: string;
   modality: string;
@@ -64,6 +66,8 @@ export interface GroupMetrics {
 export function joinCases(
   cases: readonly LabelledCase[],
   rows: ReadonlyMap<string, EvalRow>,
+  /** The calibration reads of this model apply to probe scores, when one is installed. */
+  calibrate?: (raw: number) => number,
 ): { scored: EvalCase[]; unread: number } {
   const scored: EvalCase[] = [];
   let unread = 0;
@@ -79,12 +83,14 @@ export function joinCases(
     const listed = row.read.findings.find((f) =>
       namedInRead(labelled.finding, { ...row.read!, findings: [f] }),
     );
+    const fallback = named ? (listed?.confidence ?? 1) : 0;
     const out: EvalCase = {
+      raw: real ?? fallback,
       file: labelled.file,
       finding: labelled.finding,
       modality: labelled.modality ?? row.modality?.toUpperCase() ?? 'unknown',
       label: labelled.present,
-      score: real ?? (named ? (listed?.confidence ?? 1) : 0),
+      score: real === null ? fallback : calibrate ? calibrate(real) : real,
       scoreFrom: real === null ? 'read' : 'probe',
       named,
     };
@@ -123,8 +129,9 @@ export function groupMetrics(
           resamples: options.resamples,
           seed: options.seed,
         });
+  // Grounding compares the two raw probe answers, as a read does before any calibration.
   const called = cases.filter((c) => c.score >= OPERATING_POINT && c.blank !== undefined);
-  const grounded = called.filter((c) => c.score - c.blank! >= GROUNDING_MARGIN).length;
+  const grounded = called.filter((c) => c.raw - c.blank! >= GROUNDING_MARGIN).length;
   return {
     n: cases.length,
     positives: positives.length,

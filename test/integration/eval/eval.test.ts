@@ -73,6 +73,8 @@ describe('quickread eval against a fake engine whose probe depends on the image'
     expect(run.code).toBe(0);
     const metrics = await metricsOf(out);
     expect(metrics.model).toBe(MODEL_A);
+    // Nothing was installed before this run: raw P(yes), which --write-calibration then fits.
+    expect(metrics.calibration).toBeNull();
     expect(metrics.images).toEqual({ total: 10, read: 10, failed: 0 });
     expect(metrics.cases).toMatchObject({ total: 20, scored: 20, scoredByProbe: 20, scoredByRead: 0 });
     const nodule = metrics.findings.nodule!;
@@ -148,7 +150,10 @@ describe('quickread eval against a fake engine whose probe depends on the image'
     expect(resumed.code).toBe(0);
     expect(fakeA.requests.filter((r) => r.kind === 'read').length - before).toBe(3);
     const metrics = await metricsOf(out);
+    // The first test installed a Platt table: monotone, so the AUROC is the same, the scores are not.
+    expect(metrics.calibration).toMatchObject({ method: 'platt', n: 20 });
     expect(metrics.findings.nodule!.auroc!.toFixed(2)).toBe(NODULE_AUROC.toFixed(2));
+    expect(metrics.findings.nodule!.reliability.map((bin) => bin.meanScore)).not.toContain(200 / 255);
     const other = await evaluate(fakeB, MODEL_B, { out, resume: true });
     expect(other.code).toBe(2);
   });

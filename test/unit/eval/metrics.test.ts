@@ -119,17 +119,20 @@ describe('eval metrics', () => {
     const base = { modality: 'DX', scoreFrom: 'probe' as const, named: true, finding: 'nodule' };
     const metrics = groupMetrics(
       [
-        { ...base, file: 'a', score: 0.9, blank: 0.2, label: 1 },
-        { ...base, file: 'b', score: 0.8, blank: 0.75, label: 1 },
-        { ...base, file: 'c', score: 0.3, blank: 0.01, label: 0 },
-        { ...base, file: 'd', score: 0.6, blank: 0.1, label: 0, named: false },
+        { ...base, file: 'a', score: 0.9, raw: 0.9, blank: 0.2, label: 1 },
+        { ...base, file: 'b', score: 0.8, raw: 0.8, blank: 0.75, label: 1 },
+        { ...base, file: 'c', score: 0.3, raw: 0.3, blank: 0.01, label: 0 },
+        // Calibrated up to a Yes, but its raw answer is what is compared with the blank image's.
+        { ...base, file: 'd', score: 0.6, raw: 0.15, blank: 0.1, label: 0, named: false },
+        { ...base, file: 'e', score: 0.7, raw: 0.7, blank: 0.1, label: 0, named: false },
       ],
       { seed: 1, resamples: 100, pooled: false },
     );
-    expect(metrics.groundingRate).toBeCloseTo(2 / 3, 12);
+    // Yes: a (grounded), b (not: 0.8 − 0.75 < 0.1), d (not: raw 0.15 − 0.1), e (grounded).
+    expect(metrics.groundingRate).toBe(0.5);
     expect(metrics.readHitRate).toBe(1);
-    expect(metrics.readFalseMentionRate).toBe(0.5);
+    expect(metrics.readFalseMentionRate).toBeCloseTo(1 / 3, 12);
     expect(metrics.sensitivity).toBe(1);
-    expect(metrics.specificity).toBe(0.5);
+    expect(metrics.specificity).toBeCloseTo(1 / 3, 12);
   });
 });
