@@ -9,11 +9,12 @@ import { type CaseSet, checkFiles, imagesOf, type LabelledCase, parseCases } fro
 import { compareReports } from '../eval/compare.ts';
 import { buildMetrics, type EvalMetrics } from '../eval/document.ts';
 import { renderCharts, writeReport } from '../eval/report.ts';
-import { type EvalRow, readCases } from '../eval/run.ts';
+import { type EvalRow, readCases, rowCovers } from '../eval/run.ts';
 import { BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, type EvalCase, joinCases } from '../eval/summary.ts';
 import { createLogger } from '../log.ts';
 import { loadCheckpoint, openCheckpoint } from './batch-report.ts';
 import { MIN_CASES } from './calibrate.ts';
+import { vllmCommand } from './doctor.ts';
 import type { CommandIO } from './output.ts';
 import { createProgress } from './progress.ts';
 
@@ -140,6 +141,23 @@ function writeCalibration(config: Config, io: CommandIO, scored: readonly EvalCa
   });
 }
 
+/**
+ * Nobody waits in a chat for an evaluation: an engine that is down or serves another model is a thing to
+ * fix now (the dispatcher would otherwise hold every image until the server comes back).
+ */
+async function ensureEngineUp(pipeline: ReadPipeline, config: Config): Promise<void> {
+  const health = await pipeline.engine.health();
+  if (health.ok) return;
+  const missing = health.code === 'ENGINE_MODEL_MISSING';
+  const start =
+    config.ENGINE === 'openai' ? `start one, e.g. ${vllmCommand(config)}, or pass --engine-url` : 'start it';
+  throw new AppError(missing ? 'ENGINE_MODEL_MISSING' : 'ENGINE_UNAVAILABLE', 'eval: engine not ready', {
+    userMessage: missing
+      ? `${health.detail ?? 'The model server does not serve the model.'} (--model picks another for this run.)`
+      : `No model server answers at ${config.ENGINE_URL}: ${start}. Run \`quickread doctor\` to check.`,
+  });
+}
+
 const fmt = (value: number | null) => (value === null ? '—' : value.toFixed(3));
 
 function summaryLine(metrics: EvalMetrics, out: string): string {
@@ -193,7 +211,9 @@ export async function runEval(
   const checkpoint = await openCheckpoint<EvalRow>(resultsPath);
   const progress = createProgress(deps.progress ?? process.stderr, 'eval');
   try {
-    progress.start(images.length, images.filter((i) => rows.get(i.file)?.ok).length);
+    const pending = images.filter((image) => !rowCovers(rows.get(image.file), image.findings));
+    if (pending.length > 0) await ensureEngineUp(pipeline, config);
+    progress.start(images.length, images.length - pending.length);
     await readCases(images, root, rows, { pipeline, config, logger, checkpoint, progress });
   } finally {
     progress.stop();

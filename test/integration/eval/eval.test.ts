@@ -190,6 +190,25 @@ describe('quickread eval against a fake engine whose probe depends on the image'
     }
   });
 
+  it('fails at once, saying what to start, when no engine answers or it serves another model', async () => {
+    const labels = join(dir, 'cases', 'labels.csv');
+    const down = await runCliCaptured(['eval', '--labels', labels, '--out', join(dir, 'report-down')], {
+      ENGINE_URL: 'http://127.0.0.1:9/v1',
+      DATA_DIR: join(dir, 'data'),
+      LOG_LEVEL: 'silent',
+    });
+    expect(down.code).toBe(1);
+    expect(down.err).toContain('No model server answers at http://127.0.0.1:9/v1');
+    expect(down.err).toContain('[ENGINE_UNAVAILABLE]');
+    const other = await runCliCaptured(
+      ['eval', '--labels', labels, '--out', join(dir, 'report-other'), '--model', 'not-served'],
+      { ENGINE_URL: fakeA.url, DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'silent' },
+    );
+    expect(other.code).toBe(1);
+    expect(other.err).toContain('[ENGINE_MODEL_MISSING]');
+    expect(other.err).toContain('--model picks another');
+  });
+
   it('is a registered command that refuses a missing labels file with a usage error', async () => {
     const { code, err } = await runCliCaptured(['eval', '--labels', join(dir, 'nope.csv')], {
       DATA_DIR: join(dir, 'data'),
