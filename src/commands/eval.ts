@@ -119,26 +119,29 @@ async function loadOther(dir: string, cases: readonly LabelledCase[]) {
   return { info, scored: joinCases(cases, rows).scored };
 }
 
-function writeCalibration(config: Config, io: CommandIO, scored: readonly EvalCase[], info: RunInfo) {
+async function writeCalibration(
+  config: Config,
+  io: CommandIO,
+  scored: readonly EvalCase[],
+  info: RunInfo,
+): Promise<void> {
   const cases = scored.filter((c) => c.scoreFrom === 'probe').map((c) => ({ raw: c.raw, label: c.label }));
   const positives = cases.filter((c) => c.label === 1).length;
   if (cases.length < MIN_CASES || positives === 0 || positives === cases.length) {
     io.err(
       `✗ calibration not written: ${cases.length} probed case(s), ${positives} positive — need ${MIN_CASES}+ with both outcomes.`,
     );
-    return undefined;
+    return;
   }
   const table = fitTable(cases, {
     model: info.model,
     promptVersion: info.promptVersion,
     source: 'probe-logprob',
   });
-  return saveTable(config.DATA_DIR, table).then((path) => {
-    io.out(
-      `✓ calibration: ${table.method} on ${table.n} cases (${table.positives} positive); Brier ${table.brierBefore.toFixed(3)} → ${table.brierAfter.toFixed(3)}; saved ${path}. Restart quickread to use it.`,
-    );
-    return path;
-  });
+  const path = await saveTable(config.DATA_DIR, table);
+  io.out(
+    `✓ calibration: ${table.method} on ${table.n} cases (${table.positives} positive); Brier ${table.brierBefore.toFixed(3)} → ${table.brierAfter.toFixed(3)}; saved ${path}. Restart quickread to use it.`,
+  );
 }
 
 /**
@@ -174,6 +177,8 @@ export async function runEval(
 ): Promise<number> {
   const config = withEngineOptions(baseConfig, options);
   const { cases, problems, root } = await loadCases(options, io);
+  // Checked before any read: a mistyped --compare must not cost an afternoon of GPU time.
+  const other = options.compare ? await loadOther(options.compare, cases) : undefined;
   const out = options.out ?? 'quickread-eval';
   const outDir = resolve(out);
   await mkdir(outDir, { recursive: true });
@@ -225,7 +230,6 @@ export async function runEval(
   // calibration reads apply now (installed before this run), so ECE says what a clinician sees.
   const mine = joinCases(cases, rows).scored;
   const installed = (await loadTables(config.DATA_DIR, info.model, info.promptVersion))['probe-logprob'];
-  const other = options.compare ? await loadOther(options.compare, cases) : undefined;
   const compare = other
     ? compareReports(
         mine,

@@ -215,5 +215,21 @@ describe('quickread eval against a fake engine whose probe depends on the image'
     });
     expect(code).toBe(2);
     expect(err).toContain('The labels file could not be read');
+    const reads = fakeA.requests.length;
+    const compare = await runCliCaptured(
+      [
+        'eval',
+        '--labels',
+        join(dir, 'cases', 'labels.csv'),
+        '--out',
+        join(dir, 'report-c'),
+        '--compare',
+        join(dir, 'nope'),
+      ],
+      { ENGINE_URL: fakeA.url, DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'silent' },
+    );
+    expect(compare.code).toBe(2);
+    expect(compare.err).toContain('holds no quickread eval results');
+    expect(fakeA.requests.length).toBe(reads);
   });
 });
