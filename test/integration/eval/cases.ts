@@ -76,7 +76,14 @@ export function labelsCsv(extra: string[] = []): string {
   return `${['file,finding,present,modality,split,urgency', ...rows, ...extra].join('\n')}\n`;
 }
 
-/** Progress lines go nowhere (a non-TTY stream that swallows them). */
-export function quietStream(): NodeJS.WriteStream {
-  return new Writable({ write: (_chunk, _encoding, done) => done() }) as unknown as NodeJS.WriteStream;
+/** A non-TTY stream (so progress comes as plain lines) that keeps what was written. */
+export function captureStream(): { stream: NodeJS.WriteStream; text: () => string } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write: (chunk: Buffer, _encoding, done) => {
+      chunks.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  return { stream: stream as unknown as NodeJS.WriteStream, text: () => chunks.join('') };
 }

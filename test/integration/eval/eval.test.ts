@@ -12,12 +12,12 @@ import { type FakeOpenAI, startFakeOpenAI } from '../../fakes/openai-server.ts';
 import { runCliCaptured } from '../../helpers/run-cli.ts';
 import {
   CASES,
+  captureStream,
   caseImage,
   labelsCsv,
   NODULE_AUROC,
   probeByBrightness,
   probeByWidth,
-  quietStream,
 } from './cases.ts';
 
 const MODEL_A = 'Qwen/Qwen3-VL-8B-Instruct';
@@ -38,13 +38,14 @@ async function evaluate(fake: FakeOpenAI, model: string, options: Partial<EvalCl
   const out: string[] = [];
   const err: string[] = [];
   const io = { out: (line: string) => out.push(line), err: (line: string) => err.push(line) };
+  const progress = captureStream();
   const code = await runEval(
     config,
     io,
     { labels: join(dir, 'cases', 'labels.csv'), ...options },
-    { progress: quietStream() },
+    { progress: progress.stream },
   ).catch((error: unknown) => reportError(error, io));
-  return { code, out: out.join('\n'), err: err.join('\n') };
+  return { code, out: out.join('\n'), err: err.join('\n'), progress: progress.text() };
 }
 
 const metricsOf = async (out: string) =>
@@ -148,6 +149,8 @@ describe('quickread eval against a fake engine whose probe depends on the image'
     const before = fakeA.requests.filter((r) => r.kind === 'read').length;
     const resumed = await evaluate(fakeA, MODEL_A, { out, resume: true });
     expect(resumed.code).toBe(0);
+    expect(resumed.progress).toContain('eval: 7/10 already done');
+    expect(resumed.progress).toContain('eval: 10/10 done, 0 failed');
     expect(fakeA.requests.filter((r) => r.kind === 'read').length - before).toBe(3);
     const metrics = await metricsOf(out);
     // The first test installed a Platt table: monotone, so the AUROC is the same, the scores are not.
