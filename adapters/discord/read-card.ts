@@ -7,7 +7,7 @@ import {
   ComponentType,
 } from 'discord.js';
 import {
-  calibrationText,
+  cardText,
   confidenceSourceLabel,
   type ReadCard,
   type ReadCardFinding,
@@ -51,7 +51,9 @@ export function buttonsRow(jobId: string, acknowledged: boolean): APIActionRowCo
 
 function findingField(finding: ReadCardFinding, index: number): APIEmbedField {
   const source = confidenceSourceLabel[finding.confidenceSource];
-  const lines = [`Confidence **${finding.confidencePct}%** · ${source}, ${calibrationText(finding)}`];
+  const lines = [
+    `Confidence **${finding.confidencePct}%** · ${source}, ${cardText.calibrated(finding.calibrated, finding.calibratedOn)}`,
+  ];
   if (finding.grounded === false)
     lines.push('⚠️ not image-grounded (the model reports it even on a blank image)');
   const details = [

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Config } from '../config.ts';
-import { calibrationText, confidenceSourceLabel, DISCLAIMER, urgencyBadge } from '../core/reply.ts';
+import { cardText, confidenceSourceLabel, DISCLAIMER, urgencyBadge } from '../core/reply.ts';
 import type { Finding, InferenceResult, PreparedImage } from '../core/types.ts';
 import { createEngine } from '../engine/index.ts';
 import { AppError, isAppError } from '../errors.ts';
@@ -144,7 +144,7 @@ function findingLine(finding: Finding, index: number): string {
     finding.severity,
   ].filter(Boolean);
   const c = finding.confidence;
-  const label = `${confidenceSourceLabel[c.source]}, ${calibrationText(c)}`;
+  const label = `${confidenceSourceLabel[c.source]}, ${cardText.calibrated(c.calibrated, c.calibratedOn)}`;
   const grounded = c.grounded === false ? ' · not image-grounded' : '';
   return `  ${index + 1}. ${finding.label}${where.length > 0 ? ` — ${where.join(', ')}` : ''} · confidence ${Math.round(c.value * 100)}% (${label})${grounded}`;
 }
