@@ -111,9 +111,16 @@ export async function readCases(
           };
         },
       });
+      // The probes ask about the image the read saw: smaller, if the server ran out of memory at full size.
+      const seen = result.downscaled
+        ? await pipeline.prepare(bytes, {
+            ...options,
+            maxSide: Math.max(result.downscaled.width, result.downscaled.height),
+          })
+        : image!;
       const probed: ProbeOutcome[] = pipeline.engine.probe
         ? await pipeline.engine.probe(
-            { image: image!, findings: item.findings.map(probeText) },
+            { image: seen, findings: item.findings.map(probeText) },
             AbortSignal.timeout(config.ENGINE_TIMEOUT_MS * 4),
           )
         : item.findings.map(() => ({ real: undefined, blank: undefined }));

@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EvalCliOptions, runEval } from '../../../src/commands/eval.ts';
 import { reportError } from '../../../src/commands/output.ts';
@@ -190,6 +191,36 @@ describe('quickread eval against a fake engine whose probe depends on the image'
       expect(metrics.findings.nodule!.auroc!.toFixed(2)).toBe(NODULE_AUROC.toFixed(2));
     } finally {
       await writeFile(labels, good);
+    }
+  });
+
+  it('probes the image the read could afford when the server ran out of memory at full size', async () => {
+    const big = join(dir, 'big');
+    await mkdir(big);
+    const wide = await sharp({ create: { width: 640, height: 640, channels: 3, background: '#777' } })
+      .composite([{ input: await caseImage(CASES[0]!), left: 100, top: 100 }])
+      .png()
+      .toBuffer();
+    await writeFile(join(big, 'big.png'), wide);
+    await writeFile(join(big, 'labels.csv'), 'file,finding,present\nbig.png,nodule,1\n');
+    const fake = await startFakeOpenAI({ model: MODEL_A, probeYesFor: probeByBrightness });
+    try {
+      // 640² costs 400 tokens: the ladder's next step, 480² (225 tokens), fits.
+      await fake.setMode('oom-above', 300);
+      const run = await evaluate(fake, MODEL_A, {
+        labels: join(big, 'labels.csv'),
+        out: join(big, 'report'),
+      });
+      expect(run.code).toBe(0);
+      const row = JSON.parse((await readFile(join(big, 'report', 'results.jsonl'), 'utf8')).trim());
+      expect(row.ok).toBe(true);
+      expect(row.probes.nodule.real).toBeGreaterThan(0);
+      const labelled = fake.requests.filter(
+        (r) => r.kind === 'probe' && !JSON.stringify(r.body).includes('Pulmonary nodule'),
+      );
+      expect(labelled.map((r) => r.image?.width)).toEqual([480, 480]);
+    } finally {
+      await fake.close();
     }
   });
 
