@@ -228,10 +228,19 @@ export function createOpenAiEngine(config: Config, deps: EngineDeps): Engine {
       }
     },
     async probe(input: ProbeInput, signal: AbortSignal): Promise<ProbeOutcome[]> {
+      const none = () => input.findings.map(() => ({ real: undefined, blank: undefined }));
       await ensureModel(signal);
-      return probeNamedFindings(input.image, input.findings, PROBE_CONCURRENCY, (png, text) =>
-        probe(png, text, signal),
-      );
+      if (logprobsSupported === false) return none();
+      try {
+        return await probeNamedFindings(input.image, input.findings, PROBE_CONCURRENCY, (png, text) =>
+          probe(png, text, signal),
+        );
+      } catch (error) {
+        // As in a read: a server that rejects logprobs (HTTP 400) has no probe to offer, now or later.
+        if (!isAppError(error, 'ENGINE_ERROR') || error.details.status !== 400) throw error;
+        logprobsSupported = false;
+        return none();
+      }
     },
     async infer(input: InferenceInput, signal: AbortSignal): Promise<InferenceResult> {
       const startedAt = deps.clock();

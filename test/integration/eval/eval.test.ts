@@ -224,6 +224,24 @@ describe('quickread eval against a fake engine whose probe depends on the image'
     }
   });
 
+  it("falls back to the read's own confidence on a server without log-probabilities, and says so", async () => {
+    const fake = await startFakeOpenAI({ model: MODEL_A, logprobs: false });
+    try {
+      const out = join(dir, 'report-nologprobs');
+      expect((await evaluate(fake, MODEL_A, { out })).code).toBe(0);
+      const metrics = await metricsOf(out);
+      expect(metrics.cases).toMatchObject({ scored: 20, scoredByProbe: 0, scoredByRead: 20 });
+      // The read names "Pulmonary nodule" (stated 0.7) on every image: one score for all, AUROC 0.5.
+      expect(metrics.findings.nodule!.auroc).toBe(0.5);
+      expect(metrics.findings.nodule!.sensitivity).toBe(1);
+      expect(await readFile(join(out, 'report.html'), 'utf8')).toContain(
+        '20 case(s) had no probe log-probabilities',
+      );
+    } finally {
+      await fake.close();
+    }
+  });
+
   it('fails at once, saying what to start, when no engine answers or it serves another model', async () => {
     const labels = join(dir, 'cases', 'labels.csv');
     const down = await runCliCaptured(['eval', '--labels', labels, '--out', join(dir, 'report-down')], {
