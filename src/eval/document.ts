@@ -28,7 +28,8 @@ export interface EvalMetrics {
     bootstrap: { resamples: number; seed: number; level: number };
     eceBins: number;
   };
-  images: { total: number; read: number; failed: number };
+  /** `failedBy`: failed images per error code (e.g. INPUT_CORRUPT), never their names. */
+  images: { total: number; read: number; failed: number; failedBy: Record<string, number> };
   cases: { total: number; scored: number; unread: number; scoredByProbe: number; scoredByRead: number };
   overall: GroupMetrics;
   findings: Record<string, GroupMetrics>;
@@ -63,7 +64,12 @@ export function buildMetrics(input: {
   );
   const options = { seed: BOOTSTRAP_SEED, resamples: BOOTSTRAP_RESAMPLES };
   const files = new Set(input.cases.map((c) => c.file));
-  const failed = [...files].filter((file) => input.rows.get(file)?.ok === false).length;
+  const failures = [...files].map((file) => input.rows.get(file)).filter((row) => row?.ok === false);
+  const failedBy: Record<string, number> = {};
+  for (const row of failures) {
+    const code = row?.error?.code ?? 'INTERNAL';
+    failedBy[code] = (failedBy[code] ?? 0) + 1;
+  }
   const read = [...files].filter((file) => input.rows.get(file)?.ok === true).length;
   const grouped = (key: (c: EvalCase) => string, pooled: boolean) =>
     Object.fromEntries(
@@ -80,7 +86,7 @@ export function buildMetrics(input: {
       bootstrap: { ...options, level: 0.95 },
       eceBins: 10,
     },
-    images: { total: files.size, read, failed },
+    images: { total: files.size, read, failed: failures.length, failedBy },
     cases: {
       total: input.cases.length,
       scored: scored.length,

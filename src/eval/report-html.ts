@@ -105,6 +105,12 @@ export function reportHtml(metrics: EvalMetrics, charts: readonly Chart[]): stri
   const calibration = metrics.calibration
     ? `<p>Scores went through the installed calibration (${escapeHtml(metrics.calibration.method)}, fitted on ${metrics.calibration.n} cases, ${escapeHtml(metrics.calibration.fittedAt)}), as reads apply it. If those were these same cases, sensitivity, specificity and ECE here are optimistic: fit on one split, evaluate on another.</p>`
     : "<p>Scores are the probe's raw P(yes) (no calibration is installed for this model and prompt version), as reads show them now.</p>";
+  const failedBy = Object.entries(metrics.images.failedBy)
+    .map(([code, count]) => `${escapeHtml(code)} × ${count}`)
+    .join(', ');
+  const failures = failedBy
+    ? `<p>Images that could not be read: ${failedBy} (see results.jsonl; rerun with --resume to retry engine failures).</p>`
+    : '';
   const urgency = metrics.urgency
     ? `<p>Urgency agreed with the reference on ${pct(metrics.urgency.agreement)} of ${metrics.urgency.n} images.</p>`
     : '';
@@ -117,6 +123,7 @@ export function reportHtml(metrics: EvalMetrics, charts: readonly Chart[]): stri
 <p class="caution"><strong>${escapeHtml(metrics.caution)}</strong></p>
 <p>Model <strong>${escapeHtml(metrics.model)}</strong> · prompt ${escapeHtml(metrics.promptVersion)} · engine ${escapeHtml(metrics.engine)} · ${escapeHtml(metrics.createdAt)}</p>
 <p>${metrics.images.total} images (${metrics.images.read} read, ${metrics.images.failed} failed) · ${metrics.cases.total} labelled cases, ${metrics.cases.scored} scored.</p>
+${failures}
 ${calibration}
 ${fallback}
 ${metricsTable('All findings (pooled)', [['all findings', metrics.overall]])}

@@ -77,7 +77,7 @@ describe('quickread eval against a fake engine whose probe depends on the image'
     expect(metrics.model).toBe(MODEL_A);
     // Nothing was installed before this run: raw P(yes), which --write-calibration then fits.
     expect(metrics.calibration).toBeNull();
-    expect(metrics.images).toEqual({ total: 10, read: 10, failed: 0 });
+    expect(metrics.images).toEqual({ total: 10, read: 10, failed: 0, failedBy: {} });
     expect(metrics.cases).toMatchObject({ total: 20, scored: 20, scoredByProbe: 20, scoredByRead: 0 });
     const nodule = metrics.findings.nodule!;
     expect(nodule.auroc!.toFixed(2)).toBe(NODULE_AUROC.toFixed(2));
@@ -162,8 +162,9 @@ describe('quickread eval against a fake engine whose probe depends on the image'
     expect(other.code).toBe(2);
   });
 
-  it('reports bad rows by line and evaluates the rest', async () => {
+  it('reports bad rows by line and evaluates the rest; an unreadable image is counted by its code', async () => {
     const labels = join(dir, 'cases', 'labels.csv');
+    await writeFile(join(dir, 'cases', 'damaged.png'), Buffer.from('\x89PNG\r\n\x1a\n not really'));
     const good = labelsCsv();
     const bad = good
       .replace(
@@ -174,19 +175,24 @@ describe('quickread eval against a fake engine whose probe depends on the image'
         'missing.png,nodule,1,DX,test,\n',
         'p200.png,nodule,0,DX,test,\n',
         'n30.png,nodule,maybe,DX,test,\n',
+        'damaged.png,nodule,0,DX,test,\n',
       );
     await writeFile(labels, bad);
     try {
       const out = join(dir, 'report-bad');
       const run = await evaluate(fakeA, MODEL_A, { out });
-      expect(run.code).toBe(0);
+      // Exit 1: one image could not be read (the report is still written).
+      expect(run.code).toBe(1);
       expect(run.err).toContain('labels line 1: unknown column "reader"');
       expect(run.err).toContain('labels line 22: file not found');
       expect(run.err).toContain('labels line 23: duplicates line 2');
       expect(run.err).toContain('labels line 24: present must be 1 or 0');
       expect(run.err).not.toContain('missing.png');
       const metrics = await metricsOf(out);
-      expect(metrics.cases.total).toBe(20);
+      expect(metrics.cases).toMatchObject({ total: 21, scored: 20, unread: 1 });
+      expect(metrics.images).toMatchObject({ total: 11, read: 10, failed: 1 });
+      expect(Object.values(metrics.images.failedBy)).toEqual([1]);
+      expect(Object.keys(metrics.images.failedBy)[0]).toMatch(/^INPUT_/);
       expect(metrics.problems.map((p) => p.line)).toEqual([1, 22, 23, 24]);
       expect(metrics.findings.nodule!.auroc!.toFixed(2)).toBe(NODULE_AUROC.toFixed(2));
     } finally {
