@@ -2,6 +2,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { csvCell } from '../commands/batch-report.ts';
 import { type Chart, confusionSpec, reliabilitySpec, renderChart, rocSpec } from './charts.ts';
+import type { AurocDelta } from './compare.ts';
 import type { EvalMetrics } from './document.ts';
 import { reportHtml } from './report-html.ts';
 import { type EvalCase, type GroupMetrics, groupMetrics, URGENCIES } from './summary.ts';
@@ -131,6 +132,22 @@ export function metricsCsv(metrics: EvalMetrics): string {
   return `${lines.join('\r\n')}\r\n`;
 }
 
+/** compare.csv (with --compare): ΔAUROC per scope, this report − the other, with its paired interval. */
+export function compareCsv(metrics: EvalMetrics): string | undefined {
+  const c = metrics.compare;
+  if (!c) return undefined;
+  const row = (name: string, d: AurocDelta) =>
+    [name, d.n, num(d.auroc), num(d.otherAuroc), num(d.delta), num(d.deltaCI?.[0]), num(d.deltaCI?.[1])]
+      .map((cell) => csvCell(cell))
+      .join(',');
+  const lines = [
+    'name,n,auroc,other_auroc,delta_auroc,delta_lo,delta_hi',
+    row('all findings', c.overall),
+    ...Object.entries(c.findings).map(([name, d]) => row(name, d)),
+  ];
+  return `${lines.join('\r\n')}\r\n`;
+}
+
 /** Write through a temporary name, so a crash never leaves half a report that looks whole. */
 async function put(path: string, data: string | Buffer): Promise<void> {
   await writeFile(`${path}.tmp`, data);
@@ -145,6 +162,14 @@ export async function writeReport(outDir: string, metrics: EvalMetrics, charts: 
   }
   await put(join(outDir, 'metrics.json'), `${JSON.stringify(metrics, null, 2)}\n`);
   await put(join(outDir, 'metrics.csv'), metricsCsv(metrics));
+  const compare = compareCsv(metrics);
+  if (compare) await put(join(outDir, 'compare.csv'), compare);
   await put(join(outDir, 'report.html'), reportHtml(metrics, charts));
-  return ['report.html', 'metrics.json', 'metrics.csv', ...charts.map((c) => `charts/${c.name}.png`)];
+  return [
+    'report.html',
+    'metrics.json',
+    'metrics.csv',
+    ...(compare ? ['compare.csv'] : []),
+    ...charts.map((c) => `charts/${c.name}.png`),
+  ];
 }

@@ -136,6 +136,11 @@ describe('quickread eval against a fake engine whose probe depends on the image'
     // B is perfect in every resample, so A can only be worse: the interval never crosses below 0.
     expect(nodule.deltaCI![0]).toBeGreaterThanOrEqual(0);
     expect(nodule.deltaCI![1]).toBeGreaterThan(nodule.delta!);
+    const csv = (await readFile(join(out, 'compare.csv'), 'utf8')).split('\r\n');
+    expect(csv[0]).toBe('name,n,auroc,other_auroc,delta_auroc,delta_lo,delta_hi');
+    expect(csv).toContain(
+      `nodule,10,1.0000,${NODULE_AUROC.toFixed(4)},${(1 - NODULE_AUROC).toFixed(4)},${nodule.deltaCI![0].toFixed(4)},${nodule.deltaCI![1].toFixed(4)}`,
+    );
   });
 
   it('resumes an interrupted run without reading finished images again', async () => {
