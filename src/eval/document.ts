@@ -34,6 +34,8 @@ export interface EvalMetrics {
   overall: GroupMetrics;
   findings: Record<string, GroupMetrics>;
   modalities: Record<string, GroupMetrics>;
+  /** Per split, when the labels give splits (a calibration split beside a test split, say). */
+  splits: Record<string, GroupMetrics>;
   urgency: UrgencyConfusion | null;
   /** The installed calibration the scores went through (as reads apply it), or null for raw P(yes). */
   calibration: { method: string; n: number; fittedAt: string } | null;
@@ -97,6 +99,7 @@ export function buildMetrics(input: {
     overall: groupMetrics(scored, { ...options, pooled: true }),
     findings: grouped((c) => c.finding, false),
     modalities: grouped((c) => c.modality, true),
+    splits: scored.some((c) => c.split !== '') ? grouped((c) => c.split || '(none)', true) : {},
     urgency: urgencyConfusion(input.cases, input.rows) ?? null,
     calibration: table ? { method: table.method, n: table.n, fittedAt: table.fittedAt } : null,
     compare: input.compare ?? null,

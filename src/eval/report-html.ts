@@ -129,6 +129,7 @@ ${fallback}
 ${metricsTable('All findings (pooled)', [['all findings', metrics.overall]])}
 ${metricsTable('Per finding', Object.entries(metrics.findings))}
 ${metricsTable('Per modality', Object.entries(metrics.modalities))}
+${metricsTable('Per split', Object.entries(metrics.splits))}
 ${urgency}
 <div class="figures">${charts.map(figure).join('')}</div>
 ${compareSection(metrics)}

@@ -128,6 +128,7 @@ export function metricsCsv(metrics: EvalMetrics): string {
     csvRow('overall', 'all findings', metrics.overall),
     ...Object.entries(metrics.findings).map(([name, m]) => csvRow('finding', name, m)),
     ...Object.entries(metrics.modalities).map(([name, m]) => csvRow('modality', name, m)),
+    ...Object.entries(metrics.splits).map(([name, m]) => csvRow('split', name, m)),
   ];
   return `${lines.join('\r\n')}\r\n`;
 }

@@ -34,6 +34,8 @@ export interface EvalCase extends Scored {
   file: string;
   finding: string;
   modality: string;
+  /** The row's split ("" when the CSV gives none). */
+  split: string;
   /** P(yes) on a blank image of the same size, when probed. */
   blank?: number;
   scoreFrom: 'probe' | 'read';
@@ -89,6 +91,7 @@ export function joinCases(
       file: labelled.file,
       finding: labelled.finding,
       modality: labelled.modality ?? row.modality?.toUpperCase() ?? 'unknown',
+      split: labelled.split ?? '',
       label: labelled.present,
       score: real === null ? fallback : calibrate ? calibrate(real) : real,
       scoreFrom: real === null ? 'read' : 'probe',

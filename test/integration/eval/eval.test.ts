@@ -94,6 +94,7 @@ describe('quickread eval against a fake engine whose probe depends on the image'
     expect(nodule.readHitRate).toBe(1);
     expect(nodule.readFalseMentionRate).toBe(1);
     expect(metrics.modalities.DX!.n).toBe(20);
+    expect(Object.keys(metrics.splits)).toEqual(['test']);
     // Urgency: p200 is labelled urgent, the fake reads everything as routine.
     expect(metrics.urgency!.matrix).toEqual([
       [9, 0, 0],

@@ -116,7 +116,7 @@ describe('eval metrics', () => {
   });
 
   it('counts only Yes answers that beat the blank image by the margin as grounded', () => {
-    const base = { modality: 'DX', scoreFrom: 'probe' as const, named: true, finding: 'nodule' };
+    const base = { modality: 'DX', split: '', scoreFrom: 'probe' as const, named: true, finding: 'nodule' };
     const metrics = groupMetrics(
       [
         { ...base, file: 'a', score: 0.9, raw: 0.9, blank: 0.2, label: 1 },
