@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Config } from '../config.ts';
 import type { DoctorCheck } from '../engine/doctor-check.ts';
 import { AppError } from '../errors.ts';
+import { checkTeams } from './doctor-teams.ts';
 import type { CommandIO } from './output.ts';
 
 export interface DoctorDeps {
@@ -98,7 +99,13 @@ export async function checkOpenAiEngine(config: Config, deps: DoctorDeps = {}): 
   const served = (body?.data ?? []).map((model) => String(model.id));
   const reachable: DoctorCheck = { name: 'engine', ok: true, detail: `model server reachable at ${base}` };
   if (served.includes(config.ENGINE_MODEL)) {
-    return [reachable, { name: 'model', ok: true, detail: `serves ${config.ENGINE_MODEL}` }];
+    const { checkConfidenceProbes } = await import('../engine/openai/probe-check.ts');
+    const probes = await checkConfidenceProbes(config, deps);
+    return [
+      reachable,
+      { name: 'model', ok: true, detail: `serves ${config.ENGINE_MODEL}` },
+      { name: 'confidence', ...probes },
+    ];
   }
   return [
     reachable,
@@ -198,6 +205,7 @@ export async function runDoctor(config: Config, io: CommandIO, deps: DoctorDeps 
   checks.push(await checkDataDir(config));
   checks.push(...(await engineChecks[config.ENGINE](config, deps)));
   checks.push(...checkCredentials(config));
+  checks.push(...(await checkTeams(config, deps)));
   for (const check of checks) {
     io.out(`${check.ok ? '✓' : '✗'} ${check.name}: ${check.detail}`);
     if (!check.ok && check.fix) io.out(`    fix: ${check.fix}`);

@@ -27,6 +27,7 @@ export function toReadCard(
         : {}),
       ...(finding.confidence.grounded !== undefined ? { grounded: finding.confidence.grounded } : {}),
     })),
+    ...(result.omittedFindings ? { omittedFindings: result.omittedFindings } : {}),
     recommendations: [...result.recommendations],
     ...(result.imageQuality !== undefined ? { imageQuality: result.imageQuality } : {}),
     model: result.model,
