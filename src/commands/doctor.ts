@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Config } from '../config.ts';
 import type { DoctorCheck } from '../engine/doctor-check.ts';
 import { AppError } from '../errors.ts';
+import { checkTeams } from './doctor-teams.ts';
 import type { CommandIO } from './output.ts';
 
 export interface DoctorDeps {
@@ -117,7 +118,17 @@ async function checkOpenAiEndpoint(
   const served = (body?.data ?? []).map((model) => String(model.id));
   const reachable: DoctorCheck = { name: 'engine', ok: true, detail: `model server reachable at ${base}` };
   if (served.includes(endpoint.model)) {
-    return [reachable, { name: 'model', ok: true, detail: `${base} serves ${endpoint.model}` }];
+    // The probe check reads ENGINE_URL/ENGINE_MODEL: point them at this endpoint (credentials stripped).
+    const { checkConfidenceProbes } = await import('../engine/openai/probe-check.ts');
+    const probes = await checkConfidenceProbes(
+      { ...config, ENGINE_URLS: '', ENGINE_URL: url, ENGINE_MODEL: endpoint.model },
+      deps,
+    );
+    return [
+      reachable,
+      { name: 'model', ok: true, detail: `${base} serves ${endpoint.model}` },
+      { name: 'confidence', ...probes },
+    ];
   }
   return [
     reachable,
@@ -217,6 +228,7 @@ export async function runDoctor(config: Config, io: CommandIO, deps: DoctorDeps 
   checks.push(await checkDataDir(config));
   checks.push(...(await engineChecks[config.ENGINE](config, deps)));
   checks.push(...checkCredentials(config));
+  checks.push(...(await checkTeams(config, deps)));
   for (const check of checks) {
     io.out(`${check.ok ? '✓' : '✗'} ${check.name}: ${check.detail}`);
     if (!check.ok && check.fix) io.out(`    fix: ${check.fix}`);

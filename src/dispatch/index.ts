@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Config } from '../config.ts';
 import type { Engine, InferenceResult } from '../core/types.ts';
+import { smallerInput } from '../engine/ladder.ts';
 import { AppError, isAppError, toAppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { admissionRefusal, createUserAdmission } from './admission.ts';
@@ -187,13 +188,35 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         entry.attempts -= 1;
         return requeue(entry);
       }
+      if (appError.code === 'ENGINE_CRASHED') {
+        // The engine process died under this read (vLLM's EngineCore, Ollama's runner): nothing is sent
+        // until health answers again, and this read gets one more try, one ladder step smaller.
+        route.gate.down();
+        publish();
+        const smaller = entry.crashedOnce
+          ? undefined
+          : await smallerInput(entry.input!).catch(() => undefined);
+        // With several endpoints the crash may be that server's alone: the one retry goes to another
+        // endpoint that is up, smaller when a smaller size exists, else as it was.
+        const elsewhere = router.routes.some((other) => other !== route && other.gate.up);
+        if ((smaller || (elsewhere && !entry.crashedOnce)) && !stopped && !entry.cancelled) {
+          // The attempt counts (unlike ENGINE_UNAVAILABLE): this retry is the read's second try, and a
+          // new Bottleneck job id is needed while this one is still finishing.
+          entry.crashedOnce = true;
+          if (smaller) entry.input = smaller;
+          logger.warn({ job: entry.id }, 'engine died during a read; retrying once smaller when it is back');
+          return requeue(entry);
+        }
+        if (stopped) return;
+      }
       if (appError.code === 'ENGINE_RATE_LIMITED') {
         // The server said when to come back (Retry-After); nobody is sent there before then.
         route.gate.pause(appError.retryAfterSec ?? 1);
         entry.attempts -= 1;
         return requeue(entry);
       }
-      if (appError.retryable && appError.code !== 'CANCELLED' && entry.attempts < maxAttempts) {
+      const retryable = appError.retryable && appError.code !== 'ENGINE_CRASHED';
+      if (retryable && appError.code !== 'CANCELLED' && entry.attempts < maxAttempts) {
         logger.warn(
           { job: entry.id, code: appError.code, endpoint: route.label },
           'transient engine failure; retrying',

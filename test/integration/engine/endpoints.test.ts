@@ -148,7 +148,9 @@ describe('doctor with several endpoints', () => {
     expect(text).not.toContain('s3cret');
     // The credentials travelled as HTTP Basic, not in the URL.
     const basic = Buffer.from('radiology:s3cret-pw').toString('base64');
-    expect(b.requests.at(-1)?.headers.authorization).toBe(`Basic ${basic}`);
+    expect(b.requests.find((request) => request.path === '/v1/models')?.headers.authorization).toBe(
+      `Basic ${basic}`,
+    );
 
     await a.setMode('down');
     out.length = 0;
