@@ -4,12 +4,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BotCore, HandleOutcome } from '../../src/core/adapter.ts';
 import type { OutboundMessage } from '../../src/core/reply.ts';
 import { AppError, toAppError } from '../../src/errors.ts';
+import { hostServed } from '../../src/http-guard.ts';
 import type { Logger } from '../../src/log.ts';
+import type { ConsoleAuth } from './auth.ts';
 import type { UploadStore } from './download.ts';
 import {
   type ConsoleUser,
-  hostAllowed,
-  identify,
   readMultipart,
   readSmallJson,
   sameOrigin,
@@ -17,6 +17,7 @@ import {
   sendJson,
   statusFor,
 } from './http.ts';
+import { loginRoutes, sendSignInPage } from './login.ts';
 import { renderUserMessage } from './render.ts';
 import type { ConsoleState } from './state.ts';
 import { cleanQuestion, describeUpload, isValidChannel, toInboundRequest } from './to-request.ts';
@@ -37,8 +38,9 @@ const csp =
 export interface ConsoleRoutesDeps {
   logger: Logger;
   maxUploadBytes: number;
-  /** The address the server is bound to (CONSOLE_HOST). */
-  bindHost: string;
+  /** Host names the console is reached by besides localhost and IP addresses (SERVER_NAMES). */
+  serverNames: readonly string[];
+  auth: ConsoleAuth;
   channels: readonly string[];
   state: ConsoleState;
   uploads: UploadStore;
@@ -57,7 +59,8 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
 
   const serveStatic = (req: IncomingMessage, res: ServerResponse, path: string) => {
     const entry = staticFiles[path]!;
-    if (path === '/') identify(req, res, true);
+    // Script and style hold no data; the page itself is only for a signed-in user.
+    if (path === '/' && !deps.auth.identify(req, res, true)) return sendSignInPage(res, deps.auth.mode);
     res.writeHead(200, {
       'content-type': entry.type,
       'cache-control': 'no-cache',
@@ -194,15 +197,22 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
     const url = new URL(req.url ?? '/', 'http://console.invalid');
     const path = url.pathname === '/index.html' ? '/' : url.pathname;
     try {
-      if (!hostAllowed(req, deps.bindHost)) {
+      if (!hostServed(req, deps.serverNames)) {
         return sendJson(res, 421, {
-          error: { code: 'NOT_ALLOWED', message: 'Open the console at its loopback address.' },
+          error: {
+            code: 'NOT_ALLOWED',
+            message:
+              'This host name is not served here: open the console by its own address, or add the name to SERVER_NAMES.',
+          },
         });
       }
       if (deps.extraRoutes && (await deps.extraRoutes(req, res))) return;
+      if (await loginRoutes(req, res, path, deps.auth)) return;
       if (req.method === 'GET' && staticFiles[path]) return serveStatic(req, res, path);
       const preview = /^\/api\/previews\/([\w-]+)\.png$/.exec(path);
       if (req.method === 'GET' && preview) {
+        // The de-identified image is still a patient's scan: only for signed-in users.
+        if (!deps.auth.identify(req, res, false)) return sendSignInPage(res, deps.auth.mode);
         const png = deps.previews.get(preview[1]!);
         if (!png) return sendJson(res, 404, { error: { code: 'USAGE', message: 'No such preview.' } });
         res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'private, max-age=3600' });
@@ -211,8 +221,11 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
       }
       if (!path.startsWith('/api/'))
         return sendJson(res, 404, { error: { code: 'USAGE', message: 'Not found.' } });
-      const user = identify(req, res, false);
-      if (!user) return sendJson(res, 401, { error: { code: 'USAGE', message: 'Reload the page.' } });
+      const user = deps.auth.identify(req, res, false);
+      if (!user)
+        return sendJson(res, 401, {
+          error: { code: 'NOT_ALLOWED', message: 'Sign in again: reload the page.' },
+        });
       deps.state.rememberName(user.userId, user.name);
       if (req.method === 'GET' && path === '/api/events') return events(req, res, user);
       if (req.method !== 'POST')

@@ -64,8 +64,9 @@ describe('architecture boundaries (DESIGN §2)', () => {
     expect(violations).toEqual([]);
   });
 
-  it('lets adapters import only core types, errors, the logger type and the config type', () => {
-    const allowed = /^(src\/core\/|src\/errors\.ts$|src\/log\.ts$|src\/config\.ts$|adapters\/)/;
+  it('lets adapters import only core types, errors, the logger type, the config type and the HTTP guards', () => {
+    const allowed =
+      /^(src\/core\/|src\/errors\.ts$|src\/log\.ts$|src\/config\.ts$|src\/http-guard\.ts$|adapters\/)/;
     const violations = adapterFiles.flatMap((file) =>
       importsOf(file)
         .map((spec) => resolveSpec(file, spec))

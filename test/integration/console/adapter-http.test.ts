@@ -122,7 +122,8 @@ describe('console adapter over HTTP', () => {
     expect(((await big.json()) as { error: { message: string } }).error.message).toMatch(/MAX_UPLOAD_MB/);
     expect((await post(form({ channel: 'ed-oncall', question: '' }))).status).toBe(400);
     expect(stub.requests.length).toBe(before);
-    expect((await fetch(`${base}/api/previews/nope.png`)).status).toBe(404);
+    expect((await fetch(`${base}/api/previews/nope.png`)).status).toBe(401);
+    expect((await fetch(`${base}/api/previews/nope.png`, { headers: { cookie } })).status).toBe(404);
     // DNS rebinding: a page on another host name pointed at 127.0.0.1 is not served at all.
     const port = new URL(base).port;
     expect(await statusWithHost(`evil.example:${port}`)).toBe(421);
