@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../config.ts';
 import { DISCLAIMER } from '../core/reply.ts';
 import type { BurnedInTextReport, InferenceResult, PreparedImage } from '../core/types.ts';
+import { windowJson } from '../core/wording.ts';
 import type { Dispatcher } from '../dispatch/types.ts';
 import { AppError, type ErrorCode, toAppError } from '../errors.ts';
 import { bearerToken, hostServed, isLoopbackAddress, secretMatches } from '../http-guard.ts';
@@ -78,7 +79,11 @@ function sendJson(
 }
 
 /** The answer shape of the original service, plus the facts every quickread reply carries. */
-export function toVisualQaResponse(result: InferenceResult, burnedInText?: BurnedInTextReport) {
+export function toVisualQaResponse(
+  result: InferenceResult,
+  prepared?: Pick<PreparedImage, 'window' | 'deid'>,
+) {
+  const burnedInText: BurnedInTextReport | undefined = prepared?.deid.burnedInText;
   const confidences = result.findings.map((finding) => finding.confidence.value);
   return {
     response: result.impression,
@@ -90,6 +95,8 @@ export function toVisualQaResponse(result: InferenceResult, burnedInText?: Burne
     recommendations: result.recommendations,
     promptVersion: result.promptVersion,
     image: { tokens: result.tokens.image },
+    // Issue 18: which display window the model saw.
+    window: prepared ? windowJson(prepared.window) : null,
     ...(result.downscaled ? { downscaled: result.downscaled } : {}),
     // Issue #9: the read says when text found in the pixels was blacked out (counts only, never the text).
     burnedInText: burnedInText ?? null,
@@ -174,7 +181,7 @@ export async function startApiServer(
       },
       controller.signal,
     );
-    sendJson(res, 200, toVisualQaResponse(result, prepared?.deid.burnedInText));
+    sendJson(res, 200, toVisualQaResponse(result, prepared));
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {

@@ -129,6 +129,8 @@ export interface Finding {
   sizeMm?: number;
   laterality?: 'left' | 'right' | 'bilateral' | 'midline' | 'none';
   severity?: Severity;
+  /** Shape, margins, density… as the model described them (untrusted model text). */
+  characteristics?: string;
   confidence: Confidence;
 }
 
