@@ -101,8 +101,9 @@ export function createConsoleAdapter(config: Config, deps: ConsoleAdapterDeps): 
         uploads,
         previews,
         core: () => core,
-        postBot: (thread, message) => {
-          postBot(thread, message);
+        postBot: (thread, message, visibleTo) => {
+          if (visibleTo) state.setBotMessage(`b-${randomUUID()}`, thread, message, now(), visibleTo);
+          else postBot(thread, message);
         },
         clock,
         ...(deps.extraRoutes ? { extraRoutes: deps.extraRoutes } : {}),

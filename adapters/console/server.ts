@@ -20,7 +20,13 @@ import {
 import { loginRoutes, sendSignInPage } from './login.ts';
 import { renderUserMessage } from './render.ts';
 import type { ConsoleState } from './state.ts';
-import { cleanQuestion, describeUpload, isValidChannel, toInboundRequest } from './to-request.ts';
+import {
+  cleanQuestion,
+  consoleCommand,
+  describeUpload,
+  isValidChannel,
+  toInboundRequest,
+} from './to-request.ts';
 
 /** The console's routes: the page, its event stream, posting, card buttons, previews. */
 
@@ -46,7 +52,12 @@ export interface ConsoleRoutesDeps {
   uploads: UploadStore;
   previews: Map<string, Buffer>;
   core: () => BotCore | undefined;
-  postBot: (thread: { channelId: string; threadId: string }, message: OutboundMessage) => void;
+  /** Post a bot message in a thread; with `visibleTo`, only that user sees it. */
+  postBot: (
+    thread: { channelId: string; threadId: string },
+    message: OutboundMessage,
+    visibleTo?: string,
+  ) => void;
   clock: () => number;
   extraRoutes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }
@@ -108,6 +119,26 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
     }
     const messageId = `m-${randomUUID()}`;
     const at = new Date(deps.clock()).toISOString();
+    const command = !form.file && !rootId ? consoleCommand(question) : undefined;
+    if (command) {
+      // Answered like Slack's /quickread: only the person who asked sees the question and the answer.
+      const thread = { channelId, threadId: messageId };
+      const view = { kind: 'user' as const, html: renderUserMessage(question, undefined) };
+      deps.state.upsert({
+        id: messageId,
+        ...thread,
+        author: { kind: 'user', name: user.name },
+        at,
+        view,
+        visibleTo: user.userId,
+      });
+      deps.postBot(
+        thread,
+        core.command({ kind: command, platform: 'console', channelId, userId: user.userId }),
+        user.userId,
+      );
+      return sendJson(res, 202, { messageId, outcome: 'command' });
+    }
     const upload = form.file
       ? {
           fileId: deps.uploads.put(form.file.bytes),

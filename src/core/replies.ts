@@ -101,7 +101,10 @@ export const notes = {
   voteRecorded: (vote: 'up' | 'down') =>
     info(`Thanks — your ${vote === 'up' ? '👍' : '👎'} was recorded for this read.`),
   cancelled: info('Cancelled', 'Your pending request in this thread was withdrawn.'),
-  nothingToCancel: info('Nothing to cancel', 'You have no request waiting in this thread.'),
+  nothingToCancel: info(
+    'Nothing to cancel',
+    'Your requests in this thread are finished (read, failed or already withdrawn): there is nothing left to cancel.',
+  ),
   burnedInTextFlagged: (regions: number) =>
     info(
       'Text found in the image pixels',

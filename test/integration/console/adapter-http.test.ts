@@ -157,4 +157,31 @@ describe('console adapter over HTTP', () => {
     expect(stub.acks).toEqual(['job-1']);
     expect(stub.votes).toEqual(['job-1:down']);
   });
+
+  it('answers "help", "status" and "model" in the composer like /quickread, to the asker only', async () => {
+    const before = stub.requests.length;
+    for (const word of ['help', 'Status', '/quickread model']) {
+      expect((await post(form({ channel: 'radiology', question: word }))).status).toBe(202);
+    }
+    expect(stub.commands.map((c) => [c.kind, c.platform, c.channelId])).toEqual([
+      ['help', 'console', 'radiology'],
+      ['status', 'console', 'radiology'],
+      ['model', 'console', 'radiology'],
+    ]);
+    // Not a read request, and not something everyone on the page sees.
+    expect(stub.requests.length).toBe(before);
+    const snapshotFor = async (who: string) => {
+      const controller = new AbortController();
+      const events = await fetch(`${base}/api/events`, {
+        headers: { cookie: who },
+        signal: controller.signal,
+      });
+      const { value } = await events.body!.getReader().read();
+      controller.abort();
+      return new TextDecoder().decode(value);
+    };
+    expect(await snapshotFor(cookie)).toContain('Answer to model');
+    const other = (await fetch(`${base}/`)).headers.get('set-cookie')!.split(';')[0]!;
+    expect(await snapshotFor(other)).not.toContain('Answer to model');
+  });
 });
