@@ -7,7 +7,8 @@ import {
   ComponentType,
 } from 'discord.js';
 import {
-  confidenceSourceLabel,
+  confidenceHeadline,
+  confidenceLegend,
   type ReadCard,
   type ReadCardFinding,
   urgencyBadge,
@@ -49,10 +50,9 @@ export function buttonsRow(jobId: string, acknowledged: boolean): APIActionRowCo
 }
 
 function findingField(finding: ReadCardFinding, index: number): APIEmbedField {
-  const source = confidenceSourceLabel[finding.confidenceSource];
-  const lines = [
-    `Confidence **${finding.confidencePct}%** · ${source}${finding.calibrated ? ', calibrated' : ', uncalibrated'}`,
-  ];
+  // Band first, % second; what the % is stands in the footer (issue 18).
+  const lines = [`Confidence: ${confidenceHeadline(finding.confidencePct / 100)}`];
+  if (finding.characteristics) lines.push(`*${neutralise(finding.characteristics)}*`);
   if (finding.grounded === false)
     lines.push('⚠️ not image-grounded (the model reports it even on a blank image)');
   const details = [
@@ -78,10 +78,13 @@ function listFields(name: string, items: string[]): APIEmbedField[] {
 
 function readFooter(card: ReadCard): string {
   const image = `image ${card.image.width}×${card.image.height} px, ${card.image.tokens} visual tokens`;
-  return clip(
-    `${card.model} · prompt ${card.promptVersion} · ${image} · job ${card.jobId}\n${card.disclaimer}`,
-    LIMITS.footer,
-  );
+  const lines = [
+    confidenceLegend(card.findings),
+    card.window ? `Display window: ${card.window}` : undefined,
+    `${card.model} · prompt ${card.promptVersion} · ${image} · job ${card.jobId}`,
+    card.disclaimer,
+  ].filter((line): line is string => line !== undefined);
+  return clip(lines.join('\n'), LIMITS.footer);
 }
 
 function embedSize(embed: APIEmbed): number {

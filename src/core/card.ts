@@ -1,11 +1,12 @@
 import { DISCLAIMER, type ReadCard } from './reply.ts';
-import type { InferenceResult, PreparedImage, Turn } from './types.ts';
+import type { InferenceResult, PreparedImage, Turn, WindowInfo } from './types.ts';
+import { windowWords } from './wording.ts';
 
 /** InferenceResult → the platform-neutral read card every renderer draws (src/core/reply.ts). */
 export function toReadCard(
   jobId: string,
   result: InferenceResult,
-  image: Pick<PreparedImage, 'width' | 'height' | 'tokens' | 'deid'>,
+  image: Pick<PreparedImage, 'width' | 'height' | 'tokens' | 'deid'> & { window?: WindowInfo },
   isFollowUp: boolean,
 ): ReadCard {
   const sent = result.downscaled ?? { width: image.width, height: image.height, tokens: image.tokens };
@@ -23,12 +24,14 @@ export function toReadCard(
       confidenceSource: finding.confidence.source,
       calibrated: finding.confidence.calibrated,
       ...(finding.confidence.grounded !== undefined ? { grounded: finding.confidence.grounded } : {}),
+      ...(finding.characteristics ? { characteristics: finding.characteristics } : {}),
     })),
     recommendations: [...result.recommendations],
     ...(result.imageQuality !== undefined ? { imageQuality: result.imageQuality } : {}),
     model: result.model,
     promptVersion: result.promptVersion,
     image: { width: sent.width, height: sent.height, tokens: sent.tokens },
+    ...(image.window ? { window: windowWords(image.window) } : {}),
     downscaled: result.downscaled !== undefined,
     burnedInTextRedacted: (image.deid.burnedInText?.redacted ?? 0) > 0,
     isFollowUp,

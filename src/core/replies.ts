@@ -60,7 +60,11 @@ export const cardText = {
   notGrounded: 'not image-grounded',
   calibrated: (yes: boolean) => (yes ? 'calibrated' : 'uncalibrated'),
   previewAlt: 'De-identified preview the model saw',
-  previewCaption: 'What the model saw: de-identified, downsized — not for diagnostic use.',
+  /** "downsized" only when the image the model saw is smaller than the one posted (issue 18). */
+  previewCaption: (resized: boolean) =>
+    resized
+      ? 'What the model saw: de-identified, downsized — not for diagnostic use.'
+      : 'What the model saw: de-identified, at its original size — not for diagnostic use.',
 } as const;
 
 /** Notes under a read card: image quality, redacted pixel text, a downscaled image. */

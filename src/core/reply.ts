@@ -8,6 +8,7 @@ import type { ConfidenceSource, Severity, ThreadRef, Urgency } from './types.ts'
  */
 
 export * from './replies.ts';
+export * from './wording.ts';
 
 export interface ReadCardFinding {
   label: string;
@@ -21,6 +22,8 @@ export interface ReadCardFinding {
   calibrated: boolean;
   /** false → show "not image-grounded" */
   grounded?: boolean;
+  /** Shape, margins, density… in the model's words (untrusted text). */
+  characteristics?: string;
 }
 
 export interface ReadCard {
@@ -33,6 +36,8 @@ export interface ReadCard {
   model: string;
   promptVersion: string;
   image: { width: number; height: number; tokens: number };
+  /** The display window the model saw, in words (src/core/wording.ts windowWords). */
+  window?: string;
   downscaled: boolean;
   /** Text found in the pixels was blacked out before the model saw the image. */
   burnedInTextRedacted: boolean;

@@ -38,6 +38,20 @@ export function confidenceText(value: number, source: ConfidenceSource, calibrat
   return `${confidenceHeadline(value)} · ${confidenceSourceWords(source, calibrated)}`;
 }
 
+/** The bands' limits, for a legend. */
+export const bandLegend = 'low < 40%, moderate 40–69%, high ≥ 70%';
+
+/**
+ * One line saying what a card's percentages are ("Confidence: model probability · not calibrated
+ * (low < 40%…)"), for Slack's context line and Discord's footer; undefined without findings.
+ */
+export function confidenceLegend(
+  findings: ReadonlyArray<{ confidenceSource: ConfidenceSource; calibrated: boolean }>,
+): string | undefined {
+  const sources = [...new Set(findings.map((f) => confidenceSourceWords(f.confidenceSource, f.calibrated)))];
+  return sources.length ? `Confidence: ${sources.join('; ')} (${bandLegend})` : undefined;
+}
+
 /** What the number means, for a tap-to-explain or a footnote. */
 export function confidenceExplanation(source: ConfidenceSource, calibrated: boolean): string {
   const how: Record<ConfidenceSource, string> = {
