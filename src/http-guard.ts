@@ -1,6 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
+import type { Config } from './config.ts';
+import { AppError } from './errors.ts';
 
 /**
  * Guards shared by the two HTTP servers (the console and `serve-api`): which Host names they answer to,
@@ -57,4 +59,29 @@ export function secretMatches(presented: string, expected: string): boolean {
 export function bearerToken(req: IncomingMessage): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
   return match?.[1];
+}
+
+/**
+ * Refuse a console reachable from the network without a sign-in (issue 18): CONFIG_INVALID, exit 2,
+ * before anything listens. `quickread doctor` reports the same problem.
+ */
+export function checkConsoleExposure(
+  config: Pick<Config, 'CONSOLE_AUTH' | 'CONSOLE_HOST' | 'CONSOLE_TRUSTED_PROXY'>,
+): void {
+  if (config.CONSOLE_AUTH === 'proxy' && config.CONSOLE_TRUSTED_PROXY.length === 0) {
+    throw new AppError('CONFIG_INVALID', 'console proxy auth without a trusted proxy', {
+      userMessage:
+        'CONSOLE_AUTH=proxy needs CONSOLE_TRUSTED_PROXY: the address(es) of the reverse proxy allowed to set CONSOLE_PROXY_HEADER.',
+      details: { variables: ['CONSOLE_TRUSTED_PROXY'] },
+    });
+  }
+  if (config.CONSOLE_AUTH === 'none' && !isLoopbackAddress(config.CONSOLE_HOST)) {
+    throw new AppError('CONFIG_INVALID', 'console beyond loopback without auth', {
+      userMessage:
+        'CONSOLE_HOST is not a loopback address, so anyone who can reach the port would see every read. ' +
+        'Set CONSOLE_AUTH=token (sign-in link printed at start) or CONSOLE_AUTH=proxy with CONSOLE_TRUSTED_PROXY, ' +
+        'or keep CONSOLE_HOST=127.0.0.1 behind a reverse proxy.',
+      details: { variables: ['CONSOLE_HOST', 'CONSOLE_AUTH'] },
+    });
+  }
 }

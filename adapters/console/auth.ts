@@ -1,8 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../../src/config.ts';
-import { AppError } from '../../src/errors.ts';
-import { isLoopbackAddress, secretMatches } from '../../src/http-guard.ts';
+import { checkConsoleExposure, secretMatches } from '../../src/http-guard.ts';
 import { type ConsoleUser, identify, userFromSecret } from './http.ts';
 
 /**
@@ -24,25 +23,7 @@ export interface ConsoleAuth {
 
 const sessionCookie = 'qr_session';
 
-/** Refuse a console reachable from the network without a sign-in: exit 2, before anything listens. */
-export function checkConsoleExposure(config: Config): void {
-  if (config.CONSOLE_AUTH === 'proxy' && config.CONSOLE_TRUSTED_PROXY.length === 0) {
-    throw new AppError('CONFIG_INVALID', 'console proxy auth without a trusted proxy', {
-      userMessage:
-        'CONSOLE_AUTH=proxy needs CONSOLE_TRUSTED_PROXY: the address(es) of the reverse proxy allowed to set CONSOLE_PROXY_HEADER.',
-      details: { variables: ['CONSOLE_TRUSTED_PROXY'] },
-    });
-  }
-  if (config.CONSOLE_AUTH === 'none' && !isLoopbackAddress(config.CONSOLE_HOST)) {
-    throw new AppError('CONFIG_INVALID', 'console beyond loopback without auth', {
-      userMessage:
-        'CONSOLE_HOST is not a loopback address, so anyone who can reach the port would see every read. ' +
-        'Set CONSOLE_AUTH=token (sign-in link printed at start) or CONSOLE_AUTH=proxy with CONSOLE_TRUSTED_PROXY, ' +
-        'or keep CONSOLE_HOST=127.0.0.1 behind a reverse proxy.',
-      details: { variables: ['CONSOLE_HOST', 'CONSOLE_AUTH'] },
-    });
-  }
-}
+export { checkConsoleExposure };
 
 function readCookie(req: IncomingMessage, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
