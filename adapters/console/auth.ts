@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../../src/config.ts';
-import { checkConsoleExposure, secretMatches } from '../../src/http-guard.ts';
+import { checkConsoleExposure, secretMatches } from '../../src/net/http-guard.ts';
 import { type ConsoleUser, identify, userFromSecret } from './http.ts';
 
 /**

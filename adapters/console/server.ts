@@ -4,8 +4,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BotCore, HandleOutcome } from '../../src/core/adapter.ts';
 import type { OutboundMessage } from '../../src/core/reply.ts';
 import { AppError, isErrorCode, toAppError } from '../../src/errors.ts';
-import { hostServed } from '../../src/http-guard.ts';
 import type { Logger } from '../../src/log.ts';
+import { hostServed } from '../../src/net/http-guard.ts';
 import type { ConsoleAuth } from './auth.ts';
 import type { UploadStore } from './download.ts';
 import {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { fromLoopback } from '../http-guard.ts';
+import { fromLoopback } from '../net/http-guard.ts';
 import type { Metrics, MetricsSource } from './metrics.ts';
 
 /**

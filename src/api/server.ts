@@ -7,9 +7,9 @@ import type { BurnedInTextReport, InferenceResult, PreparedImage } from '../core
 import { windowJson } from '../core/wording.ts';
 import type { Dispatcher } from '../dispatch/types.ts';
 import { AppError, type ErrorCode, toAppError } from '../errors.ts';
-import { bearerToken, hostServed, isLoopbackAddress, secretMatches } from '../http-guard.ts';
 import type { PrepareOptions } from '../ingest/index.ts';
 import type { Logger } from '../log.ts';
+import { bearerToken, hostServed, isLoopbackAddress, secretMatches } from '../net/http-guard.ts';
 import type { Metrics } from './metrics.ts';
 import { createOpsRoutes } from './ops.ts';
 import { parseJsonBody, parseMultipartBody, type VisualQaInput } from './visualqa-input.ts';

@@ -127,6 +127,43 @@ export interface Confidence {
   grounded?: boolean;
 }
 
+/** A read as every renderer draws it (built by src/core/card.ts, kept in the store as the answer). */
+export interface ReadCardFinding {
+  label: string;
+  location?: string;
+  sizeMm?: number;
+  laterality?: string;
+  severity?: Severity;
+  /** 0..100, rounded */
+  confidencePct: number;
+  confidenceSource: ConfidenceSource;
+  calibrated: boolean;
+  /** false → show "not image-grounded" */
+  grounded?: boolean;
+  /** Shape, margins, density… in the model's words (untrusted text). */
+  characteristics?: string;
+}
+
+export interface ReadCard {
+  jobId: string;
+  urgency: Urgency;
+  impression: string;
+  findings: ReadCardFinding[];
+  recommendations: string[];
+  imageQuality?: string;
+  model: string;
+  promptVersion: string;
+  image: { width: number; height: number; tokens: number };
+  /** The display window the model saw, in words (src/core/wording.ts windowWords). */
+  window?: string;
+  downscaled: boolean;
+  /** Text found in the pixels was blacked out before the model saw the image. */
+  burnedInTextRedacted: boolean;
+  isFollowUp: boolean;
+  acknowledgedBy?: { userId: string; at: string };
+  disclaimer: string;
+}
+
 export type Severity = 'normal' | 'mild' | 'moderate' | 'severe' | 'critical';
 export type Urgency = 'routine' | 'urgent' | 'critical';
 

@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
-import type { Config } from './config.ts';
-import { AppError } from './errors.ts';
+import type { Config } from '../config.ts';
+import { AppError } from '../errors.ts';
 
 /**
  * Guards shared by the two HTTP servers (the console and `serve-api`): which Host names they answer to,
