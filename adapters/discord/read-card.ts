@@ -37,12 +37,15 @@ export function buttonsRow(jobId: string, acknowledged: boolean): APIActionRowCo
         type: ComponentType.Button,
         style: ButtonStyle.Secondary,
         custom_id: customId('up', jobId),
+        // Words beside the emoji: the button is named even where no emoji font draws it (issue 18).
+        label: 'Helpful',
         emoji: { name: '👍' },
       },
       {
         type: ComponentType.Button,
         style: ButtonStyle.Secondary,
         custom_id: customId('down', jobId),
+        label: 'Not helpful',
         emoji: { name: '👎' },
       },
     ],

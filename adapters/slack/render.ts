@@ -218,7 +218,11 @@ function button(text: string, actionId: string, value: string, style?: 'primary'
 }
 
 function acknowledgementBlocks(jobId: string, acknowledgedBy?: { userId: string; at: string }): Block[] {
-  const feedback = [button('👍', ACTION_IDS.up, jobId), button('👎', ACTION_IDS.down, jobId)];
+  // Words beside the emoji: a button is named even where no emoji font draws it (issue 18).
+  const feedback = [
+    button('👍 Helpful', ACTION_IDS.up, jobId),
+    button('👎 Not helpful', ACTION_IDS.down, jobId),
+  ];
   if (acknowledgedBy) {
     return [
       ackContext(acknowledgedBy.userId, acknowledgedBy.at),

@@ -88,6 +88,11 @@ describe('renderOutbound', () => {
     expect(embed.footer!.text).toContain('not for diagnostic use');
     expect(body!.allowed_mentions).toEqual({ parse: [], replied_user: false });
     const buttons = body!.components![0]!.components;
+    expect(buttons.map((button) => ('label' in button ? button.label : undefined))).toEqual([
+      'Acknowledge',
+      'Helpful',
+      'Not helpful',
+    ]);
     expect(buttons.map((button) => ('custom_id' in button ? button.custom_id : ''))).toEqual([
       'qr:ack:job-42',
       'qr:up:job-42',
