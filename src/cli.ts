@@ -135,6 +135,17 @@ function buildProgram(
     });
 
   program
+    .command('store')
+    .description('look after the state in DATA_DIR')
+    .command('repair')
+    .description('rebuild a damaged state: keep every valid entry and list what was dropped (STORE_CORRUPT)')
+    .option('--discard-state', 'start empty instead; the old files are kept aside')
+    .action(async (options: { discardState?: boolean }) => {
+      const { runStoreRepair } = await import('./commands/store.ts');
+      setExit(await runStoreRepair(config(), io, options));
+    });
+
+  program
     .command('doctor')
     .description('check config, data dir, engine and model, chat credentials; says what to fix')
     .action(async () => {

@@ -128,6 +128,8 @@ export const configSchema = z.object({
     .positive()
     .max(24 * 365)
     .default(24),
+  /** Seconds a stop (SIGTERM/SIGINT) lets in-flight reads finish; what is left is resumed on the next start. */
+  STOP_TIMEOUT_S: positiveInt.max(3600).default(20),
   BURNED_IN_TEXT: z.enum(['redact', 'flag', 'refuse']).default('redact'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

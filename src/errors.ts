@@ -115,7 +115,17 @@ export const errorCodes = {
   STORE_CORRUPT: {
     exit: 1,
     retryable: false,
-    user: 'The state file is damaged and no backup could be restored.',
+    user: 'The state in the data folder is damaged and no backup could be restored; run `quickread store repair`.',
+  },
+  STORE_FULL: {
+    exit: 1,
+    retryable: true,
+    user: "The bot's storage is full; try again later.",
+  },
+  STORE_IO_ERROR: {
+    exit: 1,
+    retryable: true,
+    user: "The bot's storage cannot be written right now; try again later.",
   },
   INTERNAL: {
     exit: 1,

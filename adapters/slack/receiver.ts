@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   type App,
@@ -8,6 +8,7 @@ import {
   SocketModeReceiver,
 } from '@slack/bolt';
 import type { Logger } from '../../src/log.ts';
+import { createBoundedServer } from '../../src/net/http-bounds.ts';
 import { verifySlackSignature } from './verify.ts';
 
 /**
@@ -90,11 +91,12 @@ export function createHttpReceiver(options: HttpReceiverOptions): SlackHttpRecei
     },
     start(port?: number) {
       return new Promise<Server>((resolve, reject) => {
-        const created = createServer((req, res) => {
+        // Slow or idle clients are cut with 408 and connections capped (http-bounds.ts).
+        const created = createBoundedServer((req, res) => {
           listener(req, res).catch(() => {
             if (!res.headersSent) reply(res, 500);
           });
-        });
+        }, options.logger);
         created.once('error', reject);
         created.listen({ port: port ?? options.port, host: options.host }, () => {
           server = created;
