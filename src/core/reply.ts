@@ -129,7 +129,7 @@ const howTo: Partial<Record<Platform, string[]>> = {
     'Discord has no business associate agreement: post de-identified or teaching images only.',
   ],
   console: [
-    'Drop a DICOM, PNG or JPEG here (or use 📎) and type your question.',
+    'Drop a DICOM, PNG or JPEG here (or tap Attach) and type your question.',
     'Questions typed as a reply under a read are follow-ups about the same image.',
   ],
   api: ['Send an image with the question.'],
