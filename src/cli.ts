@@ -3,6 +3,7 @@ import { type DoctorDeps, runDoctor } from './commands/doctor.ts';
 import { type CommandIO, processIO, reportError } from './commands/output.ts';
 import { type Config, type Env, loadConfig, readProcessEnv } from './config.ts';
 import { AppError } from './errors.ts';
+import { createLogger, type Logger } from './log.ts';
 
 /**
  * The `quickread` command (DESIGN §5). Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.
@@ -13,6 +14,8 @@ export interface CliDeps {
   env?: Env;
   io?: CommandIO;
   doctor?: DoctorDeps;
+  /** Where an INTERNAL error's stack is logged (default: stderr, synchronously, as JSON). */
+  logger?: Logger;
 }
 
 export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number> {
@@ -30,7 +33,7 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
       // --help and --version end here with code 0; usage mistakes with 2.
       return error.exitCode === 0 ? 0 : 2;
     }
-    return reportError(error, io);
+    return reportError(error, io, deps.logger ?? createLogger({ level: 'error', sync: true }));
   }
 }
 

@@ -1,6 +1,7 @@
 import { createConsoleAdapter } from '../adapters/console/index.ts';
 import { createDiscordAdapter } from '../adapters/discord/index.ts';
 import { createSlackAdapter } from '../adapters/slack/index.ts';
+import { createTeamsAdapter } from '../adapters/teams/index.ts';
 import { createMetrics } from './api/metrics.ts';
 import { createOpsRoutes } from './api/ops.ts';
 import { vllmCommand } from './commands/doctor.ts';
@@ -56,6 +57,7 @@ export async function runStart(config: Config, io: CommandIO, deps: StartDeps = 
   // ADAPTERS: one line per adapter
   if (on.slack) adapters.push(createSlackAdapter(config, { logger }));
   if (on.discord) adapters.push(createDiscordAdapter(config, { logger }));
+  if (on.teams) adapters.push(createTeamsAdapter(config, { logger }));
   let signIn: string | undefined; // printed once, to the terminal only: it may hold the sign-in token
   const onListening = (_url: string, notice?: string) => {
     signIn = notice;
@@ -109,7 +111,7 @@ export async function runStart(config: Config, io: CommandIO, deps: StartDeps = 
   io.out(
     adapters.length > 0
       ? `adapters on: ${adapters.map((adapter) => adapter.platform).join(', ')}`
-      : 'adapters on: none (set SLACK_BOT_TOKEN, DISCORD_TOKEN or CONSOLE_PORT)',
+      : 'adapters on: none (set SLACK_BOT_TOKEN, DISCORD_TOKEN, TEAMS_APP_ID or CONSOLE_PORT)',
   );
   for (const adapter of adapters) if (adapter.url) io.out(`${adapter.platform}: ${adapter.url}`);
   if (signIn) io.out(signIn);

@@ -8,6 +8,7 @@ import type { AttachmentRef, ThreadRef } from '../../src/core/types.ts';
 import { AppError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
 import { createBoundedServer, type HttpBounds } from '../../src/net/http-bounds.ts';
+import { listenError } from '../../src/net/listen-error.ts';
 import { createConsoleAuth } from './auth.ts';
 import { createUploadStore, tooLargeError } from './download.ts';
 import { renderPreviewMessage } from './render.ts';
@@ -126,7 +127,9 @@ export function createConsoleAdapter(config: Config, deps: ConsoleAdapterDeps): 
       );
       const port = deps.port ?? config.CONSOLE_PORT;
       await new Promise<void>((resolve, reject) => {
-        server!.once('error', reject);
+        server!.once('error', (error) =>
+          reject(listenError(error, { variable: 'CONSOLE_PORT', port, host: config.CONSOLE_HOST })),
+        );
         server!.listen(port, config.CONSOLE_HOST, () => resolve());
       });
       const address = server.address() as AddressInfo;

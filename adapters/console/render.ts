@@ -5,6 +5,7 @@ import {
   confidenceExplanation,
   confidenceSourceWords,
   type OutboundMessage,
+  omittedFindingsNote,
   type ReadCard,
   type ReadCardFinding,
   type StatusState,
@@ -118,6 +119,7 @@ export function renderCard(card: ReadCard, extras: CardExtras = {}): string {
   const findings = card.findings.length
     ? `<ul class="findings">${card.findings.map(renderFinding).join('')}</ul>`
     : `<p class="muted">${cardText.noFindings}</p>`;
+  const omitted = omittedFindingsNote(card.omittedFindings);
   const recs = card.recommendations.length
     ? `<section><h4>${cardText.recommendations}</h4><ul class="recs">${card.recommendations.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul></section>`
     : '';
@@ -146,7 +148,7 @@ export function renderCard(card: ReadCard, extras: CardExtras = {}): string {
     `<p class="impression">${escapeHtml(card.impression)}</p></header>`,
     // Issue 18: the disclaimer sits above the findings and the full-width preview, in view on a phone.
     `<p class="disclaimer">${escapeHtml(card.disclaimer)}</p>`,
-    `<section><h4>${cardText.findings}</h4>${findings}</section>`,
+    `<section><h4>${cardText.findings}</h4>${findings}${omitted ? `<p class="muted">${escapeHtml(omitted)}</p>` : ''}</section>`,
     recs,
     notes.map((note) => `<p class="note">${note}</p>`).join(''),
     windowLine,

@@ -9,6 +9,7 @@ import {
 } from '@slack/bolt';
 import type { Logger } from '../../src/log.ts';
 import { createBoundedServer } from '../../src/net/http-bounds.ts';
+import { listenError } from '../../src/net/listen-error.ts';
 import { verifySlackSignature } from './verify.ts';
 
 /**
@@ -97,8 +98,13 @@ export function createHttpReceiver(options: HttpReceiverOptions): SlackHttpRecei
             if (!res.headersSent) reply(res, 500);
           });
         }, options.logger);
-        created.once('error', reject);
-        created.listen({ port: port ?? options.port, host: options.host }, () => {
+        const listenPort = port ?? options.port;
+        created.once('error', (error) =>
+          reject(
+            listenError(error, { variable: 'SLACK_PORT', port: listenPort, host: options.host ?? '0.0.0.0' }),
+          ),
+        );
+        created.listen({ port: listenPort, host: options.host }, () => {
           server = created;
           resolve(created);
         });

@@ -11,6 +11,8 @@ import type { PrepareOptions } from '../ingest/index.ts';
 import type { Logger } from '../log.ts';
 import { createBoundedServer, throttledWarn } from '../net/http-bounds.ts';
 import { bearerToken, hostServed, isLoopbackAddress, secretMatches } from '../net/http-guard.ts';
+import { listenError } from '../net/listen-error.ts';
+import { watchEngineDown } from './engine-wait.ts';
 import type { Metrics } from './metrics.ts';
 import { createOpsRoutes } from './ops.ts';
 import { parseJsonBody, parseMultipartBody, type VisualQaInput } from './visualqa-input.ts';
@@ -55,6 +57,7 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   ENGINE_UNAVAILABLE: 503,
   ENGINE_RATE_LIMITED: 503,
   ENGINE_OUT_OF_MEMORY: 503,
+  ENGINE_CRASHED: 503,
   ENGINE_MODEL_MISSING: 503,
   ENGINE_ERROR: 502,
   MODEL_OUTPUT_INVALID: 502,
@@ -118,7 +121,8 @@ export function checkApiExposure(config: Config, host: string): void {
 
 export async function startApiServer(
   deps: ApiServerDeps,
-  listen: { port: number; host: string },
+  /** `variable` names the setting the port came from, for a PORT_IN_USE message (default API_PORT). */
+  listen: { port: number; host: string; variable?: string },
 ): Promise<ApiServer> {
   checkApiExposure(deps.config, listen.host);
   const logger = deps.logger.child({ component: 'api' });
@@ -184,10 +188,12 @@ export async function startApiServer(
       maxSide: deps.config.MAX_IMAGE_SIZE,
       maxBytes: maxFileBytes,
       burnedInText: deps.config.BURNED_IN_TEXT,
+      source: 'api',
     };
     dispatched.add(req);
     let prepared: PreparedImage | undefined;
-    const result = await deps.dispatcher.schedule(
+    const watch = watchEngineDown(deps.dispatcher, deps.config.API_WAIT_S, () => deps.config.API_WAIT_S);
+    const scheduled = deps.dispatcher.schedule(
       {
         id,
         userId: 'api',
@@ -206,6 +212,16 @@ export async function startApiServer(
       },
       controller.signal,
     );
+    let result: InferenceResult;
+    try {
+      result = await Promise.race([scheduled, watch.expired]);
+    } catch (error) {
+      // Waited API_WAIT_S for a down engine: the queued read is withdrawn, the caller gets 503.
+      controller.abort();
+      throw error;
+    } finally {
+      watch.stop();
+    }
     sendJson(res, 200, toVisualQaResponse(result, prepared));
   };
 
@@ -261,7 +277,11 @@ export async function startApiServer(
     void handle(req, res);
   }, logger);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error) =>
+      reject(
+        listenError(error, { variable: listen.variable ?? 'API_PORT', port: listen.port, host: listen.host }),
+      ),
+    );
     server.listen(listen.port, listen.host, () => resolve());
   });
   const address = server.address() as AddressInfo;

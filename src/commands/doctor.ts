@@ -5,6 +5,7 @@ import type { Config } from '../config.ts';
 import type { DoctorCheck } from '../engine/doctor-check.ts';
 import { AppError } from '../errors.ts';
 import { checkConsoleExposure } from '../net/http-guard.ts';
+import { checkTeams } from './doctor-teams.ts';
 import type { CommandIO } from './output.ts';
 
 export interface DoctorDeps {
@@ -99,7 +100,13 @@ export async function checkOpenAiEngine(config: Config, deps: DoctorDeps = {}): 
   const served = (body?.data ?? []).map((model) => String(model.id));
   const reachable: DoctorCheck = { name: 'engine', ok: true, detail: `model server reachable at ${base}` };
   if (served.includes(config.ENGINE_MODEL)) {
-    return [reachable, { name: 'model', ok: true, detail: `serves ${config.ENGINE_MODEL}` }];
+    const { checkConfidenceProbes } = await import('../engine/openai/probe-check.ts');
+    const probes = await checkConfidenceProbes(config, deps);
+    return [
+      reachable,
+      { name: 'model', ok: true, detail: `serves ${config.ENGINE_MODEL}` },
+      { name: 'confidence', ...probes },
+    ];
   }
   return [
     reachable,
@@ -214,6 +221,7 @@ export async function runDoctor(config: Config, io: CommandIO, deps: DoctorDeps 
   checks.push(await checkDataDir(config));
   checks.push(...(await engineChecks[config.ENGINE](config, deps)));
   checks.push(...checkCredentials(config));
+  checks.push(...(await checkTeams(config, deps)));
   checks.push(checkConsoleAccess(config));
   for (const check of checks) {
     io.out(`${check.ok ? '✓' : '✗'} ${check.name}: ${check.detail}`);

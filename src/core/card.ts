@@ -26,6 +26,7 @@ export function toReadCard(
       ...(finding.confidence.grounded !== undefined ? { grounded: finding.confidence.grounded } : {}),
       ...(finding.characteristics ? { characteristics: finding.characteristics } : {}),
     })),
+    ...(result.omittedFindings ? { omittedFindings: result.omittedFindings } : {}),
     recommendations: [...result.recommendations],
     ...(result.imageQuality !== undefined ? { imageQuality: result.imageQuality } : {}),
     model: result.model,

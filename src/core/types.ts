@@ -153,6 +153,8 @@ export interface ReadCard {
   urgency: Urgency;
   impression: string;
   findings: ReadCardFinding[];
+  /** Findings the model listed beyond the maximum and quickread left out (the least confident). */
+  omittedFindings?: number;
   recommendations: string[];
   imageQuality?: string;
   model: string;
@@ -196,6 +198,8 @@ export interface InferenceResult {
   latencyMs: number;
   /** Set when the out-of-memory ladder had to shrink the image; the size actually sent. */
   downscaled?: { width: number; height: number; tokens: number };
+  /** Findings the model listed beyond the schema's maximum, left out (the least confident). */
+  omittedFindings?: number;
 }
 
 export interface Turn {

@@ -137,3 +137,11 @@ describe('console renderer', () => {
     expect(html).toContain('<p class="window">Display window: automatic window (C 50, W 300)</p>');
   });
 });
+
+describe('console render: findings left out', () => {
+  it('says how many less confident findings the model listed beyond the maximum', () => {
+    const { html } = renderMessage({ kind: 'read', card: card({ omittedFindings: 18 }) });
+    expect(html).toContain('18 less confident findings were left out');
+    expect(renderMessage({ kind: 'read', card: card() }).html).not.toContain('left out');
+  });
+});
