@@ -106,7 +106,7 @@ function renderFinding(finding: ReadCardFinding): string {
     `<meter class="bar" min="0" max="100" value="${pct}" aria-hidden="true"></meter>`,
     meta ? `<div class="f-meta">${meta}</div>` : '',
     finding.characteristics ? `<div class="f-char">${escapeHtml(finding.characteristics)}</div>` : '',
-    `<details class="f-src"><summary>${escapeHtml(confidenceSourceWords(finding.confidenceSource, finding.calibrated))}</summary>`,
+    `<details class="f-src"><summary>${escapeHtml(confidenceSourceWords(finding.confidenceSource, finding.calibrated, finding.calibratedOn))}</summary>`,
     `<p>${escapeHtml(confidenceExplanation(finding.confidenceSource, finding.calibrated))}</p></details>`,
     ungrounded,
     '</li>',

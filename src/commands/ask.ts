@@ -110,6 +110,7 @@ export function askJson(result: InferenceResult, image: PreparedImage) {
         band: confidenceBand(finding.confidence.value),
         source: finding.confidence.source,
         calibrated: finding.confidence.calibrated,
+        calibratedOn: finding.confidence.calibratedOn ?? null,
         grounded: finding.confidence.grounded ?? null,
       },
     })),

@@ -23,8 +23,9 @@ const sourceWords: Record<ConfidenceSource, string> = {
 };
 
 /** "model probability · not calibrated": where the number came from, in words. */
-export function confidenceSourceWords(source: ConfidenceSource, calibrated: boolean): string {
-  return `${sourceWords[source]} · ${calibrated ? 'calibrated on local cases' : 'not calibrated'}`;
+export function confidenceSourceWords(source: ConfidenceSource, calibrated: boolean, cases?: number): string {
+  const on = cases ? `calibrated on ${cases} local cases` : 'calibrated on local cases';
+  return `${sourceWords[source]} · ${calibrated ? on : 'not calibrated'}`;
 }
 
 /** "high (87%)": the band first, the percentage second. */
@@ -46,9 +47,11 @@ export const bandLegend = 'low < 40%, moderate 40–69%, high ≥ 70%';
  * (low < 40%…)"), for Slack's context line and Discord's footer; undefined without findings.
  */
 export function confidenceLegend(
-  findings: ReadonlyArray<{ confidenceSource: ConfidenceSource; calibrated: boolean }>,
+  findings: ReadonlyArray<{ confidenceSource: ConfidenceSource; calibrated: boolean; calibratedOn?: number }>,
 ): string | undefined {
-  const sources = [...new Set(findings.map((f) => confidenceSourceWords(f.confidenceSource, f.calibrated)))];
+  const sources = [
+    ...new Set(findings.map((f) => confidenceSourceWords(f.confidenceSource, f.calibrated, f.calibratedOn))),
+  ];
   return sources.length ? `Confidence: ${sources.join('; ')} (${bandLegend})` : undefined;
 }
 
