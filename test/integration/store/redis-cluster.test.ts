@@ -9,6 +9,7 @@ import { silentLogger } from '../../../src/log.ts';
 import { openRedisStore } from '../../../src/store/redis/index.ts';
 import { dropPrefix, redisTestUrl, testPrefix } from '../../helpers/redis.ts';
 import { contractJob } from '../../helpers/store-contract.ts';
+import { request, setupBot } from '../../unit/core/setup.ts';
 
 /** STORE=redis as several processes use it: shared claims, TTL retention, Redis going away. */
 const url = await redisTestUrl();
@@ -125,6 +126,32 @@ describe.skipIf(url === undefined)('STORE=redis across processes', () => {
       expect(isAppError(claim, 'STORE_UNAVAILABLE')).toBe(true);
     } finally {
       await store.close();
+      await proxy.close();
+    }
+  });
+
+  it('has the bot refuse a request with STORE_UNAVAILABLE, not take it, while Redis is away', async () => {
+    const proxy = await tcpProxy(new URL(url!));
+    const store = await openRedisStore(dir, {
+      logger: silentLogger,
+      url: `redis://127.0.0.1:${proxy.port}`,
+      prefix,
+      retentionMs: 3600_000,
+    });
+    const bot = await setupBot({ store, dataDir: dir });
+    try {
+      expect(await bot.core.handle(request())).toMatchObject({ kind: 'accepted' });
+      await proxy.cut();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const refused = (await bot.core.handle(request())) as {
+        kind: string;
+        code?: string;
+        reply?: { text?: string };
+      };
+      expect(refused).toMatchObject({ kind: 'refused', code: 'STORE_UNAVAILABLE' });
+      expect(refused.reply?.text).toMatch(/shared storage .* not reachable/);
+    } finally {
+      await bot.close(false);
       await proxy.close();
     }
   });
