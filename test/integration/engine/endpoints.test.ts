@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createMetrics } from '../../../src/api/metrics.ts';
 import { runDoctor } from '../../../src/commands/doctor.ts';
 import { loadConfig } from '../../../src/config.ts';
 import type { InferenceResult } from '../../../src/core/types.ts';
@@ -106,6 +107,14 @@ describe('several GPU endpoints (ENGINE_URLS)', () => {
     const endpoints = d.stats().endpoints!;
     expect(endpoints.map((endpoint) => endpoint.up)).toEqual([false, true]);
     expect(d.stats().engineUp).toBe(true);
+    // Per-endpoint metrics name each server by its label.
+    const metrics = createMetrics(d, { processMetrics: false });
+    const text = await metrics.text();
+    metrics.close();
+    expect(text).toContain(`quickread_engine_up{endpoint="${labels[0]}"} 0`);
+    expect(text).toContain(`quickread_engine_up{endpoint="${labels[1]}"} 1`);
+    expect(text).toContain(`quickread_engine_in_flight{endpoint="${labels[1]}"} 0`);
+    expect(text).toContain(`quickread_engine_concurrency{endpoint="${labels[0]}"} 1`);
   });
 
   it('brings an endpoint back into the rotation when its health returns', async () => {
