@@ -99,6 +99,14 @@ export interface PreparedImage {
   source: ImageSourceInfo;
 }
 
+/** One image of a study as the model sees it, with the line that tells the model which it is. */
+export interface StudyImage extends PreparedImage {
+  /** "Image 2 of 3: lateral view, CR": from allow-listed facts, the slice and the window only. */
+  label: string;
+  /** Set when the study compares with a prior image from the same thread. */
+  role?: 'current' | 'prior';
+}
+
 export interface ImageSourceInfo {
   kind: 'dicom' | 'png' | 'jpeg' | 'webp' | 'tiff';
   rows: number;
@@ -155,6 +163,11 @@ export interface Turn {
 
 export interface InferenceInput {
   image: PreparedImage;
+  /**
+   * Several images read together (views, key slices, windows, a prior), in order and labelled, within
+   * one token budget (issue 17). When present, `image` is its first image.
+   */
+  study?: StudyImage[];
   question: string;
   /** Earlier turns of the thread, oldest first. */
   history: Turn[];
