@@ -154,6 +154,17 @@ export interface InferenceResult {
   latencyMs: number;
   /** Set when the out-of-memory ladder had to shrink the image; the size actually sent. */
   downscaled?: { width: number; height: number; tokens: number };
+  /** A study read: each image as the model saw it, in order (after any out-of-memory shrinking). */
+  images?: StudyImageSummary[];
+}
+
+/** What a result says about each image of a study (`ask --json`, the API, batch results). */
+export interface StudyImageSummary {
+  label: string;
+  width: number;
+  height: number;
+  tokens: number;
+  window: { center: number; width: number; source: WindowSource; preset?: string };
 }
 
 export interface Turn {

@@ -6,6 +6,7 @@ import type {
   InferenceInput,
   InferenceResult,
   PreparedImage,
+  StudyImage,
 } from '../../core/types.ts';
 import { AppError, isAppError } from '../../errors.ts';
 import { loadTables } from '../confidence/calibration.ts';
@@ -23,7 +24,9 @@ import { looksLikeLoop } from '../loop.ts';
 import { findingsJsonSchema, type ModelRead, parseModelRead } from '../output.ts';
 import { PROMPT_VERSION, type PromptSet, renderPrompt } from '../prompts.ts';
 import { buildResult, type CalibrationTables, logRead } from '../result.ts';
-import { type ChatMessage, probeMessages, readMessages } from './messages.ts';
+import { montageImage, studyOf, summarizeStudy } from '../study.ts';
+import { withStudyLadder } from '../study-ladder.ts';
+import { type ChatMessage, probeMessages, type ReadSubject, readMessages } from './messages.ts';
 
 /**
  * The OpenAI-compatible engine (vLLM, SGLang, Ollama, LM Studio, llama.cpp server): POST
@@ -116,7 +119,7 @@ export function createOpenAiEngine(config: Config, deps: EngineDeps): Engine {
 
   /** One structured read: a loop is retried once with a stronger penalty, bad JSON is repaired once. */
   const structuredRead = async (
-    image: PreparedImage,
+    image: ReadSubject,
     input: InferenceInput,
     signal: AbortSignal,
   ): Promise<{ read: ModelRead; usage: Completion['usage'] }> => {
@@ -162,7 +165,12 @@ export function createOpenAiEngine(config: Config, deps: EngineDeps): Engine {
     }
   };
 
-  const probe = async (png: Buffer, finding: string, signal: AbortSignal): Promise<number | undefined> => {
+  type ProbeImages = Buffer | Array<{ png: Buffer; label: string }>;
+  const probe = async (
+    png: ProbeImages,
+    finding: string,
+    signal: AbortSignal,
+  ): Promise<number | undefined> => {
     const answer = await complete(
       {
         model,
@@ -179,15 +187,31 @@ export function createOpenAiEngine(config: Config, deps: EngineDeps): Engine {
     return answer.top ? yesProbability(answer.top) : undefined;
   };
 
-  /** Probe every finding on the image and on a blank one of the same size, concurrently. */
-  const probeAll = async (image: PreparedImage, read: ModelRead, signal: AbortSignal) => {
+  const blankOf = (image: PreparedImage) => {
+    const channels = image.png[25] === 0 || image.png[25] === 4 ? 1 : 3; // PNG IHDR colour type
+    return blankPng(image.width, image.height, channels);
+  };
+
+  /**
+   * Probe every finding on the image and on a blank one of the same size, concurrently. A study is
+   * probed whole: every image, then every image blanked, each under its label.
+   */
+  const probeAll = async (image: PreparedImage | StudyImage[], read: ModelRead, signal: AbortSignal) => {
     if (read.findings.length === 0 || logprobsSupported === false) {
       return read.findings.map((): Confidence | undefined => undefined);
     }
-    const channels = image.png[25] === 0 || image.png[25] === 4 ? 1 : 3; // PNG IHDR colour type
-    const blank = await blankPng(image.width, image.height, channels);
+    let real: ProbeImages;
+    let blank: ProbeImages;
+    if (Array.isArray(image)) {
+      real = image.map((one) => ({ png: one.png, label: one.label }));
+      const blanks = await Promise.all(image.map(blankOf));
+      blank = image.map((one, i) => ({ png: blanks[i]!, label: one.label }));
+    } else {
+      real = image.png;
+      blank = await blankOf(image);
+    }
     const tasks = read.findings.flatMap((finding) => [
-      { png: image.png, text: describeFinding(finding) },
+      { png: real, text: describeFinding(finding) },
       { png: blank, text: describeFinding(finding) },
     ]);
     try {
@@ -197,13 +221,81 @@ export function createOpenAiEngine(config: Config, deps: EngineDeps): Engine {
       // Probes refine confidence; a failed probe must not fail a read that already succeeded.
       if (isAppError(error, 'CANCELLED')) throw error;
       // A server that rejects logprobs/top_logprobs (HTTP 400) will keep rejecting them: stop probing it.
-      if (isAppError(error, 'ENGINE_ERROR') && error.details.status === 400) logprobsSupported = false;
+      if (isAppError(error, 'ENGINE_ERROR') && error.details.status === 400 && !error.details.imageLimit) {
+        logprobsSupported = false;
+      }
       deps.logger.warn(
         { code: isAppError(error) ? error.code : 'unknown' },
         'confidence probes failed; using model-stated',
       );
       return read.findings.map(() => undefined);
     }
+  };
+
+  const ladderDeps = (signal: AbortSignal) => ({
+    logger: deps.logger,
+    signal,
+    ...(deps.floorPx ? { floorPx: deps.floorPx } : {}),
+  });
+
+  /** Learned from a server's refusal: how many images it takes in one request (--limit-mm-per-prompt). */
+  let serverImageLimit: number | undefined;
+
+  /** The study tiled into one labelled picture, for a server that takes fewer images than it has. */
+  const montageRead = async (images: StudyImage[], input: InferenceInput, signal: AbortSignal) => {
+    const side = Math.max(...images.map((image) => Math.max(image.width, image.height)));
+    const montage = await montageImage(images, Math.max(side, config.MAX_IMAGE_SIZE));
+    return { ...(await structuredRead({ montage, images }, input, signal)), montage };
+  };
+
+  /**
+   * Several images in one request (issue 17): every image_url part after its label. A server started
+   * with a lower --limit-mm-per-prompt gets the study as one labelled montage instead, so nothing
+   * posted goes unread (doctor says how to raise the limit).
+   */
+  const inferStudy = async (
+    study: StudyImage[],
+    input: InferenceInput,
+    signal: AbortSignal,
+    startedAt: number,
+  ) => {
+    type StudyRead = { read: ModelRead; usage: Completion['usage']; montage?: PreparedImage };
+    const attempt = async (images: StudyImage[]): Promise<StudyRead> => {
+      if (serverImageLimit !== undefined && images.length > serverImageLimit) {
+        return montageRead(images, input, signal);
+      }
+      try {
+        return await structuredRead(images, input, signal);
+      } catch (error) {
+        const limit = isAppError(error, 'ENGINE_ERROR') ? error.details.imageLimit : undefined;
+        if (typeof limit !== 'number' || limit < 1) throw error;
+        serverImageLimit = limit;
+        deps.logger.warn(
+          { images: images.length, limit },
+          'server takes fewer images per request; sending a montage',
+        );
+        return montageRead(images, input, signal);
+      }
+    };
+    const outcome = await withStudyLadder(study, attempt, ladderDeps(signal));
+    // Probes look at what the read looked at: the images, or the montage that stood in for them.
+    const probed = outcome.value.montage ?? outcome.images;
+    const confidences = await probeAll(probed, outcome.value.read, signal);
+    const tokens = outcome.images.reduce((sum, image) => sum + image.tokens, 0);
+    const result = buildResult({
+      read: outcome.value.read,
+      confidences,
+      tables: await tables!,
+      engineId: 'openai',
+      model,
+      promptVersion: PROMPT_VERSION,
+      image: { ...outcome.images[0]!, tokens },
+      usage: outcome.value.usage,
+      startedAt,
+      now: deps.clock(),
+      ...(outcome.downscaled ? { downscaled: outcome.downscaled } : {}),
+    });
+    return logRead(deps.logger, { ...result, images: summarizeStudy(outcome.images) });
   };
 
   return {
@@ -228,11 +320,13 @@ export function createOpenAiEngine(config: Config, deps: EngineDeps): Engine {
       const startedAt = deps.clock();
       await ensureModel(signal);
       tables ??= loadTables(deps.dataDir, model, PROMPT_VERSION);
-      const outcome = await withImageLadder(input, (image) => structuredRead(image, input, signal), {
-        logger: deps.logger,
-        signal,
-        ...(deps.floorPx ? { floorPx: deps.floorPx } : {}),
-      });
+      const study = studyOf(input);
+      if (study) return inferStudy(study, input, signal, startedAt);
+      const outcome = await withImageLadder(
+        input,
+        (image) => structuredRead(image, input, signal),
+        ladderDeps(signal),
+      );
       const confidences = await probeAll(outcome.image, outcome.value.read, signal);
       const result = buildResult({
         read: outcome.value.read,
