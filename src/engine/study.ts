@@ -36,17 +36,13 @@ export function studyFacts(images: readonly StudyImage[], tiled = false): string
     .join('\n');
 }
 
-export function studyTurn(
-  prompts: PromptSet,
-  images: readonly StudyImage[],
-  question: string,
-  tiled = false,
-): string {
+/** What the model is told about the study before the question: how many images, how laid out, a prior. */
+export function studyText(prompts: PromptSet, images: readonly StudyImage[], tiled = false): string {
   const prior = images.findIndex((image) => image.role === 'prior');
   const current = images.findIndex((image) => image.role !== 'prior');
   const comparison =
     prior >= 0
-      ? `Image ${prior + 1} is a prior image of the same patient, posted earlier in this thread (its date is not known). Compare image ${current + 1} (current) with it and describe interval change: new, resolved, larger, smaller or unchanged.\n`
+      ? `Image ${prior + 1} is a prior image of the same patient, posted earlier in this thread (its date is not known). Compare image ${current + 1} (current) with it and describe interval change: new, resolved, larger, smaller or unchanged.`
       : '';
   return renderPrompt(prompts, 'study', {
     count: String(images.length),
@@ -54,8 +50,22 @@ export function studyTurn(
       ? 'are tiled in the attached picture, left to right and top to bottom, each under its label, and'
       : 'attached above, each after its label,',
     comparison,
-    question,
-  });
+  }).trim();
+}
+
+/**
+ * For an engine that takes one image (visualqa, onnx): the study's montage stands in as the image.
+ * The refit hook is dropped, so the out-of-memory ladder shrinks the montage: the whole study at once.
+ */
+export async function asMontage(
+  input: InferenceInput,
+  maxSide: number,
+): Promise<{ input: InferenceInput; images?: StudyImage[] }> {
+  const images = studyOf(input);
+  if (!images) return { input };
+  const side = Math.max(maxSide, ...images.map((image) => Math.max(image.width, image.height)));
+  const { refit: _refit, ...rest } = input;
+  return { input: { ...rest, image: await montageImage(images, side) }, images };
 }
 
 /** One picture of the whole study, for an engine that takes a single image (visualqa, onnx). */

@@ -6,6 +6,7 @@ import type {
   InferenceInput,
   InferenceResult,
   PreparedImage,
+  StudyImage,
 } from '../../core/types.ts';
 import { AppError, isAppError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
@@ -17,6 +18,7 @@ import { probeMessages, readMessages } from '../openai/messages.ts';
 import { type ModelRead, parseModelRead } from '../output.ts';
 import { defaultPrompts, PROMPT_VERSION, type PromptSet, renderPrompt } from '../prompts.ts';
 import { buildResult, type CalibrationTables, logRead } from '../result.ts';
+import { asMontage, summarizeStudy } from '../study.ts';
 import { tokenConfidences } from './confidence.ts';
 import { manifestRepo } from './files.ts';
 import { type Generation, loadRuntime, type OnnxRuntime } from './runtime.ts';
@@ -93,9 +95,16 @@ export async function createOnnxEngine(config: Config, deps: OnnxEngineDeps): Pr
     'onnx engine ready',
   );
 
-  const structuredRead = async (image: PreparedImage, input: InferenceInput, signal: AbortSignal) => {
+  const structuredRead = async (
+    image: PreparedImage,
+    input: InferenceInput,
+    signal: AbortSignal,
+    study?: StudyImage[],
+  ) => {
     const temperature = input.temperature ?? config.TEMPERATURE;
-    const messages = readMessages(prompts, image, input.question, input.history);
+    // The runtime feeds one image: a study arrives as one labelled montage (issue 17).
+    const subject = study ? { montage: image, images: study } : image;
+    const messages = readMessages(prompts, subject, input.question, input.history);
     const usage = { prompt: 0, completion: 0 };
     let current = messages;
     let loopRetried = false;
@@ -186,11 +195,16 @@ export async function createOnnxEngine(config: Config, deps: OnnxEngineDeps): Pr
         if (signal.aborted) throw new AppError('CANCELLED', 'read cancelled before it started');
         const startedAt = clock();
         tables ??= loadTables(config.DATA_DIR, model, PROMPT_VERSION);
-        const outcome = await withImageLadder(input, (image) => structuredRead(image, input, signal), {
-          logger: deps.logger,
-          signal,
-          ...(deps.floorPx ? { floorPx: deps.floorPx } : {}),
-        });
+        const { input: single, images: study } = await asMontage(input, config.MAX_IMAGE_SIZE);
+        const outcome = await withImageLadder(
+          single,
+          (image) => structuredRead(image, single, signal, study),
+          {
+            logger: deps.logger,
+            signal,
+            ...(deps.floorPx ? { floorPx: deps.floorPx } : {}),
+          },
+        );
         const { read, usage, answer } = outcome.value;
         const probed = await probeAll(outcome.image, read, signal);
         const fromTokens = tokenConfidences(answer.tokens, read);
@@ -207,7 +221,7 @@ export async function createOnnxEngine(config: Config, deps: OnnxEngineDeps): Pr
           now: clock(),
           ...(outcome.downscaled ? { downscaled: outcome.downscaled } : {}),
         });
-        return logRead(deps.logger, result);
+        return logRead(deps.logger, study ? { ...result, images: summarizeStudy(study) } : result);
       });
     },
     async close() {

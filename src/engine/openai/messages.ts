@@ -2,7 +2,7 @@ import type { PreparedImage, StudyImage, Turn } from '../../core/types.ts';
 import { chooseGuidance, knownFacts } from '../facts.ts';
 import { schemaForPrompt } from '../output.ts';
 import { type PromptSet, renderPrompt } from '../prompts.ts';
-import { studyFacts, studyTurn } from '../study.ts';
+import { studyFacts, studyText } from '../study.ts';
 
 /**
  * OpenAI chat messages for a read or a follow-up. The image rides in the first user turn as a base64
@@ -116,7 +116,7 @@ export function readMessages(
       {
         type: 'text',
         text: study
-          ? studyTurn(prompts, study.images, text, study.tiled)
+          ? `${studyText(prompts, study.images, study.tiled)}\n\n${renderPrompt(prompts, 'read', { question: text })}`
           : renderPrompt(prompts, 'read', { question: text }),
       },
     ],

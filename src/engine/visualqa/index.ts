@@ -6,6 +6,7 @@ import type {
   InferenceInput,
   InferenceResult,
   PreparedImage,
+  StudyImage,
 } from '../../core/types.ts';
 import { AppError, isAppError } from '../../errors.ts';
 import { loadTables } from '../confidence/calibration.ts';
@@ -16,6 +17,7 @@ import { boundHistory, systemPrompt } from '../openai/messages.ts';
 import { type ModelRead, modelReadSchema, parseModelRead } from '../output.ts';
 import { PROMPT_VERSION, renderPrompt } from '../prompts.ts';
 import { buildResult, type CalibrationTables, clamp, logRead } from '../result.ts';
+import { asMontage, studyText, summarizeStudy } from '../study.ts';
 import { parseFreeText } from './parse-text.ts';
 
 /**
@@ -62,10 +64,22 @@ export function createVisualQaEngine(config: Config, deps: EngineDeps): Engine {
   const healthUrl = `${url.replace(/\/v1\/visualqa$/, '')}/healthz`;
   let tables: Promise<CalibrationTables> | undefined;
 
-  const ask = async (image: PreparedImage, input: InferenceInput, signal: AbortSignal) => {
+  const ask = async (
+    image: PreparedImage,
+    input: InferenceInput,
+    signal: AbortSignal,
+    study?: StudyImage[],
+  ) => {
     const firstQuestion = input.history.find((turn) => turn.role === 'user')?.text ?? input.question;
+    const system = systemPrompt(
+      deps.prompts,
+      image,
+      firstQuestion,
+      study ? { images: study, tiled: true } : undefined,
+    );
     const question = renderPrompt(deps.prompts, 'visualqa', {
-      instructions: systemPrompt(deps.prompts, image, firstQuestion),
+      // The service takes one image: a study arrives as one labelled montage (issue 17).
+      instructions: study ? `${system}\n\n${studyText(deps.prompts, study, true)}` : system,
       question: `${historyText(input)}${input.question}`,
     });
     const body = {
@@ -108,7 +122,8 @@ export function createVisualQaEngine(config: Config, deps: EngineDeps): Engine {
     async infer(input: InferenceInput, signal: AbortSignal): Promise<InferenceResult> {
       const startedAt = deps.clock();
       tables ??= loadTables(deps.dataDir, config.ENGINE_MODEL, PROMPT_VERSION);
-      const outcome = await withImageLadder(input, (image) => ask(image, input, signal), {
+      const { input: single, images: study } = await asMontage(input, config.MAX_IMAGE_SIZE);
+      const outcome = await withImageLadder(single, (image) => ask(image, single, signal, study), {
         logger: deps.logger,
         signal,
         ...(deps.floorPx ? { floorPx: deps.floorPx } : {}),
@@ -132,7 +147,7 @@ export function createVisualQaEngine(config: Config, deps: EngineDeps): Engine {
         now: deps.clock(),
         ...(outcome.downscaled ? { downscaled: outcome.downscaled } : {}),
       });
-      return logRead(deps.logger, result);
+      return logRead(deps.logger, study ? { ...result, images: summarizeStudy(study) } : result);
     },
   };
 }

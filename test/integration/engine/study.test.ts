@@ -10,6 +10,7 @@ import { createEngine } from '../../../src/engine/index.ts';
 import { silentLogger } from '../../../src/log.ts';
 import { decodeImageRef } from '../../fakes/image-facts.ts';
 import { type FakeOpenAI, type FakeOpenAIOptions, startFakeOpenAI } from '../../fakes/openai-server.ts';
+import { visualqaKind } from './harness.ts';
 import { preparedImage } from './image.ts';
 
 let fake: FakeOpenAI | undefined;
@@ -186,5 +187,34 @@ describe('openai engine: a study in one request', () => {
       (r) => r.kind === 'other' && r.path.endsWith('/chat/completions'),
     ).length;
     expect(refusedAfter).toBe(refusedBefore);
+  });
+});
+
+describe('visualqa engine: a study as one labelled montage', () => {
+  it('sends one montage within MAX_IMAGE_SIZE naming every image, and shrinks it whole on out of memory', async () => {
+    const under = await visualqaKind.start();
+    try {
+      const images = await study([
+        'Image 1 of 3: PA view, CR',
+        'Image 2 of 3: left lateral view, CR',
+        'Image 3 of 3: PA view, CR',
+      ]);
+      const result = await under.engine.infer(input(images), AbortSignal.timeout(10_000));
+      const [sent] = under.readImages();
+      // Three tiles on a 2×2 grid of 512-px cells: the montage is 1024² (MAX_IMAGE_SIZE).
+      expect([sent!.width, sent!.height]).toEqual([1024, 1024]);
+      const question = under.readBodies()[0].question as string;
+      for (const image of images) expect(question).toContain(image.label);
+      expect(question).toMatch(/tiled in the attached picture/);
+      expect(result.images?.map((image) => image.label)).toEqual(images.map((image) => image.label));
+
+      await under.setMode('oom-above', 600);
+      const shrunk = await under.engine.infer(input(images), AbortSignal.timeout(10_000));
+      const last = under.readImages().at(-1)!;
+      expect(last.tokens).toBeLessThanOrEqual(600);
+      expect(shrunk.downscaled).toMatchObject({ width: last.width, height: last.height });
+    } finally {
+      await under.close();
+    }
   });
 });
