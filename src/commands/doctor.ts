@@ -3,6 +3,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
+import { checkStudyImages, limitMmPerPrompt } from './doctor-images.ts';
 import type { CommandIO } from './output.ts';
 
 /** One line of the doctor's report: what was checked, whether it holds, and how to fix it. */
@@ -22,10 +23,13 @@ export interface DoctorDeps {
 export function vllmCommand(config: Config): string {
   const port = safePort(config.ENGINE_URL) ?? 8000;
   const maxPixels = config.MAX_IMAGE_SIZE * config.MAX_IMAGE_SIZE;
+  // Image tokens (a study's budget, or one image at MAX_IMAGE_SIZE) + ~1,100 prompt + 1,500 answer +
+  // 2,048 history (README), rounded up to a power of two: 8192 by default, 16384 for 2048-px images.
+  const imageTokens = Math.max(config.STUDY_MAX_TOKENS, (config.MAX_IMAGE_SIZE / 32) ** 2);
+  const modelLen = 2 ** Math.ceil(Math.log2(Math.max(8192, imageTokens + 4650)));
   return [
     `vllm serve ${config.ENGINE_MODEL} --port ${port}`,
-    // Image tokens + prompt + answer + history (README): 8192 covers 1024-px images, 2048 px needs 16384.
-    `--max-model-len ${config.MAX_IMAGE_SIZE > 1024 ? 16384 : 8192} --limit-mm-per-prompt '{"image":1,"video":0}'`,
+    `--max-model-len ${modelLen} --limit-mm-per-prompt ${limitMmPerPrompt(config)}`,
     `--mm-processor-kwargs '{"max_pixels":${maxPixels}}' --gpu-memory-utilization 0.90`,
   ].join(' ');
 }
@@ -105,7 +109,8 @@ export async function checkOpenAiEngine(config: Config, deps: DoctorDeps = {}): 
   const served = (body?.data ?? []).map((model) => String(model.id));
   const reachable: DoctorCheck = { name: 'engine', ok: true, detail: `model server reachable at ${base}` };
   if (served.includes(config.ENGINE_MODEL)) {
-    return [reachable, { name: 'model', ok: true, detail: `serves ${config.ENGINE_MODEL}` }];
+    const model: DoctorCheck = { name: 'model', ok: true, detail: `serves ${config.ENGINE_MODEL}` };
+    return [reachable, model, await checkStudyImages(config, deps)];
   }
   return [
     reachable,
