@@ -186,3 +186,8 @@ export function toAppError(error: unknown, fallback: ErrorCode = 'INTERNAL'): Ap
 export function isAppError(error: unknown, code?: ErrorCode): error is AppError {
   return error instanceof AppError && (code === undefined || error.code === code);
 }
+
+/** A code string that came back through a reply (e.g. `OutboundMessage.code`) names one of ours. */
+export function isErrorCode(code: string | undefined): code is ErrorCode {
+  return code !== undefined && Object.hasOwn(errorCodes, code);
+}

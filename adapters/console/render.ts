@@ -1,9 +1,13 @@
 import {
+  cardNotes,
+  cardText,
   confidenceSourceLabel,
   type OutboundMessage,
   type ReadCard,
   type ReadCardFinding,
   type StatusState,
+  statusIcon,
+  statusText,
   urgencyBadge,
 } from '../../src/core/reply.ts';
 
@@ -48,30 +52,6 @@ export interface MessageView {
   state?: StatusState;
 }
 
-const statusText: Record<StatusState, (position?: number, etaSec?: number) => string> = {
-  received: () => 'Received — getting the image…',
-  queued: (position, etaSec) =>
-    `Queued${position ? ` #${position}` : ''}${etaSec !== undefined ? ` · about ${formatEta(etaSec)}` : ''}`,
-  'waiting-engine': (position) =>
-    `Waiting for the model server${position ? ` · queued #${position}` : ''} — nothing is read until it is back`,
-  preparing: () => 'Preparing the image (decode, window, de-identify)…',
-  reading: () => 'Reading…',
-};
-
-const statusIcon: Record<StatusState, string> = {
-  received: '👀',
-  queued: '⏳',
-  'waiting-engine': '⏸️',
-  preparing: '🛠️',
-  reading: '🔎',
-};
-
-export function formatEta(seconds: number): string {
-  if (seconds < 60) return `${Math.max(1, Math.round(seconds))} s`;
-  const minutes = Math.round(seconds / 60);
-  return `${minutes} min`;
-}
-
 export function renderMessage(message: OutboundMessage, extras: CardExtras = {}): MessageView {
   switch (message.kind) {
     case 'status':
@@ -79,7 +59,7 @@ export function renderMessage(message: OutboundMessage, extras: CardExtras = {})
         kind: 'status',
         jobId: message.jobId,
         state: message.state,
-        html: `<p class="status status-${message.state}"><span class="spin" aria-hidden="true">${statusIcon[message.state]}</span> ${escapeHtml(statusText[message.state](message.position, message.etaSec))}</p>`,
+        html: `<p class="status status-${message.state}"><span class="spin" aria-hidden="true">${statusIcon[message.state]}</span> ${escapeHtml(statusText(message.state, message.position, message.etaSec))}</p>`,
       };
     case 'read':
       return { kind: 'read', jobId: message.card.jobId, html: renderCard(message.card, extras) };
@@ -108,11 +88,11 @@ function findingMeta(finding: ReadCardFinding): string {
 
 function renderFinding(finding: ReadCardFinding): string {
   const pct = Math.max(0, Math.min(100, Math.round(finding.confidencePct)));
-  const source = `${confidenceSourceLabel[finding.confidenceSource]}${finding.calibrated ? ', calibrated' : ', uncalibrated'}`;
+  const source = `${confidenceSourceLabel[finding.confidenceSource]}, ${cardText.calibrated(finding.calibrated)}`;
   const meta = findingMeta(finding);
   const ungrounded =
     finding.grounded === false
-      ? '<span class="ungrounded" title="A blank-image probe gave the same answer: the image may not support this">not image-grounded</span>'
+      ? `<span class="ungrounded" title="A blank-image probe gave the same answer: the image may not support this">${cardText.notGrounded}</span>`
       : '';
   return [
     '<li class="finding">',
@@ -130,14 +110,11 @@ export function renderCard(card: ReadCard, extras: CardExtras = {}): string {
   const job = escapeHtml(card.jobId);
   const findings = card.findings.length
     ? `<ul class="findings">${card.findings.map(renderFinding).join('')}</ul>`
-    : '<p class="muted">No findings reported.</p>';
+    : `<p class="muted">${cardText.noFindings}</p>`;
   const recs = card.recommendations.length
-    ? `<section><h4>Recommendations</h4><ul class="recs">${card.recommendations.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul></section>`
+    ? `<section><h4>${cardText.recommendations}</h4><ul class="recs">${card.recommendations.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul></section>`
     : '';
-  const notes: string[] = [];
-  if (card.imageQuality) notes.push(`Image quality: ${escapeHtml(card.imageQuality)}`);
-  if (card.burnedInTextRedacted) notes.push('Text found in the image pixels was blacked out before reading.');
-  if (card.downscaled) notes.push('The image was downscaled to fit the model server’s memory.');
+  const notes = cardNotes(card).map(escapeHtml);
   const modelLine = [
     escapeHtml(card.model),
     `prompt ${escapeHtml(card.promptVersion)}`,
@@ -149,15 +126,15 @@ export function renderCard(card: ReadCard, extras: CardExtras = {}): string {
       ? `<figure class="preview"><img src="${escapeHtml(extras.previewUrl)}" alt="De-identified preview the model saw" loading="lazy"><figcaption>${escapeHtml(extras.previewCaption ?? 'De-identified preview — not for diagnostic use')}</figcaption></figure>`
       : '';
   const ack = card.acknowledgedBy
-    ? `<span class="acked">✓ Acknowledged by ${escapeHtml(extras.acknowledgedByName ?? 'a colleague')} · ${escapeHtml(shortTime(card.acknowledgedBy.at))}</span>`
-    : `<button type="button" class="btn ack" data-action="ack" data-job="${job}">Acknowledge</button>`;
+    ? `<span class="acked">✓ ${escapeHtml(cardText.acknowledgedBy(extras.acknowledgedByName ?? 'a colleague', shortTime(card.acknowledgedBy.at)))}</span>`
+    : `<button type="button" class="btn ack" data-action="ack" data-job="${job}">${cardText.acknowledge}</button>`;
   const votes = extras.votes ?? { up: 0, down: 0 };
   return [
     `<article class="card urgency-${card.urgency}" data-job="${job}">`,
     `<header class="headline"><span class="badge">${badge.emoji} ${escapeHtml(card.urgency.toUpperCase())}</span>`,
-    card.isFollowUp ? '<span class="tag">follow-up</span>' : '',
+    card.isFollowUp ? `<span class="tag">${cardText.followUp}</span>` : '',
     `<p class="impression">${escapeHtml(card.impression)}</p></header>`,
-    `<section><h4>Findings</h4>${findings}</section>`,
+    `<section><h4>${cardText.findings}</h4>${findings}</section>`,
     recs,
     notes.map((note) => `<p class="note">${note}</p>`).join(''),
     preview,

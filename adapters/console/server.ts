@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BotCore, HandleOutcome } from '../../src/core/adapter.ts';
 import type { OutboundMessage } from '../../src/core/reply.ts';
-import { AppError, toAppError } from '../../src/errors.ts';
+import { AppError, isErrorCode, toAppError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
 import type { UploadStore } from './download.ts';
 import {
@@ -146,48 +146,35 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
       // The message is already on the page: answer in its thread rather than leave it hanging.
       const appError = toAppError(error);
       deps.logger.error({ err: appError }, 'core refused a console message');
-      outcome = { kind: 'refused', code: appError.code, text: appError.userMessage };
+      outcome = {
+        kind: 'refused',
+        code: appError.code,
+        reply: { kind: 'error', code: appError.code, text: appError.userMessage },
+      };
     }
-    replyToOutcome(thread, outcome);
+    // The core posts statuses and cards itself; the console shows only what the core handed back.
+    if (outcome.reply) deps.postBot(thread, outcome.reply);
     sendJson(res, 202, { messageId, outcome: outcome.kind });
-  };
-
-  /** The core posts statuses and cards itself; the console only answers what the core handed back. */
-  const replyToOutcome = (thread: { channelId: string; threadId: string }, outcome: HandleOutcome) => {
-    if (outcome.kind === 'refused') {
-      deps.postBot(thread, { kind: 'error', code: outcome.code, text: outcome.text });
-    } else if (outcome.kind === 'ignored' && outcome.reason === 'no-image') {
-      deps.postBot(thread, {
-        kind: 'info',
-        title: 'Attach an image to start a read',
-        lines: [
-          'Drop a DICOM, PNG or JPEG here (or use 📎) and type your question.',
-          'Questions typed as a reply under a read are follow-ups about the same image.',
-        ],
-      });
-    }
   };
 
   const cardAction = async (res: ServerResponse, user: ConsoleUser, jobId: string, action: string) => {
     const core = deps.core();
     if (!core) throw new AppError('INTERNAL', 'console not started');
-    if (action === 'ack') {
-      const result = await core.acknowledge(jobId, user.userId);
-      if (!result)
-        throw new AppError('USAGE', 'ack of unknown job', { userMessage: 'That read is not known.' });
-      deps.state.updateCard(jobId, (card) => {
-        card.card = { ...card.card, acknowledgedBy: { userId: user.userId, at: result.at } };
-        card.extras.acknowledgedByName = user.name;
+    const kind = action === 'ack' ? 'acknowledge' : action === 'up' ? 'up' : 'down';
+    const outcome = await core.act({ kind, platform: 'console', jobId, userId: user.userId });
+    if (!outcome.done) {
+      const reply = outcome.reply?.kind === 'error' ? outcome.reply : undefined;
+      throw new AppError(isErrorCode(reply?.code) ? reply.code : 'USAGE', `console ${kind} refused`, {
+        ...(reply ? { userMessage: reply.text } : {}),
       });
-      sendJson(res, 200, { ok: true, at: result.at });
-      return;
     }
-    const vote = action === 'up' ? 'up' : 'down';
-    await core.feedback(jobId, user.userId, vote);
     deps.state.updateCard(jobId, (card) => {
-      card.voters.set(user.userId, vote);
+      if (kind === 'acknowledge') {
+        card.card = { ...card.card, acknowledgedBy: { userId: user.userId, at: outcome.at ?? '' } };
+        card.extras.acknowledgedByName = user.name;
+      } else card.voters.set(user.userId, kind);
     });
-    sendJson(res, 200, { ok: true });
+    sendJson(res, 200, { ok: true, ...(outcome.at ? { at: outcome.at } : {}) });
   };
 
   return async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -9,9 +9,8 @@ import {
   MessageType,
 } from 'discord.js';
 import type { BotCore, HandleOutcome } from '../../src/core/adapter.ts';
-import type { OutboundMessage } from '../../src/core/reply.ts';
+import { type OutboundMessage, plainText } from '../../src/core/reply.ts';
 import type { AttachmentRef, ThreadRef } from '../../src/core/types.ts';
-import { AppError, isAppError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
 import type { DiscordApi } from './api.ts';
 import type { InteractionRegistry } from './interactions.ts';
@@ -44,18 +43,7 @@ export interface InboundDeps {
   post(thread: ThreadRef, message: OutboundMessage): Promise<unknown>;
   clock(): number;
   logger: Logger;
-  /** ALLOWED_CHANNELS / ALLOWED_USERS for a channel and user (src/core/policy.ts). */
-  allowed(channelId: string, userId: string): boolean;
 }
-
-const HOW_TO: OutboundMessage = {
-  kind: 'info',
-  title: 'Attach an image',
-  lines: [
-    'Mention me in a message with an image or DICOM file attached, or use the /read command.',
-    'Discord has no business associate agreement: post de-identified or teaching images only.',
-  ],
-};
 
 function settle(outcome: HandleOutcome): string {
   return outcome.kind === 'ignored' ? `ignored:${outcome.reason}` : outcome.kind;
@@ -93,11 +81,14 @@ export async function onMessageCreate(
   const botId = deps.botUserId();
   const { thread, kind } = await threadOf(message, deps);
   const mentioned = mentionsUser(message, botId);
-  const hasImage = message.attachments.some(isLikelyImage);
-  const active = kind !== 'channel' && (await deps.core.isActiveThread('discord', thread));
-  if (!mentioned && !active && !(kind === 'dm' && hasImage)) return;
+  const addressed = mentioned || (kind === 'dm' && message.attachments.some(isLikelyImage));
+  // Anything else counts only as a follow-up in a thread or DM the core is reading (it checks).
+  if (!addressed && kind === 'channel') return;
 
-  const request = messageToRequest(message, thread, botId, new Date(deps.clock()).toISOString());
+  const request = {
+    ...messageToRequest(message, thread, botId, new Date(deps.clock()).toISOString()),
+    trigger: addressed ? ('mention' as const) : ('reply' as const),
+  };
   const replyTarget: ChannelTarget = { channelId: message.channel_id, replyTo: message.id };
   // Posts for a new read wait until its thread exists; the gate is set before the core sees the job.
   let resolveGate: ((target: ChannelTarget) => void) | undefined;
@@ -123,11 +114,7 @@ export async function onMessageCreate(
     return;
   }
   resolveGate?.(replyTarget);
-  if (outcome.kind === 'refused') {
-    await replyIn(thread, kind, replyTarget, { kind: 'error', code: outcome.code, text: outcome.text }, deps);
-  } else if (outcome.reason === 'no-image' && mentioned) {
-    await replyIn(thread, kind, replyTarget, HOW_TO, deps);
-  }
+  if (outcome.reply) await replyIn(thread, kind, replyTarget, outcome.reply, deps);
 }
 
 async function startThread(
@@ -177,26 +164,19 @@ export async function onInteractionCreate(interaction: APIInteraction, deps: Inb
   if (interaction.type === InteractionType.ApplicationCommand) {
     if (isReadCommand(interaction)) return onRead(interaction, deps);
     if (isHelpCommand(interaction)) {
-      // The same allow-list as reads: outside it, the command says so and shows nothing else.
-      const userId = interaction.member?.user.id ?? interaction.user?.id ?? '';
-      const allowed = deps.allowed(interaction.channel?.id ?? interaction.channel_id ?? '', userId);
       const [first] = renderOutbound(
-        allowed
-          ? deps.core.helpText('discord')
-          : {
-              kind: 'error',
-              code: 'NOT_ALLOWED',
-              text: new AppError('NOT_ALLOWED', '/quickread outside the allow-list').userMessage,
-            },
+        deps.core.command({
+          kind: 'help',
+          platform: 'discord',
+          channelId: interaction.channel?.id ?? interaction.channel_id ?? '',
+          userId: interaction.member?.user.id ?? interaction.user?.id ?? '',
+        }),
       );
       await deps.api.interactionCallback(
         interaction.id,
         interaction.token,
         InteractionResponseType.ChannelMessageWithSource,
-        {
-          ...forCreate(first!),
-          flags: MessageFlags.Ephemeral,
-        },
+        { ...forCreate(first!), flags: MessageFlags.Ephemeral },
       );
     }
     return;
@@ -264,9 +244,7 @@ async function onRead(
   }
   // Refused or nothing to read: the answer replaces "thinking…" and no thread is started for it.
   gate?.open({ channelId });
-  const reply: OutboundMessage =
-    outcome.kind === 'refused' ? { kind: 'error', code: outcome.code, text: outcome.text } : HOW_TO;
-  if (await context.deferred) await deps.post(request.thread, reply);
+  if (outcome.reply && (await context.deferred)) await deps.post(request.thread, outcome.reply);
 }
 
 async function onButton(interaction: APIMessageComponentInteraction, deps: InboundDeps): Promise<void> {
@@ -280,34 +258,22 @@ async function onButton(interaction: APIMessageComponentInteraction, deps: Inbou
     allowed_mentions: { ...NO_MENTIONS },
     flags: MessageFlags.Ephemeral,
   });
-  if (parsed.action === 'ack') {
+  const kind = parsed.action === 'ack' ? 'acknowledge' : parsed.action;
+  if (kind === 'acknowledge') {
     // Ack within 3 s (type 6 DEFERRED_UPDATE_MESSAGE); the core then re-renders the card through
     // update() with who acknowledged and when, and the button disabled.
     await deps.api.interactionCallback(id, token, InteractionResponseType.DeferredMessageUpdate);
-    const result = await deps.core.acknowledge(parsed.jobId, userId).catch((error: unknown) => {
-      deps.logger.warn({ err: error, eventId: id }, 'discord acknowledge failed');
-      return undefined;
-    });
-    if (!result)
-      await deps.api.followup(applicationId, token, privately('This read can no longer be acknowledged.'));
-    return;
   }
-  try {
-    await deps.core.feedback(parsed.jobId, userId, parsed.action);
-  } catch (error) {
-    const text = isAppError(error) ? error.userMessage : 'Your feedback could not be recorded.';
-    await deps.api.interactionCallback(
-      id,
-      token,
-      InteractionResponseType.ChannelMessageWithSource,
-      privately(text),
-    );
+  const outcome = await deps.core.act({ kind, platform: 'discord', jobId: parsed.jobId, userId });
+  if (!outcome.reply) return;
+  if (kind === 'acknowledge') {
+    await deps.api.followup(applicationId, token, privately(plainText(outcome.reply)));
     return;
   }
   await deps.api.interactionCallback(
     id,
     token,
     InteractionResponseType.ChannelMessageWithSource,
-    privately(`Thanks — your ${parsed.action === 'up' ? '👍' : '👎'} was recorded for this read.`),
+    privately(plainText(outcome.reply)),
   );
 }

@@ -12,7 +12,6 @@ import {
 } from 'discord.js';
 import type { Config } from '../../src/config.ts';
 import type { BotCore, ChatAdapter } from '../../src/core/adapter.ts';
-import { isAllowedIn } from '../../src/core/policy.ts';
 import type { AttachmentRef } from '../../src/core/types.ts';
 import { AppError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
@@ -95,7 +94,6 @@ export function createDiscordAdapter(config: Config, deps: DiscordAdapterDeps): 
   }
 
   const inbound: Omit<InboundDeps, 'core'> = {
-    allowed: (channelId, userId) => isAllowedIn(config, 'discord', channelId, userId),
     api,
     interactions,
     threadTargets,

@@ -1,4 +1,4 @@
-import type { OutboundMessage, StatusState } from '../../src/core/reply.ts';
+import { type OutboundMessage, statusLine } from '../../src/core/reply.ts';
 import { renderRead } from './read-card.ts';
 import { chunkText, clip, type DiscordBody, LIMITS, NO_MENTIONS, neutralise } from './text.ts';
 
@@ -13,31 +13,6 @@ export { chunkText, clip, type DiscordBody, LIMITS, NO_MENTIONS, neutralise } fr
 
 const INFO_COLOUR = 0x5865f2;
 const ERROR_COLOUR = 0x9e9e9e;
-
-function statusLine(state: StatusState, position?: number, etaSec?: number): string {
-  switch (state) {
-    case 'received':
-      return '👀 Received — getting the image ready.';
-    case 'queued': {
-      const where = position !== undefined ? ` #${position}` : '';
-      const eta = etaSec !== undefined ? ` · about ${formatDuration(etaSec)}` : '';
-      return `⏳ Queued${where}${eta}`;
-    }
-    case 'waiting-engine':
-      return '⏸️ Waiting for the model server to come back — your request stays in the queue.';
-    case 'preparing':
-      return '🛠️ Preparing the image (decode, window, de-identify)…';
-    case 'reading':
-      return '🔎 Reading…';
-  }
-}
-
-export function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s} s`;
-  const m = Math.round(s / 60);
-  return m < 60 ? `${m} min` : `${Math.floor(m / 60)} h ${m % 60} min`;
-}
 
 const PHI_EXPLANATION =
   'Discord has no business associate agreement, so quickread reads only de-identified or teaching images here. ' +
@@ -83,7 +58,7 @@ export function renderOutbound(message: OutboundMessage): DiscordBody[] {
     case 'status':
       return [
         {
-          content: statusLine(message.state, message.position, message.etaSec),
+          content: statusLine(message),
           embeds: [],
           components: [],
           allowed_mentions: { ...NO_MENTIONS },

@@ -2,7 +2,6 @@ import type { AddressInfo } from 'node:net';
 import { App, type Receiver } from '@slack/bolt';
 import type { Config } from '../../src/config.ts';
 import type { BotCore, ChatAdapter } from '../../src/core/adapter.ts';
-import { isAllowedIn } from '../../src/core/policy.ts';
 import { AppError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
 import { toBoltLogger } from './bolt-logger.ts';
@@ -148,7 +147,6 @@ export function createSlackAdapter(config: Config, deps: SlackAdapterDeps): Slac
     logger,
     notify: outbound.notifyPrivately,
     background,
-    allowed: (channelId, userId) => isAllowedIn(config, 'slack', channelId, userId),
   });
   return {
     platform: 'slack',

@@ -1,9 +1,12 @@
 import type { types } from '@slack/bolt';
 import {
+  cardNotes,
+  cardText,
   confidenceSourceLabel,
   type OutboundMessage,
   type ReadCard,
   type ReadCardFinding,
+  statusLine,
   urgencyBadge,
 } from '../../src/core/reply.ts';
 
@@ -79,19 +82,10 @@ const context = (texts: string[], blockId?: string): Block => ({
   ...(blockId ? { block_id: blockId } : {}),
 });
 
-const statusText: Record<string, (m: Extract<OutboundMessage, { kind: 'status' }>) => string> = {
-  received: () => '👀 received',
-  queued: (m) =>
-    `⏳ queued #${m.position ?? '?'}${m.etaSec !== undefined ? ` · about ${Math.max(1, Math.round(m.etaSec))} s` : ''}`,
-  'waiting-engine': () => '⏸️ waiting for the model server — your request stays in the queue',
-  preparing: () => '🖼️ preparing the image…',
-  reading: () => '🔍 reading…',
-};
-
 export function renderMessage(message: OutboundMessage): SlackRendered {
   switch (message.kind) {
     case 'status': {
-      const text = statusText[message.state]?.(message) ?? message.state;
+      const text = statusLine(message);
       return { text, blocks: [context([text], 'qr_status')] };
     }
     case 'read':
@@ -131,9 +125,9 @@ function findingLine(f: ReadCardFinding): string {
   if (where) parts.push(safeModelText(where));
   if (f.sizeMm !== undefined) parts.push(`${Math.round(f.sizeMm * 10) / 10} mm`);
   if (f.severity) parts.push(f.severity);
-  const source = `${confidenceSourceLabel[f.confidenceSource]}${f.calibrated ? ', calibrated' : ', uncalibrated'}`;
+  const source = `${confidenceSourceLabel[f.confidenceSource]}, ${cardText.calibrated(f.calibrated)}`;
   let line = `• ${parts.join(' · ')} — *${Math.round(f.confidencePct)}%* _(${source})_`;
-  if (f.grounded === false) line += ' ⚠️ _not image-grounded_';
+  if (f.grounded === false) line += ` ⚠️ _${cardText.notGrounded}_`;
   return line;
 }
 
@@ -160,22 +154,22 @@ function packLines(heading: string, lines: string[], budget: number): Block[] {
 export function renderReadCard(card: ReadCard): SlackRendered {
   const badge = urgencyBadge[card.urgency];
   const label = badge.label.charAt(0).toUpperCase() + badge.label.slice(1);
-  const impression = safeModelText(card.impression || 'No impression given.');
+  const impression = safeModelText(card.impression || cardText.noImpression);
   const head: Block[] = [
     {
       type: 'header',
       text: {
         type: 'plain_text',
-        text: truncate(`${badge.emoji} ${label}${card.isFollowUp ? ' · follow-up' : ''}`, LIMITS.headerText),
+        text: truncate(
+          `${badge.emoji} ${label}${card.isFollowUp ? ` · ${cardText.followUp}` : ''}`,
+          LIMITS.headerText,
+        ),
         emoji: true,
       },
     },
     section(`*Impression:* ${impression}`, 'qr_impression'),
   ];
-  const notices: string[] = [];
-  if (card.imageQuality) notices.push(`Image quality: ${safeModelText(card.imageQuality)}`);
-  if (card.downscaled) notices.push('The image was downscaled to fit the model server.');
-  if (card.burnedInTextRedacted) notices.push('Text found in the pixels was blacked out before the read.');
+  const notices = cardNotes(card).map(safeModelText);
   const tail: Block[] = [];
   if (notices.length > 0) tail.push(context(notices));
   tail.push(
@@ -193,13 +187,13 @@ export function renderReadCard(card: ReadCard): SlackRendered {
   const findings =
     card.findings.length > 0
       ? packLines(
-          '*Findings*',
+          `*${cardText.findings}*`,
           card.findings.map(findingLine),
           Math.max(1, budget - (recommendations.length ? 1 : 0) - 1),
         )
-      : [section('*Findings*\nNo findings reported.')];
+      : [section(`*${cardText.findings}*\n${cardText.noFindings}`)];
   const recs = recommendations.length
-    ? packLines('*Recommendations*', recommendations, Math.max(1, budget - findings.length))
+    ? packLines(`*${cardText.recommendations}*`, recommendations, Math.max(1, budget - findings.length))
     : [];
   const blocks = [...head, ...findings, ...recs, ...tail].slice(0, LIMITS.blocks);
   const text = truncate(
@@ -231,7 +225,7 @@ function acknowledgementBlocks(jobId: string, acknowledgedBy?: { userId: string;
     {
       type: 'actions',
       block_id: ACTIONS_BLOCK_ID,
-      elements: [button('Acknowledge', ACTION_IDS.acknowledge, jobId, 'primary'), ...feedback],
+      elements: [button(cardText.acknowledge, ACTION_IDS.acknowledge, jobId, 'primary'), ...feedback],
     },
   ];
 }
@@ -245,7 +239,7 @@ function ackContext(userId: string, at: string): Block {
   return {
     type: 'context',
     block_id: ACK_BLOCK_ID,
-    elements: [{ type: 'mrkdwn', text: `✔️ Acknowledged by ${who} · ${when}` }],
+    elements: [{ type: 'mrkdwn', text: `✔️ ${cardText.acknowledgedBy(who, when)}` }],
   };
 }
 

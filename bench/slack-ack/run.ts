@@ -42,12 +42,10 @@ const core: BotCore = {
     accepted += 1;
     return { kind: 'accepted', jobId: request.eventId, position: 1, etaSec: 1 };
   },
-  isActiveThread: async () => false,
-  acknowledge: async () => undefined,
-  feedback: async () => {},
-  cancel: async () => false,
+  act: async () => ({ done: false }),
+  react: async () => undefined,
+  command: () => ({ kind: 'info', title: 'help', lines: [] }),
   queueStatus: () => ({ queued: 0, running: 0, engineUp: true, etaSec: 0, model: 'm', promptVersion: 'p' }),
-  helpText: () => ({ kind: 'info', title: 'help', lines: [] }),
 };
 
 const adapter = createSlackAdapter(

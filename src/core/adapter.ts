@@ -29,12 +29,50 @@ export interface ChatAdapter {
   notifyPrivately?(thread: ThreadRef, userId: string, message: OutboundMessage): Promise<void>;
 }
 
-export type HandleOutcome =
+/**
+ * What became of a message. `reply`, when present, is what the sender should see now (a refusal, how
+ * to attach an image, "already on it"): adapters render it, privately where the platform can.
+ * Accepted work is answered later through post/update.
+ */
+export type HandleOutcome = (
   | { kind: 'accepted'; jobId: string; position: number; etaSec: number }
   | { kind: 'followup'; jobId: string; position: number; etaSec: number }
   | { kind: 'duplicate'; jobId?: string }
   | { kind: 'ignored'; reason: 'not-for-bot' | 'no-image' }
-  | { kind: 'refused'; code: string; text: string };
+  | { kind: 'refused'; code: string }
+) & { reply?: OutboundMessage };
+
+/** A button or reaction on a read card, or a withdrawal, by one user. */
+export interface CoreAction {
+  kind: 'acknowledge' | 'up' | 'down' | 'cancel';
+  platform: Platform;
+  jobId: string;
+  userId: string;
+}
+
+/** `done` false means refused or unknown; `reply` is what the presser should see (privately). */
+export interface ActionOutcome {
+  done: boolean;
+  /** When an acknowledgement was recorded (the first one, if it already was). */
+  at?: string;
+  reply?: OutboundMessage;
+}
+
+/** A slash command or its equivalent: help, queue status, the model card. */
+export interface CoreCommand {
+  kind: 'help' | 'status' | 'model';
+  platform: Platform;
+  channelId: string;
+  userId: string;
+}
+
+/** An emoji reaction on a read card: 👍/👎 vote, ✅ acknowledges; anything else is ignored. */
+export interface CoreReaction {
+  platform: Platform;
+  jobId: string;
+  userId: string;
+  emoji: string;
+}
 
 export interface QueueSnapshot {
   queued: number;
@@ -45,19 +83,20 @@ export interface QueueSnapshot {
   promptVersion: string;
 }
 
-/** What adapters call. Implemented in src/core/bot.ts. */
+/**
+ * What adapters call (implemented in src/core/bot.ts). Every user-facing outcome comes back as an
+ * OutboundMessage: adapters word nothing themselves. Dedupe and allow-lists happen here only.
+ */
 export interface BotCore {
   /**
-   * Persist the request as a job (deduped by event id and message key) and return at once: the
-   * adapter acks the platform after this resolves, before any download or decode happens.
+   * A chat message (mention, thread reply, DM, menu action, console post). Persisted as a job
+   * (deduped by event id and message key) before this resolves: the adapter acks the platform after,
+   * before any download or decode happens.
    */
   handle(request: InboundRequest): Promise<HandleOutcome>;
-  /** Is this thread one the bot is reading (so a plain message in it is a follow-up)? */
-  isActiveThread(platform: Platform, thread: ThreadRef): Promise<boolean>;
-  acknowledge(jobId: string, userId: string): Promise<{ at: string } | undefined>;
-  feedback(jobId: string, userId: string, vote: 'up' | 'down'): Promise<void>;
-  cancel(jobId: string, userId: string): Promise<boolean>;
+  act(action: CoreAction): Promise<ActionOutcome>;
+  react(reaction: CoreReaction): Promise<ActionOutcome | undefined>;
+  command(command: CoreCommand): OutboundMessage;
+  /** The queue as data (the console's banner draws it). */
   queueStatus(): QueueSnapshot;
-  /** Help text, queue status and model card, already worded for users. */
-  helpText(platform: Platform): OutboundMessage;
 }

@@ -5,11 +5,25 @@ import type { Dispatcher } from '../dispatch/types.ts';
 import { AppError, toAppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { type Store, type StoredJob, threadKeyOf } from '../store/types.ts';
-import type { BotCore, ChatAdapter, HandleOutcome, QueueSnapshot } from './adapter.ts';
+import type {
+  ActionOutcome,
+  BotCore,
+  ChatAdapter,
+  CoreAction,
+  HandleOutcome,
+  QueueSnapshot,
+} from './adapter.ts';
 import { type CoreContext, createJobRunner, type PrepareFn } from './flow.ts';
-import { helpMessage } from './help.ts';
-import { isAllowed, isCancelCommand, isUserAllowed, priorityOf, userMessageIdOf } from './policy.ts';
-import type { Engine, InboundRequest, Platform, ThreadRef } from './types.ts';
+import {
+  isAllowed,
+  isAllowedIn,
+  isCancelCommand,
+  isUserAllowed,
+  priorityOf,
+  userMessageIdOf,
+} from './policy.ts';
+import { help, modelCard, notes, refusals, queueStatus as replyQueueStatus } from './replies.ts';
+import type { Engine, InboundRequest, Platform } from './types.ts';
 
 export type { PrepareFn } from './flow.ts';
 
@@ -78,6 +92,12 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
     void done.finally(() => flows.delete(done));
   }
 
+  const refusal = (code: string, text: string): HandleOutcome => ({
+    kind: 'refused',
+    code,
+    reply: { kind: 'error', code, text },
+  });
+
   async function refuse(request: InboundRequest, error: AppError): Promise<HandleOutcome> {
     await store
       .audit({
@@ -89,21 +109,226 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
       })
       .catch(() => undefined);
     logger.info({ platform: request.platform, code: error.code }, 'request refused');
-    return { kind: 'refused', code: error.code, text: error.userMessage };
+    return refusal(error.code, error.userMessage);
   }
 
   async function cancelInThread(request: InboundRequest, threadKey: string): Promise<boolean> {
     const live = await store.listJobs(['queued', 'running']);
     const mine = live.filter((job) => job.threadKey === threadKey && job.userId === request.userId);
     let any = false;
-    for (const job of mine) any = (await core.cancel(job.id, request.userId)) || any;
+    for (const job of mine) any = (await cancel(job.id, request.userId)) || any;
     return any;
   }
 
-  const notAllowedToAct = () =>
-    new AppError('NOT_ALLOWED', 'user not on ALLOWED_USERS', {
-      userMessage: 'You are not on the list of people who may acknowledge or rate quickread reads here.',
+  /**
+   * Copies of one message (Slack sends app_mention and message; platforms retry) are handled one after
+   * the other, so a copy that arrives while the first is still being stored sees its outcome — and a
+   * copy that carries the file still counts when the first was `ignored` (its claim was released).
+   */
+  const inFlight = new Map<string, Promise<unknown>>();
+  function oneAtATime<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const before = inFlight.get(key) ?? Promise.resolve();
+    const mine = before.then(work, work);
+    const settled = mine.catch(() => undefined);
+    inFlight.set(key, settled);
+    void settled.then(() => {
+      if (inFlight.get(key) === settled) inFlight.delete(key);
     });
+    return mine;
+  }
+
+  /** Messages already told how to attach an image (one hint per message, not per delivered copy). */
+  const hinted = new Set<string>();
+  function hintOnce(request: InboundRequest): HandleOutcome {
+    if ((request.trigger ?? 'mention') === 'reply' || hinted.has(request.messageKey)) {
+      return { kind: 'ignored', reason: 'no-image' };
+    }
+    hinted.add(request.messageKey);
+    if (hinted.size > 10_000) hinted.delete(hinted.values().next().value as string);
+    return { kind: 'ignored', reason: 'no-image', reply: notes.attachAnImage(request.platform) };
+  }
+
+  async function handleMessage(request: InboundRequest): Promise<HandleOutcome> {
+    const threadKey = threadKeyOf(request.platform, request.thread);
+    if (request.trigger === 'reply') {
+      // A plain message in a thread is ours only while we read that thread: nothing is stored for it.
+      const current = await store.getThread(threadKey);
+      if (!current?.active || !current.imageRef) return { kind: 'ignored', reason: 'not-for-bot' };
+    }
+    const jobId = randomUUID();
+    const keys = { platform: request.platform, eventId: request.eventId, messageKey: request.messageKey };
+    const claim = await store.claimEvent(keys, jobId);
+    if (claim.duplicate) {
+      const existing = claim.jobId ? await store.getJob(claim.jobId) : undefined;
+      const reply = request.trigger === 'menu' ? { reply: notes.alreadyReading } : {};
+      return existing ? { kind: 'duplicate', jobId: existing.id, ...reply } : { kind: 'duplicate', ...reply };
+    }
+    if (!isAllowed(config, request)) return refuse(request, new AppError('NOT_ALLOWED', 'not on allow-list'));
+    const thread = await store.getThread(threadKey);
+    const attachment = request.attachments[0];
+    if (!attachment) {
+      if (isCancelCommand(request.question) && thread) {
+        await cancelInThread(request, threadKey);
+        return { kind: 'ignored', reason: 'not-for-bot' };
+      }
+      if (!thread?.active || !thread.imageRef) {
+        // Not ours to read — but another delivery of the same message may carry the file (Slack
+        // sends app_mention and message/file_share separately): let that copy count.
+        await store.releaseEvent(keys);
+        return hintOnce(request);
+      }
+    } else if (attachment.external) {
+      return refuse(
+        request,
+        new AppError('INPUT_UNSUPPORTED', 'external file', { userMessage: refusals.externalFile }),
+      );
+    }
+    try {
+      await dispatcher.admit(request.userId);
+    } catch (error) {
+      return refuse(request, toAppError(error));
+    }
+    const now = iso();
+    const isFollowUp = !attachment;
+    const job: StoredJob = {
+      id: jobId,
+      eventId: request.eventId,
+      messageKey: request.messageKey,
+      platform: request.platform,
+      thread: request.thread,
+      threadKey,
+      userId: request.userId,
+      userMessageId: userMessageIdOf(request),
+      status: 'queued',
+      attempts: 0,
+      priority: priorityOf(config, request),
+      ...(isFollowUp && thread?.imageRef ? { imageRef: thread.imageRef } : {}),
+      createdAt: now,
+      isFollowUp,
+      request: {
+        question: request.question,
+        // File names often carry patient names and nothing downstream needs them: never stored.
+        attachments: request.attachments.map((attachment) => ({ ...attachment, name: '' })),
+        receivedAt: request.receivedAt,
+        ...(request.platformData ? { platformData: request.platformData } : {}),
+      },
+    };
+    // One durable write holds the event claims, the job and its thread: the adapter acks after it.
+    const stored = Promise.all([
+      store.updateThread(threadKey, (current) => ({
+        key: threadKey,
+        platform: request.platform,
+        thread: request.thread,
+        active: true,
+        turns: current?.turns ?? [],
+        lastActivityAt: now,
+        ...(current?.imageRef ? { imageRef: current.imageRef } : {}),
+        ...(current?.answeredJobs ? { answeredJobs: current.answeredJobs } : {}),
+        ...(request.platformData ? { platformData: request.platformData } : {}),
+      })),
+      store.insertJob(job),
+    ]);
+    try {
+      await stored;
+    } catch (error) {
+      await store.releaseEvent(keys);
+      throw error;
+    }
+    const { position, etaSec, done } = runner.launch(job, false);
+    track(done);
+    return { kind: isFollowUp ? 'followup' : 'accepted', jobId, position, etaSec };
+  }
+
+  const notAllowedToAct = (): ActionOutcome => ({
+    done: false,
+    reply: { kind: 'error', code: 'NOT_ALLOWED', text: refusals.notAllowedToAct },
+  });
+
+  async function acknowledge(jobId: string, userId: string): Promise<ActionOutcome> {
+    const job = await store.getJob(jobId);
+    if (job?.answer?.kind !== 'read') return { done: false, reply: refusals.cannotAcknowledge };
+    // Acknowledging a read is a clinical act: only allow-listed users may record one.
+    if (!isUserAllowed(config, job.platform, userId)) return notAllowedToAct();
+    const existing = await store.getAcknowledgement(jobId);
+    if (existing) return { done: true, at: existing.at };
+    const at = iso();
+    await store.acknowledge({ jobId, userId, at });
+    const card = { ...job.answer.card, acknowledgedBy: { userId, at } };
+    await store.updateJob(jobId, { answer: { kind: 'read', card } });
+    const adapter = ctx.adapters.get(job.platform);
+    if (adapter && job.postedMessageId) {
+      await adapter
+        .update({ thread: job.thread, messageId: job.postedMessageId }, { kind: 'read', card })
+        .catch((error) => logger.warn({ err: error, job: jobId }, 'card not updated with acknowledgement'));
+    }
+    await store
+      .audit({
+        event: 'acknowledged',
+        jobId,
+        userId: job.userId,
+        channelId: job.thread.channelId,
+        platform: job.platform,
+        acknowledgedBy: userId,
+        ...(job.imageSha256 ? { imageSha256: job.imageSha256 } : {}),
+        ...(job.urgency ? { urgency: job.urgency } : {}),
+      })
+      .catch(() => undefined);
+    return { done: true, at };
+  }
+
+  async function vote(jobId: string, userId: string, vote: 'up' | 'down'): Promise<ActionOutcome> {
+    const job = await store.getJob(jobId);
+    if (!job) return { done: false, reply: refusals.readGone };
+    if (!isUserAllowed(config, job.platform, userId)) return notAllowedToAct();
+    await store.addFeedback({
+      jobId,
+      userHash: store.hashId(`${job.platform}:${userId}`),
+      vote,
+      at: iso(),
+      ...(job.model ? { model: job.model } : {}),
+      ...(job.promptVersion ? { promptVersion: job.promptVersion } : {}),
+    });
+    return { done: true, reply: notes.voteRecorded(vote) };
+  }
+
+  async function cancel(jobId: string, userId: string): Promise<boolean> {
+    const job = await store.getJob(jobId);
+    if (!job || job.userId !== userId || terminal.has(job.status) || job.answer) return false;
+    const controller = ctx.controllers.get(jobId);
+    if (!controller) return false;
+    ctx.cancelled.add(jobId);
+    dispatcher.cancel(jobId);
+    controller.abort(new AppError('CANCELLED', 'cancelled by requester'));
+    return true;
+  }
+
+  async function act(action: CoreAction): Promise<ActionOutcome> {
+    switch (action.kind) {
+      case 'acknowledge':
+        return acknowledge(action.jobId, action.userId);
+      case 'up':
+      case 'down':
+        return vote(action.jobId, action.userId, action.kind);
+      case 'cancel':
+        return (await cancel(action.jobId, action.userId))
+          ? { done: true, reply: notes.cancelled }
+          : { done: false, reply: notes.nothingToCancel };
+    }
+  }
+
+  const reactions: Record<string, CoreAction['kind']> = { '👍': 'up', '👎': 'down', '✅': 'acknowledge' };
+
+  function queueStatus(): QueueSnapshot {
+    const stats = dispatcher.stats();
+    return {
+      queued: stats.queued,
+      running: stats.running,
+      engineUp: stats.engineUp,
+      etaSec: dispatcher.etaSec(),
+      model: engine.model,
+      promptVersion: lastPromptVersion,
+    };
+  }
 
   const core: RunningBotCore = {
     attach(adapter) {
@@ -112,171 +337,37 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
 
     async handle(request) {
       if (stopping) throw new AppError('INTERNAL', 'bot stopping', { retryable: true });
-      const jobId = randomUUID();
-      const keys = { platform: request.platform, eventId: request.eventId, messageKey: request.messageKey };
-      const claim = await store.claimEvent(keys, jobId);
-      if (claim.duplicate) {
-        const existing = claim.jobId ? await store.getJob(claim.jobId) : undefined;
-        return existing ? { kind: 'duplicate', jobId: existing.id } : { kind: 'duplicate' };
-      }
-      if (!isAllowed(config, request))
-        return refuse(request, new AppError('NOT_ALLOWED', 'not on allow-list'));
-      const threadKey = threadKeyOf(request.platform, request.thread);
-      const thread = await store.getThread(threadKey);
-      const attachment = request.attachments[0];
-      if (!attachment) {
-        if (isCancelCommand(request.question) && thread) {
-          await cancelInThread(request, threadKey);
-          return { kind: 'ignored', reason: 'not-for-bot' };
-        }
-        if (!thread?.active || !thread.imageRef) {
-          // Not ours to read — but another delivery of the same message may carry the file (Slack
-          // sends app_mention and message/file_share separately): let that copy count.
-          await store.releaseEvent(keys);
-          return { kind: 'ignored', reason: 'no-image' };
-        }
-      } else if (attachment.external) {
-        return refuse(
-          request,
-          new AppError('INPUT_UNSUPPORTED', 'external file', {
-            userMessage:
-              'That file is hosted outside the chat platform (e.g. Google Drive); upload the image itself.',
-          }),
-        );
-      }
+      return oneAtATime(request.messageKey, () => handleMessage(request));
+    },
+
+    async act(action) {
       try {
-        await dispatcher.admit(request.userId);
+        return await act(action);
       } catch (error) {
-        return refuse(request, toAppError(error));
+        const appError = toAppError(error);
+        logger.warn({ err: appError, job: action.jobId }, `${action.kind} failed`);
+        return { done: false, reply: { kind: 'error', code: appError.code, text: appError.userMessage } };
       }
-      const now = iso();
-      const isFollowUp = !attachment;
-      const job: StoredJob = {
-        id: jobId,
-        eventId: request.eventId,
-        messageKey: request.messageKey,
-        platform: request.platform,
-        thread: request.thread,
-        threadKey,
-        userId: request.userId,
-        userMessageId: userMessageIdOf(request),
-        status: 'queued',
-        attempts: 0,
-        priority: priorityOf(config, request),
-        ...(isFollowUp && thread?.imageRef ? { imageRef: thread.imageRef } : {}),
-        createdAt: now,
-        isFollowUp,
-        request: {
-          question: request.question,
-          // File names often carry patient names and nothing downstream needs them: never stored.
-          attachments: request.attachments.map((attachment) => ({ ...attachment, name: '' })),
-          receivedAt: request.receivedAt,
-          ...(request.platformData ? { platformData: request.platformData } : {}),
-        },
-      };
-      // One durable write holds the event claims, the job and its thread: the adapter acks after it.
-      const stored = Promise.all([
-        store.updateThread(threadKey, (current) => ({
-          key: threadKey,
-          platform: request.platform,
-          thread: request.thread,
-          active: true,
-          turns: current?.turns ?? [],
-          lastActivityAt: now,
-          ...(current?.imageRef ? { imageRef: current.imageRef } : {}),
-          ...(current?.answeredJobs ? { answeredJobs: current.answeredJobs } : {}),
-          ...(request.platformData ? { platformData: request.platformData } : {}),
-        })),
-        store.insertJob(job),
-      ]);
-      try {
-        await stored;
-      } catch (error) {
-        await store.releaseEvent(keys);
-        throw error;
+    },
+
+    async react(reaction) {
+      const kind = reactions[reaction.emoji];
+      return kind ? core.act({ ...reaction, kind }) : undefined;
+    },
+
+    command(command) {
+      // The same allow-list as reads: outside it, a command says so and shows nothing else.
+      if (!isAllowedIn(config, command.platform, command.channelId, command.userId)) {
+        const text = new AppError('NOT_ALLOWED', 'command outside the allow-list').userMessage;
+        return { kind: 'error', code: 'NOT_ALLOWED', text };
       }
-      const { position, etaSec, done } = runner.launch(job, false);
-      track(done);
-      return { kind: isFollowUp ? 'followup' : 'accepted', jobId, position, etaSec };
+      const queue = queueStatus();
+      if (command.kind === 'status') return replyQueueStatus(queue);
+      if (command.kind === 'model') return modelCard(queue, config.MAX_IMAGE_SIZE);
+      return help(command.platform, queue, config.MAX_IMAGE_SIZE);
     },
 
-    async isActiveThread(platform: Platform, thread: ThreadRef) {
-      const stored = await store.getThread(threadKeyOf(platform, thread));
-      return !!stored?.active && !!stored.imageRef;
-    },
-
-    async acknowledge(jobId, userId) {
-      const job = await store.getJob(jobId);
-      if (job?.answer?.kind !== 'read') return undefined;
-      // Acknowledging a read is a clinical act: only allow-listed users may record one.
-      if (!isUserAllowed(config, job.platform, userId)) throw notAllowedToAct();
-      const existing = await store.getAcknowledgement(jobId);
-      if (existing) return { at: existing.at };
-      const at = iso();
-      await store.acknowledge({ jobId, userId, at });
-      const card = { ...job.answer.card, acknowledgedBy: { userId, at } };
-      await store.updateJob(jobId, { answer: { kind: 'read', card } });
-      const adapter = ctx.adapters.get(job.platform);
-      if (adapter && job.postedMessageId) {
-        await adapter
-          .update({ thread: job.thread, messageId: job.postedMessageId }, { kind: 'read', card })
-          .catch((error) => logger.warn({ err: error, job: jobId }, 'card not updated with acknowledgement'));
-      }
-      await store
-        .audit({
-          event: 'acknowledged',
-          jobId,
-          userId: job.userId,
-          channelId: job.thread.channelId,
-          platform: job.platform,
-          acknowledgedBy: userId,
-          ...(job.imageSha256 ? { imageSha256: job.imageSha256 } : {}),
-          ...(job.urgency ? { urgency: job.urgency } : {}),
-        })
-        .catch(() => undefined);
-      return { at };
-    },
-
-    async feedback(jobId, userId, vote) {
-      const job = await store.getJob(jobId);
-      if (!job) throw new AppError('USAGE', 'unknown job', { userMessage: 'That read is no longer kept.' });
-      if (!isUserAllowed(config, job.platform, userId)) throw notAllowedToAct();
-      await store.addFeedback({
-        jobId,
-        userHash: store.hashId(`${job.platform}:${userId}`),
-        vote,
-        at: iso(),
-        ...(job.model ? { model: job.model } : {}),
-        ...(job.promptVersion ? { promptVersion: job.promptVersion } : {}),
-      });
-    },
-
-    async cancel(jobId, userId) {
-      const job = await store.getJob(jobId);
-      if (!job || job.userId !== userId || terminal.has(job.status) || job.answer) return false;
-      const controller = ctx.controllers.get(jobId);
-      if (!controller) return false;
-      ctx.cancelled.add(jobId);
-      dispatcher.cancel(jobId);
-      controller.abort(new AppError('CANCELLED', 'cancelled by requester'));
-      return true;
-    },
-
-    queueStatus(): QueueSnapshot {
-      const stats = dispatcher.stats();
-      return {
-        queued: stats.queued,
-        running: stats.running,
-        engineUp: stats.engineUp,
-        etaSec: dispatcher.etaSec(),
-        model: engine.model,
-        promptVersion: lastPromptVersion,
-      };
-    },
-
-    helpText(platform) {
-      return helpMessage(platform, config, core.queueStatus());
-    },
+    queueStatus,
 
     async start() {
       const pending = await store.listJobs(['queued', 'running']);
@@ -292,8 +383,7 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
             runner.fail(
               job.id,
               new AppError('INTERNAL', 'job interrupted too often', {
-                userMessage:
-                  'This request could not be completed after several restarts; please post it again.',
+                userMessage: refusals.interruptedTooOften,
               }),
             ),
           );

@@ -8,7 +8,7 @@ import type { Store, StoredJob } from '../store/types.ts';
 import type { ChatAdapter } from './adapter.ts';
 import { cardAsTurn, toReadCard } from './card.ts';
 import { createJobImages, defaultQuestion, maxHistoryTurns } from './job-image.ts';
-import type { OutboundMessage, PostedRef } from './reply.ts';
+import { cardText, type OutboundMessage, type PostedRef, refusals } from './reply.ts';
 import { createStatusMessages } from './status.ts';
 import type { Platform, PreparedImage } from './types.ts';
 
@@ -40,8 +40,6 @@ export interface CoreContext {
   cancelled: Set<string>;
   noteRead(promptVersion: string): void;
 }
-
-const previewCaption = 'What the model saw: de-identified, downsized — not for diagnostic use.';
 
 /**
  * One job from "queued" to exactly one visible answer (DESIGN §1, issue #5). Every step writes its
@@ -89,7 +87,8 @@ export function createJobRunner(ctx: CoreContext) {
       if (job.answer?.kind === 'read' && adapter.uploadPreview && !job.previewAttempted && job.imageRef) {
         await store.updateJob(jobId, { previewAttempted: true });
         const image = await store.loadImage(job.imageRef);
-        if (image) await adapter.uploadPreview(job.thread, image.png, previewCaption).catch(() => undefined);
+        if (image)
+          await adapter.uploadPreview(job.thread, image.png, cardText.previewCaption).catch(() => undefined);
       }
     }
     await finish(job);
@@ -249,7 +248,7 @@ export function createJobRunner(ctx: CoreContext) {
           await fail(
             job.id,
             new AppError('CANCELLED', 'cancelled by requester', {
-              userMessage: 'Cancelled at your request.',
+              userMessage: refusals.cancelledByRequester,
             }),
           );
           return;

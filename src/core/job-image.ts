@@ -1,7 +1,7 @@
 import { AppError } from '../errors.ts';
 import type { StoredJob } from '../store/types.ts';
 import type { CoreContext } from './flow.ts';
-import type { OutboundMessage } from './reply.ts';
+import { notes, refusals } from './reply.ts';
 import type { InferenceInput, PreparedImage } from './types.ts';
 
 /** Asked when a request came with an image and no words. */
@@ -24,7 +24,7 @@ export function createJobImages(ctx: CoreContext) {
       const ref = job.imageRef ?? thread?.imageRef;
       if (ref && (await store.loadImage(ref))) return ref;
       throw new AppError('INPUT_UNSUPPORTED', 'thread image gone', {
-        userMessage: 'The image of this thread is no longer kept (retention period). Please post it again.',
+        userMessage: refusals.threadImageGone,
       });
     }
     if (job.imageRef && (await store.loadImage(job.imageRef))) return job.imageRef;
@@ -47,8 +47,7 @@ export function createJobImages(ctx: CoreContext) {
       image.deid.identityPresent
     ) {
       throw new AppError('PHI_PRESENT', 'identified DICOM posted on Discord', {
-        userMessage:
-          'This DICOM still carries patient identity in its header, and Discord has no business associate agreement. Delete the post and share a de-identified image instead.',
+        userMessage: refusals.identifiedDicomOnDiscord,
       });
     }
     await tellPosterAboutFlaggedText(job, image);
@@ -69,14 +68,7 @@ export function createJobImages(ctx: CoreContext) {
     if (config.BURNED_IN_TEXT !== 'flag' || !report || report.regions <= report.keptMarkers) return;
     const adapter = ctx.adapters.get(job.platform);
     if (!adapter?.notifyPrivately) return;
-    const notice: OutboundMessage = {
-      kind: 'info',
-      title: 'Text found in the image pixels',
-      lines: [
-        `quickread found ${report.regions - report.keptMarkers} text region(s) burned into the image you posted; they were not removed (BURNED_IN_TEXT=flag).`,
-        'If they show a name, date or ID, delete the post and share a de-identified image instead.',
-      ],
-    };
+    const notice = notes.burnedInTextFlagged(report.regions - report.keptMarkers);
     await adapter.notifyPrivately(job.thread, job.userId, notice).catch((error: unknown) => {
       ctx.logger.warn({ err: error, job: job.id }, 'private burned-in text notice failed');
     });

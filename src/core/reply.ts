@@ -2,12 +2,12 @@ import type { ConfidenceSource, Severity, ThreadRef, Urgency } from './types.ts'
 
 /**
  * The platform-neutral reply model. Each adapter's pure `render.ts` maps these to Block Kit, Discord
- * embeds or console HTML. Every string here that came from the model is untrusted text: renderers
+ * embeds or console HTML, taking every fixed word from the reply catalogue (replies.ts, re-exported
+ * here so adapters see one seam). Every string that came from the model is untrusted text: renderers
  * must escape it for their platform (no mentions, no links).
  */
 
-export const DISCLAIMER =
-  'AI-generated second look — not a diagnosis and not for diagnostic use. A qualified clinician must review the images.';
+export * from './replies.ts';
 
 export interface ReadCardFinding {
   label: string;

@@ -38,6 +38,13 @@ export interface InboundRequest {
   attachments: AttachmentRef[];
   /** ISO-8601 time the adapter received it. */
   receivedAt: string;
+  /**
+   * How the message reached the bot. `mention` (the default): addressed to it — a mention, a DM, /read,
+   * a console post; without an image it is told how to attach one. `reply`: a plain message in a
+   * thread, which counts only while the bot is reading that thread. `menu`: a message action ("Read
+   * this scan") on a message; a second use is told the scan is already being read.
+   */
+  trigger?: 'mention' | 'reply' | 'menu';
   /** Opaque per-platform data the adapter needs later (e.g. Discord interaction token). Never logged. */
   platformData?: Record<string, unknown>;
 }

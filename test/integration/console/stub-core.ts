@@ -1,5 +1,5 @@
 import type { BotCore, ChatAdapter, HandleOutcome, QueueSnapshot } from '../../../src/core/adapter.ts';
-import { DISCLAIMER, type ReadCard } from '../../../src/core/reply.ts';
+import { DISCLAIMER, notes, type ReadCard } from '../../../src/core/reply.ts';
 import type { InboundRequest } from '../../../src/core/types.ts';
 
 /**
@@ -64,9 +64,13 @@ export function createStubCore(adapter: ChatAdapter) {
       const jobId = `job-${++n}`;
       const isFollowUp = request.attachments.length === 0;
       if (isFollowUp && request.thread.threadId === request.eventId)
-        return { kind: 'ignored', reason: 'no-image' };
+        return { kind: 'ignored', reason: 'no-image', reply: notes.attachAnImage('console') };
       if (request.question.includes('refuse me'))
-        return { kind: 'refused', code: 'RATE_LIMITED', text: 'Slow down.' };
+        return {
+          kind: 'refused',
+          code: 'RATE_LIMITED',
+          reply: { kind: 'error', code: 'RATE_LIMITED', text: 'Slow down.' },
+        };
       void (async () => {
         const posted = await adapter.post(request.thread, {
           kind: 'status',
@@ -91,21 +95,20 @@ export function createStubCore(adapter: ChatAdapter) {
       })();
       return { kind: isFollowUp ? 'followup' : 'accepted', jobId, position: 1, etaSec: 4 };
     },
-    async isActiveThread() {
-      return true;
+    async act(action) {
+      if (action.kind === 'acknowledge') {
+        acks.push(action.jobId);
+        return { done: true, at: '2026-11-25T15:42:00.000Z' };
+      }
+      if (action.kind === 'cancel') return { done: false };
+      votes.push(`${action.jobId}:${action.kind}`);
+      return { done: true, reply: notes.voteRecorded(action.kind) };
     },
-    async acknowledge(jobId) {
-      acks.push(jobId);
-      return { at: '2026-11-25T15:42:00.000Z' };
-    },
-    async feedback(jobId, _userId, vote) {
-      votes.push(`${jobId}:${vote}`);
-    },
-    async cancel() {
-      return false;
+    async react() {
+      return undefined;
     },
     queueStatus: () => ({ ...snapshot }),
-    helpText: () => ({ kind: 'info', title: 'help', lines: [] }),
+    command: () => ({ kind: 'info', title: 'help', lines: [] }),
   };
   return { core, requests, downloads, acks, votes, snapshot };
 }

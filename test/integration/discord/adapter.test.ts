@@ -277,7 +277,7 @@ describe('discord adapter over the gateway (loopback Discord)', () => {
       5000,
       'the private follow-up',
     );
-    expect(sorry.body).toMatchObject({ flags: 64, content: 'This read can no longer be acknowledged.' });
+    expect(sorry.body).toMatchObject({ flags: 64, content: 'That read can no longer be acknowledged.' });
   });
 
   it('a DM with an image is read in the DM (no mention needed, no thread)', async () => {

@@ -1,27 +1,42 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../src/config.ts';
 import type { ChatAdapter } from '../../../src/core/adapter.ts';
 import { silentLogger } from '../../../src/log.ts';
 import { snowflake } from '../../fakes/discord-rest.ts';
+import type { TestBot } from '../../helpers/test-bot.ts';
 import { askQuickread, type DiscordWorld, startDiscordWorld } from './harness.ts';
-import { startWithCoreDouble } from './suites.ts';
+import { startWithRealBot } from './suites.ts';
 
-/** `/quickread` keeps to ALLOWED_CHANNELS / ALLOWED_USERS, as reads do (src/core/policy.ts). */
+/**
+ * `/quickread` keeps to ALLOWED_CHANNELS / ALLOWED_USERS, as reads do: the real core decides
+ * (src/core/policy.ts), the adapter only shows its answer.
+ */
 
 let world: DiscordWorld;
 let adapter: ChatAdapter;
+let bot: TestBot;
+let dataDir: string;
 const dmChannel = snowflake();
 
 beforeAll(async () => {
   world = await startDiscordWorld();
-  // Only the DM channel is allowed, and only for the world's user.
-  const config = loadConfig({ ...world.env, ALLOWED_CHANNELS: dmChannel, ALLOWED_USERS: world.userId });
-  ({ adapter } = await startWithCoreDouble(world, silentLogger, { config }));
+  dataDir = await mkdtemp(join(tmpdir(), 'qr-discord-allow-'));
+  // Only the DM channel is allowed, and only for the world's user. No read is made: no engine runs.
+  ({ bot, adapter } = await startWithRealBot(world, {
+    engineUrl: 'http://127.0.0.1:9/v1',
+    dataDir,
+    logger: silentLogger,
+    config: { ALLOWED_CHANNELS: dmChannel, ALLOWED_USERS: world.userId },
+  }));
 });
 
 afterAll(async () => {
   await adapter?.stop();
+  await bot?.close();
   await world?.close();
+  await rm(dataDir, { recursive: true, force: true });
 });
 
 async function askHelp(where: { dm?: string }) {

@@ -1,7 +1,14 @@
 import type { BotCore, ChatAdapter, HandleOutcome } from '../../../src/core/adapter.ts';
-import { DISCLAIMER, type OutboundMessage, type PostedRef, type ReadCard } from '../../../src/core/reply.ts';
+import {
+  DISCLAIMER,
+  notes,
+  type OutboundMessage,
+  type PostedRef,
+  type ReadCard,
+  refusals,
+} from '../../../src/core/reply.ts';
 import type { InboundRequest } from '../../../src/core/types.ts';
-import { AppError, isAppError } from '../../../src/errors.ts';
+import { isAppError } from '../../../src/errors.ts';
 
 /**
  * A BotCore test double that runs the documented flow against a real adapter: dedupe by event id and
@@ -34,6 +41,9 @@ export function createCoreDouble(
     votes: [],
     done: [],
     async handle(request): Promise<HandleOutcome> {
+      const key = `${request.thread.channelId}/${request.thread.threadId}`;
+      if (request.trigger === 'reply' && !activeThreads.has(key))
+        return { kind: 'ignored', reason: 'not-for-bot' };
       if (seen.has(request.eventId) || seen.has(request.messageKey)) return { kind: 'duplicate' };
       seen.add(request.eventId);
       seen.add(request.messageKey);
@@ -41,11 +51,14 @@ export function createCoreDouble(
       if (double.refuseNext) {
         const refusal = double.refuseNext;
         double.refuseNext = undefined;
-        return { kind: 'refused', ...refusal };
+        return { kind: 'refused', code: refusal.code, reply: { kind: 'error', ...refusal } };
       }
-      const key = `${request.thread.channelId}/${request.thread.threadId}`;
       const followUp = request.attachments.length === 0;
-      if (followUp && !activeThreads.has(key)) return { kind: 'ignored', reason: 'no-image' };
+      if (followUp && !activeThreads.has(key)) {
+        return request.trigger === 'reply'
+          ? { kind: 'ignored', reason: 'no-image' }
+          : { kind: 'ignored', reason: 'no-image', reply: notes.attachAnImage('discord') };
+      }
       next += 1;
       const jobId = `job-${next}`;
       jobs.set(jobId, request);
@@ -53,33 +66,31 @@ export function createCoreDouble(
       double.done.push(run(jobId, request, followUp));
       return { kind: followUp ? 'followup' : 'accepted', jobId, position: 1, etaSec: 5 };
     },
-    async isActiveThread(_platform, thread) {
-      return activeThreads.has(`${thread.channelId}/${thread.threadId}`);
+    async act(action) {
+      if (action.kind === 'acknowledge') {
+        const read = posted.get(action.jobId);
+        if (!read) return { done: false, reply: refusals.cannotAcknowledge };
+        double.acknowledgements.push({ jobId: action.jobId, userId: action.userId });
+        const at = '2026-11-25T12:00:00.000Z';
+        // Like the real core: the card is re-rendered in place with who acknowledged.
+        await adapter().update(read.ref, {
+          kind: 'read',
+          card: { ...read.card, acknowledgedBy: { userId: action.userId, at } },
+        });
+        return { done: true, at };
+      }
+      if (action.kind === 'cancel') return { done: false };
+      if (!jobs.has(action.jobId)) return { done: false, reply: refusals.readGone };
+      double.votes.push({ jobId: action.jobId, vote: action.kind });
+      return { done: true, reply: notes.voteRecorded(action.kind) };
     },
-    async acknowledge(jobId, userId) {
-      const read = posted.get(jobId);
-      if (!read) return undefined;
-      double.acknowledgements.push({ jobId, userId });
-      const at = '2026-11-25T12:00:00.000Z';
-      // Like the real core: the card is re-rendered in place with who acknowledged.
-      await adapter().update(read.ref, {
-        kind: 'read',
-        card: { ...read.card, acknowledgedBy: { userId, at } },
-      });
-      return { at };
-    },
-    async feedback(jobId, _userId, vote) {
-      if (!jobs.has(jobId))
-        throw new AppError('USAGE', 'unknown job', { userMessage: 'That read is no longer kept.' });
-      double.votes.push({ jobId, vote });
-    },
-    async cancel() {
-      return false;
+    async react() {
+      return undefined;
     },
     queueStatus() {
       return { queued: 0, running: 0, engineUp: true, etaSec: 0, model: 'm', promptVersion: 'p@1' };
     },
-    helpText(): OutboundMessage {
+    command(): OutboundMessage {
       return {
         kind: 'info',
         title: 'quickread help',

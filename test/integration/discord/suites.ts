@@ -21,12 +21,12 @@ export async function startWithCoreDouble(
   return { adapter, core };
 }
 
-/** The real adapter attached to the real bot core (test-bot.ts) on the world's settings, both started. */
+/** The real adapter attached to the real bot core (test-bot.ts) on the world's settings (plus `config`), both started. */
 export async function startWithRealBot(
   world: DiscordWorld,
-  options: Omit<TestBotOptions, 'config'> & { logger: Logger },
+  options: TestBotOptions & { logger: Logger },
 ): Promise<{ bot: TestBot; adapter: ChatAdapter }> {
-  const bot = await createTestBot({ ...options, config: world.env });
+  const bot = await createTestBot({ ...options, config: { ...world.env, ...options.config } });
   const adapter = createDiscordAdapter(bot.config, { logger: options.logger });
   bot.core.attach(adapter);
   await adapter.start(bot.core);

@@ -152,7 +152,7 @@ describe('slack end to end', () => {
 
     expect(reactionsOn(firstTs)).toEqual(['eyes', 'white_check_mark']);
     const status = slack.callsTo('chat.postMessage').filter(inThread(firstTs));
-    expect(status[0]!.args.text).toMatch(/queued #\d+|reading|preparing|received/);
+    expect(status[0]!.args.text).toMatch(/Queued #\d+|Reading|Preparing|Received/);
     const cards = cardsIn(firstTs);
     expect(cards).toHaveLength(1);
     // The status message was edited in place into the card, not followed by a second post.

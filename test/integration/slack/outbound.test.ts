@@ -26,8 +26,8 @@ describe('slack adapter: outbound', () => {
     await s.adapter.uploadPreview!(thread, PNG, 'De-identified preview — not for diagnostic use');
     const post = s.fake.callsTo('chat.postMessage')[0]!;
     expect(post.args).toMatchObject({ channel: 'C5', thread_ts: thread.threadId });
-    expect(post.args.text).toContain('queued #3 · about 40 s');
-    expect(s.fake.callsTo('chat.update')[0]!.args).toMatchObject({ ts: ref.messageId, text: '🔍 reading…' });
+    expect(post.args.text).toContain('Queued #3 · about 40 s');
+    expect(s.fake.callsTo('chat.update')[0]!.args).toMatchObject({ ts: ref.messageId, text: '🔎 Reading…' });
     expect(s.fake.callsTo('reactions.add')[0]!.args).toMatchObject({
       name: 'eyes',
       timestamp: thread.threadId,

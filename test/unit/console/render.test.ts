@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
   escapeHtml,
-  formatEta,
   renderCard,
   renderMessage,
   renderUserMessage,
 } from '../../../adapters/console/render.ts';
-import { DISCLAIMER, type ReadCard } from '../../../src/core/reply.ts';
+import { DISCLAIMER, formatEta, type ReadCard } from '../../../src/core/reply.ts';
 
 const card = (over: Partial<ReadCard> = {}): ReadCard => ({
   jobId: 'job-1',

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DISCLAIMER } from '../../../src/core/reply.ts';
+import { DISCLAIMER, notes } from '../../../src/core/reply.ts';
 import { AppError } from '../../../src/errors.ts';
 import { fakePrepare } from '../../helpers/core-doubles.ts';
 import { visibleMessages } from '../../helpers/recording-adapter.ts';
@@ -122,12 +122,51 @@ describe('bot core flow', () => {
     expect(otherUser).toMatchObject({ kind: 'refused', code: 'NOT_ALLOWED' });
   });
 
-  it('ignores a message without an image outside an active thread', async () => {
-    bot = await setupBot();
-    expect(await bot.core.handle(request({ attachments: [] }))).toEqual({
+  it('tells a mention without an image how to attach one, once per message; a thread reply is not ours', async () => {
+    bot = await setupBot({ platform: 'slack' });
+    const bare = request({ platform: 'slack', attachments: [] });
+    expect(await bot.core.handle(bare)).toEqual({
+      kind: 'ignored',
+      reason: 'no-image',
+      reply: notes.attachAnImage('slack'),
+    });
+    // Slack delivers the same message again as `message`: no second hint.
+    expect(await bot.core.handle({ ...bare, eventId: 'other-copy' })).toEqual({
       kind: 'ignored',
       reason: 'no-image',
     });
+    const reply = request({ platform: 'slack', attachments: [], trigger: 'reply' });
+    expect(await bot.core.handle(reply)).toEqual({ kind: 'ignored', reason: 'not-for-bot' });
+    // Nothing was claimed for the thread reply: the same message as a mention still counts.
+    expect(await bot.core.handle({ ...reply, trigger: 'mention' })).toMatchObject({
+      kind: 'ignored',
+      reply: {},
+    });
+  });
+
+  it('reads one of two copies of a message that arrive together, and says "already on it" to a second menu use', async () => {
+    bot = await setupBot();
+    const first = request();
+    const [a, b] = await Promise.all([
+      bot.core.handle(first),
+      bot.core.handle({ ...first, eventId: 'second-copy' }),
+    ]);
+    expect([a.kind, b.kind].sort()).toEqual(['accepted', 'duplicate']);
+    expect(b.reply).toBeUndefined();
+    const again = await bot.core.handle({ ...first, eventId: 'menu-use', trigger: 'menu' });
+    expect(again).toMatchObject({ kind: 'duplicate', reply: notes.alreadyReading });
+  });
+
+  it('maps reactions on a card to votes and acknowledgements, and ignores other emoji', async () => {
+    bot = await setupBot();
+    const outcome = (await bot.core.handle(request())) as { jobId: string };
+    await until(async () => (await bot!.store.getJob(outcome.jobId))?.status === 'succeeded');
+    const react = (emoji: string) =>
+      bot!.core.react({ platform: 'console', jobId: outcome.jobId, userId: 'U5', emoji });
+    expect(await react('🎉')).toBeUndefined();
+    expect(await react('👍')).toMatchObject({ done: true });
+    expect(await react('✅')).toMatchObject({ done: true, at: expect.any(String) });
+    expect((await bot.store.listFeedback()).map((entry) => entry.vote)).toEqual(['up']);
   });
 
   it('answers a follow-up with the stored image and the earlier turns, without downloading again', async () => {
@@ -143,9 +182,9 @@ describe('bot core flow', () => {
     const first = request();
     await bot.core.handle(first);
     await until(() => answers(bot!).length === 1);
-    expect(await bot.core.isActiveThread('console', first.thread)).toBe(true);
+    // A plain reply in the thread (no mention) counts because the bot is reading that thread.
     const follow = await bot.core.handle(
-      request({ thread: first.thread, attachments: [], question: 'how big is it?' }),
+      request({ thread: first.thread, attachments: [], question: 'how big is it?', trigger: 'reply' }),
     );
     expect(follow.kind).toBe('followup');
     await until(() => answers(bot!).length === 2);
@@ -209,8 +248,10 @@ describe('bot core flow', () => {
     bot = await setupBot({ hold: true });
     const outcome = (await bot.core.handle(request())) as { jobId: string };
     await until(() => bot!.engine.pending.length === 1);
-    expect(await bot.core.cancel(outcome.jobId, 'U2')).toBe(false);
-    expect(await bot.core.cancel(outcome.jobId, 'U1')).toBe(true);
+    const cancel = (userId: string) =>
+      bot!.core.act({ kind: 'cancel', platform: 'console', jobId: outcome.jobId, userId });
+    expect(await cancel('U2')).toMatchObject({ done: false, reply: { title: 'Nothing to cancel' } });
+    expect(await cancel('U1')).toMatchObject({ done: true });
     await until(async () => (await bot!.store.getJob(outcome.jobId))?.status === 'cancelled');
     expect(answers(bot)).toHaveLength(1);
     expect(answers(bot)[0]!.message).toMatchObject({ kind: 'error', code: 'CANCELLED' });
@@ -236,11 +277,19 @@ describe('bot core flow', () => {
     bot = await setupBot();
     const outcome = (await bot.core.handle(request())) as { jobId: string };
     await until(async () => (await bot!.store.getJob(outcome.jobId))?.status === 'succeeded');
-    const ack = await bot.core.acknowledge(outcome.jobId, 'U7');
-    expect(ack?.at).toMatch(/^\d{4}-/);
+    const acknowledge = (userId: string) =>
+      bot!.core.act({ kind: 'acknowledge', platform: 'console', jobId: outcome.jobId, userId });
+    const ack = await acknowledge('U7');
+    expect(ack.at).toMatch(/^\d{4}-/);
     const card = answers(bot)[0]!.message;
-    expect(card.kind === 'read' && card.card.acknowledgedBy).toEqual({ userId: 'U7', at: ack!.at });
-    expect(await bot.core.acknowledge(outcome.jobId, 'U8')).toEqual({ at: ack!.at });
+    expect(card.kind === 'read' && card.card.acknowledgedBy).toEqual({ userId: 'U7', at: ack.at });
+    expect(await acknowledge('U8')).toEqual({ done: true, at: ack.at });
+    expect(
+      await bot.core.act({ kind: 'acknowledge', platform: 'console', jobId: 'gone', userId: 'U7' }),
+    ).toMatchObject({
+      done: false,
+      reply: { kind: 'error', text: 'That read can no longer be acknowledged.' },
+    });
     const audit = await readFile(join(bot.dataDir, 'audit.jsonl'), 'utf8');
     expect(audit).toContain('"event":"acknowledged"');
     expect(audit).not.toContain('U7');
@@ -250,7 +299,16 @@ describe('bot core flow', () => {
     bot = await setupBot();
     const outcome = (await bot.core.handle(request())) as { jobId: string };
     await until(async () => (await bot!.store.getJob(outcome.jobId))?.status === 'succeeded');
-    await bot.core.feedback(outcome.jobId, 'U3', 'down');
+    const vote = await bot.core.act({
+      kind: 'down',
+      platform: 'console',
+      jobId: outcome.jobId,
+      userId: 'U3',
+    });
+    expect(vote).toMatchObject({
+      done: true,
+      reply: { title: 'Thanks — your 👎 was recorded for this read.' },
+    });
     const [entry] = await bot.store.listFeedback();
     expect(entry).toMatchObject({ jobId: outcome.jobId, vote: 'down', model: 'test-model' });
     expect(entry!.userHash).not.toContain('U3');
@@ -258,7 +316,9 @@ describe('bot core flow', () => {
 
   it('words help with the model card, queue and disclaimer; on Discord it warns there is no BAA', async () => {
     bot = await setupBot();
-    const help = bot.core.helpText('discord');
+    const command = (platform: 'discord' | 'slack', kind: 'help' | 'status' | 'model' = 'help') =>
+      bot!.core.command({ kind, platform, channelId: 'C1', userId: 'U1' });
+    const help = command('discord');
     expect(help.kind).toBe('info');
     const text = help.kind === 'info' ? help.lines.join('\n') : '';
     expect(text).toContain('test-model');
@@ -266,8 +326,10 @@ describe('bot core flow', () => {
     expect(text).toContain('1024 px');
     expect(text).toContain(DISCLAIMER);
     expect(text).toMatch(/Discord has no business associate agreement/);
-    const slack = bot.core.helpText('slack');
+    const slack = command('slack');
     expect(slack.kind === 'info' && slack.lines.join('\n')).not.toMatch(/Discord/);
+    expect(command('slack', 'status')).toMatchObject({ kind: 'info', title: 'quickread queue' });
+    expect(command('slack', 'model')).toMatchObject({ kind: 'info', title: 'quickread model card' });
   });
 
   it('refuses a user over USER_RATE_PER_MIN and a full queue with an ETA', async () => {
@@ -279,7 +341,7 @@ describe('bot core flow', () => {
     expect((await bot.core.handle(request({ userId: 'U2' }))).kind).toBe('accepted');
     const full = await bot.core.handle(request({ userId: 'U3' }));
     expect(full).toMatchObject({ kind: 'refused', code: 'QUEUE_FULL' });
-    expect((full as { text: string }).text).toMatch(/about \d+ (s|min)/);
+    expect(full.reply).toMatchObject({ kind: 'error', text: expect.stringMatching(/about \d+ (s|min)/) });
   });
 
   it('tells each waiting requester once that the engine is down, then resumes by itself', async () => {

@@ -46,11 +46,15 @@ describe('ALLOWED_USERS on actions', () => {
     const outcome = await bot.core.handle(request({ userId: 'U1' }));
     const jobId = (outcome as { jobId: string }).jobId;
     await until(async () => (await bot!.store.getJob(jobId))?.status === 'succeeded');
-    await expect(bot.core.acknowledge(jobId, 'U-stranger')).rejects.toMatchObject({ code: 'NOT_ALLOWED' });
-    await expect(bot.core.feedback(jobId, 'U-stranger', 'down')).rejects.toMatchObject({
-      code: 'NOT_ALLOWED',
-    });
+    const act = (kind: 'acknowledge' | 'down', userId: string) =>
+      bot!.core.act({ kind, platform: 'console', jobId, userId });
+    const refused = { done: false, reply: { kind: 'error', code: 'NOT_ALLOWED' } };
+    expect(await act('acknowledge', 'U-stranger')).toMatchObject(refused);
+    expect(await act('down', 'U-stranger')).toMatchObject(refused);
     expect(await bot.store.getAcknowledgement(jobId)).toBeUndefined();
-    expect(await bot.core.acknowledge(jobId, 'U1')).toMatchObject({ at: expect.any(String) });
+    expect(await act('acknowledge', 'U1')).toMatchObject({ done: true, at: expect.any(String) });
+    expect(
+      bot.core.command({ kind: 'help', platform: 'console', channelId: 'c', userId: 'U-stranger' }),
+    ).toMatchObject({ kind: 'error', code: 'NOT_ALLOWED' });
   });
 });

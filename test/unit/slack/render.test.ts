@@ -177,8 +177,8 @@ describe('slack render: other messages', () => {
   it('renders status states for the in-place status message', () => {
     expect(
       renderMessage({ kind: 'status', jobId: 'j', state: 'queued', position: 2, etaSec: 31.4 }).text,
-    ).toBe('⏳ queued #2 · about 31 s');
-    expect(renderMessage({ kind: 'status', jobId: 'j', state: 'reading' }).text).toBe('🔍 reading…');
+    ).toBe('⏳ Queued #2 · about 31 s');
+    expect(renderMessage({ kind: 'status', jobId: 'j', state: 'reading' }).text).toBe('🔎 Reading…');
   });
 
   it('escapes error and info text', () => {
