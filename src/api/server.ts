@@ -5,8 +5,11 @@ import type { Config } from '../config.ts';
 import { DISCLAIMER } from '../core/reply.ts';
 import type { BurnedInTextReport, InferenceResult, PreparedImage } from '../core/types.ts';
 import type { Dispatcher } from '../dispatch/types.ts';
+import { summarizeStudy } from '../engine/study.ts';
 import { AppError, type ErrorCode, toAppError } from '../errors.ts';
 import type { PrepareOptions } from '../ingest/index.ts';
+import { imageLabel, isZip, type PreparedStudy, prepareStudy } from '../ingest/study/index.ts';
+import { studyOptions } from '../ingest/study/options.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from './metrics.ts';
 import { createOpsRoutes } from './ops.ts';
@@ -46,6 +49,10 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   BURNED_IN_TEXT: 422,
   DECODE_TIMEOUT: 422,
   IMAGE_TOO_LARGE_FOR_ENGINE: 422,
+  ARCHIVE_TOO_LARGE: 413,
+  ARCHIVE_UNSAFE: 422,
+  ARCHIVE_CORRUPT: 422,
+  ARCHIVE_EMPTY: 422,
   RATE_LIMITED: 429,
   QUEUE_FULL: 503,
   ENGINE_UNAVAILABLE: 503,
@@ -140,6 +147,9 @@ export async function startApiServer(
     };
     dispatched.add(req);
     let prepared: PreparedImage | undefined;
+    let study: PreparedStudy | undefined;
+    // Several images (`images: [...]`, several files, a zip of a series) are one read (issue 17).
+    const several = input.files.length > 1 || isZip(input.bytes);
     const result = await deps.dispatcher.schedule(
       {
         id,
@@ -147,6 +157,18 @@ export async function startApiServer(
         channelId: 'api',
         priority: 0,
         input: async () => {
+          if (several) {
+            const files = input.files.map((bytes) => ({ bytes }));
+            study = await prepareStudy(files, { ...studyOptions(deps.config), question: input.question });
+            prepared = study.images[0]!;
+            return {
+              image: prepared,
+              ...(study.images.length > 1 ? { study: study.images } : {}),
+              question: input.question,
+              history: [],
+              temperature: input.temperature ?? deps.config.TEMPERATURE,
+            };
+          }
           prepared = await deps.prepare(input.bytes, prepareOptions);
           return {
             image: prepared,
@@ -159,7 +181,14 @@ export async function startApiServer(
       },
       controller.signal,
     );
-    sendJson(res, 200, toVisualQaResponse(result, prepared?.deid.burnedInText));
+    const images =
+      result.images ??
+      summarizeStudy(study?.images ?? (prepared ? [{ ...prepared, label: imageLabel(0, 1, prepared) }] : []));
+    sendJson(res, 200, {
+      ...toVisualQaResponse(result, prepared?.deid.burnedInText),
+      images,
+      notes: study?.notes ?? [],
+    });
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {

@@ -6,7 +6,8 @@ import { createEngine } from '../engine/index.ts';
 import { summarizeStudy } from '../engine/study.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { closeDecodePool, type PrepareOptions, prepareImage } from '../ingest/index.ts';
-import { isZip, prepareStudy, type StudyOptions } from '../ingest/study/index.ts';
+import { isZip, prepareStudy } from '../ingest/study/index.ts';
+import { studyOptions } from '../ingest/study/options.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { vllmCommand } from './doctor.ts';
 import type { CommandIO } from './output.ts';
@@ -92,17 +93,6 @@ export async function runAsk(
   } finally {
     await closeDecodePool();
   }
-}
-
-/** The study limits from the configuration (STUDY_MAX_IMAGES, STUDY_MAX_TOKENS, MAX_IMAGE_SIZE…). */
-export function studyOptions(config: Config): StudyOptions {
-  return {
-    maxImages: config.STUDY_MAX_IMAGES,
-    maxTokens: config.STUDY_MAX_TOKENS,
-    maxSide: config.MAX_IMAGE_SIZE,
-    maxBytes: config.MAX_UPLOAD_MB * 1024 * 1024,
-    burnedInText: config.BURNED_IN_TEXT,
-  };
 }
 
 /**

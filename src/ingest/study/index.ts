@@ -18,6 +18,7 @@ import { DEFAULT_ZIP_LIMITS, isZip, unzipFiles, type ZipLimits } from './zip.ts'
  * token budget (issue 17). Nothing posted is dropped without a note saying so.
  */
 
+export { imageLabel } from './labels.ts';
 export { composeMontage, type Montage } from './montage.ts';
 export { DEFAULT_ZIP_LIMITS, isZip, unzipFiles, type ZipLimits } from './zip.ts';
 
