@@ -3,6 +3,7 @@ import type { Config } from '../config.ts';
 import { isStoppedError } from '../dispatch/index.ts';
 import type { Dispatcher } from '../dispatch/types.ts';
 import { AppError, toAppError } from '../errors.ts';
+import { composeMontage } from '../ingest/study/montage.ts';
 import type { Logger } from '../log.ts';
 import type { Store, StoredJob } from '../store/types.ts';
 import type { ChatAdapter } from './adapter.ts';
@@ -10,7 +11,7 @@ import { cardAsTurn, toReadCard } from './card.ts';
 import { createJobImages, defaultQuestion, maxHistoryTurns } from './job-image.ts';
 import { cardText, type OutboundMessage, type PostedRef, refusals } from './reply.ts';
 import { createStatusMessages } from './status.ts';
-import type { Platform, PreparedImage } from './types.ts';
+import type { Platform, PreparedImage, StudyImage } from './types.ts';
 
 /** The image pipeline's entry point (src/ingest prepareImage), injected so the core stays testable. */
 export type PrepareFn = (
@@ -23,12 +24,29 @@ export type PrepareFn = (
   },
 ) => Promise<PreparedImage>;
 
+/** Every image of a message as one study (src/ingest/study prepareStudy), injected like PrepareFn. */
+export type PrepareStudyFn = (
+  files: Array<
+    | { bytes: Uint8Array; role?: 'current' | 'prior' }
+    | { prepared: PreparedImage; role?: 'current' | 'prior' }
+  >,
+  options: {
+    question?: string;
+    maxImages?: number;
+    maxTokens?: number;
+    maxSide?: number;
+    maxBytes?: number;
+    burnedInText?: 'redact' | 'flag' | 'refuse';
+  },
+) => Promise<{ images: StudyImage[]; notes: string[] }>;
+
 export interface CoreContext {
   config: Config;
   logger: Logger;
   store: Store;
   dispatcher: Dispatcher;
   prepare?: PrepareFn;
+  prepareStudy?: PrepareStudyFn;
   clock: () => number;
   adapters: Map<Platform, ChatAdapter>;
   /** Bounds eager preparation (download + decode) of queued jobs; the GPU slots do not gate it. */
@@ -53,7 +71,7 @@ export function createJobRunner(ctx: CoreContext) {
   const log = (job: StoredJob) => ctx.logger.child({ job: job.id, platform: job.platform });
 
   const { statusOf, enqueueEdit, onUpdate, forget } = createStatusMessages(ctx);
-  const { prepareImage, buildInput } = createJobImages(ctx);
+  const { prepareImage, buildInput, loadStudy } = createJobImages(ctx);
 
   const delivering = new Map<string, Promise<void>>();
 
@@ -86,9 +104,14 @@ export function createJobRunner(ctx: CoreContext) {
       job = (await store.updateJob(jobId, { postedMessageId: posted.messageId }))!;
       if (job.answer?.kind === 'read' && adapter.uploadPreview && !job.previewAttempted && job.imageRef) {
         await store.updateJob(jobId, { previewAttempted: true });
+        // A study's preview is the labelled montage of what the model saw.
+        const study = await loadStudy(job).catch(() => undefined);
         const image = await store.loadImage(job.imageRef);
-        if (image)
-          await adapter.uploadPreview(job.thread, image.png, cardText.previewCaption).catch(() => undefined);
+        const png =
+          study && study.images.length > 1
+            ? (await composeMontage(study.images, ctx.config.MAX_IMAGE_SIZE).catch(() => undefined))?.png
+            : image?.png;
+        if (png) await adapter.uploadPreview(job.thread, png, cardText.previewCaption).catch(() => undefined);
       }
     }
     await finish(job);
@@ -236,6 +259,12 @@ export function createJobRunner(ctx: CoreContext) {
           },
           job.isFollowUp,
         );
+        // The card names every image read and what was left out (issue 17).
+        const study = (await loadStudy(job))?.stored;
+        if (study) {
+          card.studyNotes = study.notes;
+          if (study.images.length > 1) card.images = study.images.map((one) => one.label);
+        }
         await store.updateJob(job.id, {
           answer: { kind: 'read', card },
           urgency: inference.urgency,

@@ -1,6 +1,7 @@
 import { AppError } from '../errors.ts';
 import type { StoredJob } from '../store/types.ts';
 import type { CoreContext } from './flow.ts';
+import { createJobStudies } from './job-study.ts';
 import { notes, refusals } from './reply.ts';
 import type { InferenceInput, PreparedImage } from './types.ts';
 
@@ -15,6 +16,7 @@ export const maxHistoryTurns = 12;
  */
 export function createJobImages(ctx: CoreContext) {
   const { store, config } = ctx;
+  const { prepareStudyImages, loadStudy } = createJobStudies(ctx);
   const iso = () => new Date(ctx.clock()).toISOString();
 
   async function prepareImage(job: StoredJob, signal: AbortSignal): Promise<string> {
@@ -28,6 +30,8 @@ export function createJobImages(ctx: CoreContext) {
       });
     }
     if (job.imageRef && (await store.loadImage(job.imageRef))) return job.imageRef;
+    // Every attachment of the message (and the thread's earlier image) as one study (issue 17).
+    if (ctx.prepareStudy) return prepareStudyImages(job, signal, (image) => checkImage(job, image));
     const adapter = ctx.adapters.get(job.platform);
     if (!adapter) throw new AppError('INTERNAL', `no adapter for ${job.platform}`);
     if (!ctx.prepare) throw new AppError('INTERNAL', 'no image pipeline configured');
@@ -38,6 +42,16 @@ export function createJobImages(ctx: CoreContext) {
       maxBytes: config.MAX_UPLOAD_MB * 1024 * 1024,
       burnedInText: config.BURNED_IN_TEXT,
     });
+    await checkImage(job, image);
+    const ref = await store.saveImage(image);
+    await store.updateJob(job.id, { imageRef: ref, imageSha256: image.sha256 });
+    await store.updateThread(job.threadKey, (thread) =>
+      thread ? { ...thread, imageRef: ref, lastActivityAt: iso() } : undefined,
+    );
+    return ref;
+  }
+
+  async function checkImage(job: StoredJob, image: PreparedImage): Promise<void> {
     // Discord has no BAA (DISCORD_PHI=refuse): a DICOM whose header still named the patient is refused
     // even though de-identification removed it, because the original already crossed Discord.
     if (
@@ -51,12 +65,6 @@ export function createJobImages(ctx: CoreContext) {
       });
     }
     await tellPosterAboutFlaggedText(job, image);
-    const ref = await store.saveImage(image);
-    await store.updateJob(job.id, { imageRef: ref, imageSha256: image.sha256 });
-    await store.updateThread(job.threadKey, (thread) =>
-      thread ? { ...thread, imageRef: ref, lastActivityAt: iso() } : undefined,
-    );
-    return ref;
   }
 
   /**
@@ -80,8 +88,11 @@ export function createJobImages(ctx: CoreContext) {
     const thread = await store.getThread(job.threadKey);
     const history = job.isFollowUp ? (thread?.turns ?? []).slice(-maxHistoryTurns) : [];
     const question = job.request?.question.trim() || defaultQuestion;
-    return { image, question, history, temperature: config.TEMPERATURE };
+    // A study (several images, or a prior) is read whole, follow-ups included.
+    const study = (await loadStudy(job))?.images ?? [];
+    const several = study.length > 1 ? { image: study[0]!, study } : {};
+    return { image, question, history, temperature: config.TEMPERATURE, ...several };
   }
 
-  return { prepareImage, buildInput };
+  return { prepareImage, buildInput, loadStudy };
 }

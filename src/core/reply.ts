@@ -37,6 +37,10 @@ export interface ReadCard {
   /** Text found in the pixels was blacked out before the model saw the image. */
   burnedInTextRedacted: boolean;
   isFollowUp: boolean;
+  /** A study read: the label of every image the model saw, in order (issue 17). */
+  images?: string[];
+  /** What the study left out and why, and which slices were read: never silent. */
+  studyNotes?: string[];
   acknowledgedBy?: { userId: string; at: string };
   disclaimer: string;
 }

@@ -22,11 +22,10 @@ export { imageLabel } from './labels.ts';
 export { composeMontage, type Montage } from './montage.ts';
 export { DEFAULT_ZIP_LIMITS, isZip, unzipFiles, type ZipLimits } from './zip.ts';
 
-export interface StudyFile {
-  bytes: Uint8Array;
-  /** 'prior': an earlier image of the same thread, read beside the new one. */
-  role?: StudyRole;
-}
+/** A posted file, or an image prepared earlier (a prior from the thread: already de-identified and fitted). */
+export type StudyFile =
+  | { bytes: Uint8Array; role?: StudyRole }
+  | { prepared: PreparedImage; role?: StudyRole };
 
 export interface StudyOptions extends Omit<PrepareOptions, 'frame' | 'maxSide'> {
   /** STUDY_MAX_IMAGES (default 4). */
@@ -54,7 +53,7 @@ export const DEFAULT_KEY_SLICES = 4;
 interface Unit {
   role?: StudyRole;
   /** Slices in anatomical order: the file and, for a multi-frame file, the 1-based frame. */
-  slices: Array<{ bytes: Uint8Array; frame?: number; header?: SliceHeader }>;
+  slices: Array<{ bytes: Uint8Array; frame?: number; header?: SliceHeader; prepared?: PreparedImage }>;
   header?: SliceHeader;
   word: 'slice' | 'frame';
 }
@@ -63,6 +62,7 @@ interface Unit {
 interface Planned {
   unit: number;
   bytes: Uint8Array;
+  prepared?: PreparedImage;
   frame?: number;
   position?: string;
   chest?: (typeof CHEST_CT_WINDOWS)[number];
@@ -94,16 +94,18 @@ export async function prepareStudy(
 
   const settled = await Promise.allSettled(
     plan.map((planned) =>
-      prepareImage(
-        planned.bytes,
-        {
-          ...options,
-          maxSide,
-          ...(planned.frame === undefined ? {} : { frame: planned.frame }),
-          ...(planned.chest ? { window: planned.chest } : {}),
-        },
-        pool,
-      ),
+      planned.prepared
+        ? Promise.resolve(planned.prepared)
+        : prepareImage(
+            planned.bytes,
+            {
+              ...options,
+              maxSide,
+              ...(planned.frame === undefined ? {} : { frame: planned.frame }),
+              ...(planned.chest ? { window: planned.chest } : {}),
+            },
+            pool,
+          ),
     ),
   );
   const failedUnits = new Map<number, AppError>();
@@ -162,6 +164,16 @@ function expand(files: readonly StudyFile[], zipLimits: ZipLimits): { units: Uni
   const units: Unit[] = [];
   let skipped = 0;
   for (const file of files) {
+    if ('prepared' in file) {
+      const { meta, source } = file.prepared;
+      units.push({
+        ...(file.role ? { role: file.role } : {}),
+        word: 'slice',
+        slices: [{ bytes: file.prepared.png, prepared: file.prepared }],
+        header: { meta, rows: source.rows, columns: source.columns, frames: 1 },
+      });
+      continue;
+    }
     let members: Uint8Array[] = [file.bytes];
     if (isZip(file.bytes)) {
       const all = unzipFiles(file.bytes, zipLimits);
@@ -197,7 +209,11 @@ function expand(files: readonly StudyFile[], zipLimits: ZipLimits): { units: Uni
 }
 
 const continuesStack = (unit: Unit | undefined, header: SliceHeader): boolean =>
-  unit !== undefined && unit.word === 'slice' && isSlice(unit.header) && sameStack(unit.header!, header);
+  unit !== undefined &&
+  unit.word === 'slice' &&
+  !unit.slices[0]!.prepared &&
+  isSlice(unit.header) &&
+  sameStack(unit.header!, header);
 
 const isImage = (bytes: Uint8Array): boolean => {
   try {
@@ -237,15 +253,17 @@ function planImages(
     const picked = picks[index]!;
     const chest =
       unit.header !== undefined &&
+      !unit.slices[0]!.prepared &&
       wantsChestWindows(unit.header.meta, input.question, input.options.window) &&
       spare >= picked.length;
     if (chest) spare -= picked.length;
     for (const slice of picked) {
-      const { bytes, frame } = unit.slices[slice - 1]!;
+      const { bytes, frame, prepared } = unit.slices[slice - 1]!;
       const position = unit.slices.length > 1 ? `${unit.word} ${slice} of ${unit.slices.length}` : undefined;
       const base: Planned = {
         unit: index,
         bytes,
+        ...(prepared ? { prepared } : {}),
         ...(frame === undefined ? {} : { frame }),
         ...(position ? { position } : {}),
       };
