@@ -107,6 +107,7 @@ function buildProgram(
     .requiredOption('--output-dir <dir>')
     .option('--split-every <n>', 'start a new summary part every N images')
     .option('--resume', 'skip images already read')
+    .option('--group-by <unit>', 'file: one read per image (default); folder: each folder is one study read')
     .action(async (options: import('./commands/batch.ts').BatchCliOptions) => {
       const { runBatch } = await import('./commands/batch.ts');
       setExit(await runBatch(config(), io, options));

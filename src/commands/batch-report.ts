@@ -1,7 +1,7 @@
 import { open, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DISCLAIMER, urgencyBadge } from '../core/reply.ts';
-import type { Finding, InferenceResult, Urgency } from '../core/types.ts';
+import type { Finding, InferenceResult, StudyImageSummary, Urgency } from '../core/types.ts';
 import type { AppError } from '../errors.ts';
 
 /**
@@ -21,6 +21,10 @@ export interface BatchRow {
   urgency: Urgency | null;
   model: string;
   promptVersion?: string;
+  /** What the model saw: every image of a study (--group-by folder), or the one image (issue 17). */
+  images?: StudyImageSummary[];
+  /** What a study left out and why, and which slices were read. */
+  notes?: string[];
 }
 
 export const unitKey = (file: string, frame?: number): string => (frame ? `${file}#${frame}` : file);
@@ -39,6 +43,7 @@ export function rowFromResult(
     urgency: result.urgency,
     model: result.model,
     promptVersion: result.promptVersion,
+    ...(result.images ? { images: result.images } : {}),
   };
 }
 

@@ -4,9 +4,12 @@ import { join, relative, resolve, sep } from 'node:path';
 import cliProgress from 'cli-progress';
 import { createReadPipeline, type ReadPipeline } from '../api/pipeline.ts';
 import type { Config } from '../config.ts';
-import type { PreparedImage } from '../core/types.ts';
+import type { PreparedImage, StudyImage } from '../core/types.ts';
+import { summarizeStudy } from '../engine/study.ts';
 import { AppError, toAppError } from '../errors.ts';
 import type { PrepareOptions } from '../ingest/index.ts';
+import { imageLabel, prepareStudy } from '../ingest/study/index.ts';
+import { studyOptions } from '../ingest/study/options.ts';
 import { createLogger } from '../log.ts';
 import {
   type BatchRow,
@@ -31,6 +34,8 @@ export interface BatchCliOptions {
   outputDir: string;
   splitEvery?: string;
   resume?: boolean;
+  /** 'file' (default): one read per image and frame. 'folder': the files of each folder are one study read. */
+  groupBy?: string;
 }
 
 export interface BatchDeps {
@@ -61,6 +66,23 @@ async function listInputs(inputDir: string, outputDir: string): Promise<string[]
   return found.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
 }
 
+function parseGroupBy(value: string | undefined): 'file' | 'folder' {
+  if (value === undefined || value === 'file' || value === 'folder') return value ?? 'file';
+  throw new AppError('USAGE', 'batch: bad --group-by', {
+    userMessage: '--group-by must be "file" (one read per image) or "folder" (each folder is one study).',
+  });
+}
+
+/** Each folder's own files (not its sub-folders') as one unit, keyed by the folder's relative path. */
+function folderUnits(files: readonly string[]): Unit[] {
+  const folders = new Map<string, string[]>();
+  for (const file of files) {
+    const folder = file.includes('/') ? file.slice(0, file.lastIndexOf('/')) : '.';
+    folders.set(folder, [...(folders.get(folder) ?? []), file]);
+  }
+  return [...folders].map(([folder, members]) => ({ file: folder, members }));
+}
+
 function parseSplit(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
@@ -74,6 +96,8 @@ function parseSplit(value: string | undefined): number | undefined {
 
 interface Unit {
   file: string;
+  /** --group-by folder: the folder's files, read as one study (`file` is the folder). */
+  members?: string[];
   /** Set for frames 2..N of a multi-frame input, once frame 1 revealed the count. */
   frame?: number;
   frames?: number;
@@ -118,8 +142,9 @@ export async function runBatch(
     return row !== undefined && isFinished(row);
   };
   const progress = createProgress(deps.progress ?? process.stderr);
-  const queue: Unit[] = files.map((file) => ({ file }));
-  let total = files.length;
+  const groupBy = parseGroupBy(options.groupBy);
+  const queue: Unit[] = groupBy === 'folder' ? folderUnits(files) : files.map((file) => ({ file }));
+  let total = queue.length;
   let finished = 0;
   let failed = 0;
   // Files known to be multi-frame (frames 2..N are units of their own); expanded once.
@@ -151,10 +176,21 @@ export async function runBatch(
     // Frame 1 of a multi-frame file is keyed "file#1"; a single-frame file by its name.
     if (done(unitKey(unit.file, unit.frame)) || (firstPass && done(unitKey(unit.file, 1)))) return;
     const path = join(inputDir, unit.file);
+    let prepared: PreparedImage | undefined;
     let frameInfo: { index?: number; count?: number } = unit.frame
       ? { index: unit.frame, count: unit.frames }
       : {};
     let row: BatchRow;
+    if (unit.members) {
+      row = await readStudyUnit(unit, unit.members);
+      if (aborted) return;
+      await checkpoint.append(row);
+      rows.set(unitKey(row.file), row);
+      finished += 1;
+      if (!row.ok) failed += 1;
+      progress.update(finished, failed);
+      return;
+    }
     try {
       const bytes = await readFile(path);
       const options = prepareOptions(unit.frame ?? 1);
@@ -165,6 +201,7 @@ export async function runBatch(
         priority: 0,
         input: async () => {
           const image: PreparedImage = await pipeline.prepare(bytes, options);
+          prepared = image;
           if (firstPass && image.source.frames > 1) {
             frameInfo = { index: 1, count: image.source.frames };
             expand(unit.file, image.source.frames, true);
@@ -181,6 +218,7 @@ export async function runBatch(
         },
       });
       row = rowFromResult(unit.file, frameInfo, result);
+      row.images ??= prepared ? summarizeStudy([{ ...prepared, label: imageLabel(0, 1, prepared) }]) : [];
     } catch (error) {
       const appError = toAppError(error);
       if (aborted || (appError.code === 'INTERNAL' && appError.details.stopped)) return;
@@ -197,6 +235,51 @@ export async function runBatch(
     finished += 1;
     if (!row.ok) failed += 1;
     progress.update(finished, failed);
+  };
+
+  /** One folder as one study (issue 17): views, slices, a zip, read together in one request. */
+  const readStudyUnit = async (unit: Unit, members: string[]): Promise<BatchRow> => {
+    try {
+      const inputs = await Promise.all(members.map((file) => readFile(join(inputDir, file))));
+      let notes: string[] = [];
+      let images: StudyImage[] = [];
+      const result = await pipeline.dispatcher.schedule({
+        id: `batch-${randomUUID()}`,
+        userId: 'batch',
+        channelId: 'batch',
+        priority: 0,
+        input: async () => {
+          const study = await prepareStudy(
+            inputs.map((bytes) => ({ bytes })),
+            { ...studyOptions(config), question: BATCH_QUESTION },
+          );
+          notes = study.notes;
+          images = study.images;
+          return {
+            image: study.images[0]!,
+            ...(study.images.length > 1 ? { study: study.images } : {}),
+            question: BATCH_QUESTION,
+            history: [],
+            temperature: config.TEMPERATURE,
+          };
+        },
+      });
+      return {
+        ...rowFromResult(unit.file, {}, result),
+        images: result.images ?? summarizeStudy(images),
+        notes,
+      };
+    } catch (error) {
+      const appError = toAppError(error);
+      if (aborted || (appError.code === 'INTERNAL' && appError.details.stopped))
+        return rowFromError(unit.file, {}, appError, pipeline.engine.model);
+      if (fatalCodes.has(appError.code)) {
+        aborted = true;
+        throw appError;
+      }
+      logger.warn({ code: appError.code }, 'batch study failed');
+      return rowFromError(unit.file, {}, appError, pipeline.engine.model);
+    }
   };
 
   // A few images in flight: enough to keep the GPU slots and the dispatcher's look-ahead busy.
@@ -228,7 +311,8 @@ export async function runBatch(
     if (!deps.pipeline) await pipeline.close();
   }
 
-  const order = new Map(files.map((file, index) => [file, index]));
+  const keys = groupBy === 'folder' ? folderUnits(files).map((unit) => unit.file) : files;
+  const order = new Map(keys.map((file, index) => [file, index]));
   const ordered = [...rows.values()].sort(
     (a, b) => (order.get(a.file) ?? 1e9) - (order.get(b.file) ?? 1e9) || (a.frame ?? 0) - (b.frame ?? 0),
   );
