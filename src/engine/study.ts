@@ -63,9 +63,14 @@ export async function asMontage(
 ): Promise<{ input: InferenceInput; images?: StudyImage[] }> {
   const images = studyOf(input);
   if (!images) return { input };
-  const side = Math.max(maxSide, ...images.map((image) => Math.max(image.width, image.height)));
   const { refit: _refit, ...rest } = input;
-  return { input: { ...rest, image: await montageImage(images, side) }, images };
+  return { input: { ...rest, image: await montageImage(images, montageSide(images, maxSide)) }, images };
+}
+
+/** The montage's longest side: each tile at about its own size, within MAX_IMAGE_SIZE (never upscaled). */
+export function montageSide(images: readonly StudyImage[], maxSide: number): number {
+  const tile = Math.max(...images.map((image) => Math.max(image.width, image.height)));
+  return Math.min(maxSide, tile * Math.ceil(Math.sqrt(images.length)));
 }
 
 /** One picture of the whole study, for an engine that takes a single image (visualqa, onnx). */

@@ -24,7 +24,7 @@ import { looksLikeLoop } from '../loop.ts';
 import { findingsJsonSchema, type ModelRead, parseModelRead } from '../output.ts';
 import { PROMPT_VERSION, type PromptSet, renderPrompt } from '../prompts.ts';
 import { buildResult, type CalibrationTables, logRead } from '../result.ts';
-import { montageImage, studyOf, summarizeStudy } from '../study.ts';
+import { montageImage, montageSide, studyOf, summarizeStudy } from '../study.ts';
 import { withStudyLadder } from '../study-ladder.ts';
 import { type ChatMessage, probeMessages, type ReadSubject, readMessages } from './messages.ts';
 
@@ -243,8 +243,7 @@ export function createOpenAiEngine(config: Config, deps: EngineDeps): Engine {
 
   /** The study tiled into one labelled picture, for a server that takes fewer images than it has. */
   const montageRead = async (images: StudyImage[], input: InferenceInput, signal: AbortSignal) => {
-    const side = Math.max(...images.map((image) => Math.max(image.width, image.height)));
-    const montage = await montageImage(images, Math.max(side, config.MAX_IMAGE_SIZE));
+    const montage = await montageImage(images, montageSide(images, config.MAX_IMAGE_SIZE));
     return { ...(await structuredRead({ montage, images }, input, signal)), montage };
   };
 
