@@ -1,5 +1,5 @@
-import { readCapped } from '../../src/core/read-capped.ts';
 import { AppError } from '../../src/errors.ts';
+import { readCapped } from '../../src/net/read-capped.ts';
 
 /**
  * Attachment downloads. Discord attachment URLs are signed CDN links (`ex`/`is`/`hm` query) that need

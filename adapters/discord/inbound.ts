@@ -14,9 +14,9 @@ import type { AttachmentRef, ThreadRef } from '../../src/core/types.ts';
 import type { Logger } from '../../src/log.ts';
 import type { DiscordApi } from './api.ts';
 import type { InteractionRegistry } from './interactions.ts';
-import type { ChannelTarget } from './outbound.ts';
 import { mayThread, startReadThread, threadOnResponse } from './read-thread.ts';
 import { forCreate, NO_MENTIONS, renderOutbound } from './render.ts';
+import type { ChannelTarget } from './surfaces.ts';
 import {
   interactionToRequest,
   interactionUserId,

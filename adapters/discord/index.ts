@@ -19,7 +19,8 @@ import { createDiscordApi } from './api.ts';
 import { type DownloadOptions, downloadAttachment, isAllowedUrl, normaliseOrigins } from './download.ts';
 import { type InboundDeps, onInteractionCreate, onMessageCreate } from './inbound.ts';
 import { createInteractionRegistry } from './interactions.ts';
-import { type ChannelTarget, createOutbound } from './outbound.ts';
+import { createOutbound } from './outbound.ts';
+import type { ChannelTarget } from './surfaces.ts';
 
 /**
  * The Discord adapter: discord.js over the gateway (outbound WebSocket only, like Slack's Socket

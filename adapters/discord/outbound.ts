@@ -7,7 +7,13 @@ import type { Logger } from '../../src/log.ts';
 import type { DiscordApi } from './api.ts';
 import type { InteractionContext, InteractionRegistry } from './interactions.ts';
 import { type DiscordBody, forCreate, PREVIEW_NAME, previewBody, renderOutbound } from './render.ts';
-import { channelSurfaceOf, interactionSurfaceOf, type Surface, threadSurfaceOf } from './surfaces.ts';
+import {
+  type ChannelTarget,
+  channelSurfaceOf,
+  interactionSurfaceOf,
+  type Surface,
+  threadSurfaceOf,
+} from './surfaces.ts';
 import { parseInteractionThreadId } from './to-request.ts';
 
 /**
@@ -21,12 +27,6 @@ import { parseInteractionThreadId } from './to-request.ts';
  * - a /read interaction (`i:<interaction>:<channel>`, in DMs and inside threads), answered by editing
  *   the deferred response while the token lasts and by ordinary channel messages after it.
  */
-
-/** Where messages of a thread go when it is a channel: the thread channel, or a reply in the parent. */
-export interface ChannelTarget {
-  channelId: string;
-  replyTo?: string;
-}
 
 export interface OutboundState {
   api: DiscordApi;

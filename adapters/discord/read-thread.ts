@@ -1,8 +1,19 @@
 import { type APIChatInputApplicationCommandInteraction, ChannelType, PermissionFlagsBits } from 'discord.js';
 import type { InboundRequest } from '../../src/core/types.ts';
-import type { InboundDeps } from './inbound.ts';
-import type { InteractionContext } from './interactions.ts';
-import type { ChannelTarget } from './outbound.ts';
+import type { Logger } from '../../src/log.ts';
+import type { DiscordApi } from './api.ts';
+import type { InteractionContext, InteractionRegistry } from './interactions.ts';
+
+/** What starting a /read thread needs from the inbound side (inbound.ts passes its own deps). */
+export interface ReadThreadDeps {
+  api: DiscordApi;
+  interactions: InteractionRegistry;
+  threadTargets: Map<string, Promise<ChannelTarget>>;
+  rememberThread(threadId: string, parentId: string): void;
+  logger: Logger;
+}
+
+import type { ChannelTarget } from './surfaces.ts';
 
 /** Guild channels whose messages can start a public thread ("Start Thread from Message"). */
 const THREADABLE: ReadonlySet<number> = new Set([ChannelType.GuildText, ChannelType.GuildAnnouncement]);
@@ -41,7 +52,7 @@ export async function threadOnResponse(
   interaction: APIChatInputApplicationCommandInteraction,
   request: InboundRequest,
   context: InteractionContext,
-  deps: InboundDeps,
+  deps: ReadThreadDeps,
 ): Promise<{ threadId: string; open(target: ChannelTarget): void } | undefined> {
   const type = interaction.channel?.type;
   if (!interaction.guild_id || type === undefined || !THREADABLE.has(type)) return undefined;
@@ -70,7 +81,7 @@ export async function startReadThread(
   threadId: string,
   channelId: string,
   context: InteractionContext,
-  deps: InboundDeps,
+  deps: ReadThreadDeps,
   permitted: boolean,
 ): Promise<ChannelTarget> {
   if (!permitted) {

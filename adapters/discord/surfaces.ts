@@ -3,8 +3,13 @@ import type { ThreadRef } from '../../src/core/types.ts';
 import type { Logger } from '../../src/log.ts';
 import type { DiscordApi, MessageBody } from './api.ts';
 import type { InteractionContext, InteractionRegistry } from './interactions.ts';
-import type { ChannelTarget } from './outbound.ts';
 import { type DiscordBody, forCreate, forEdit, NO_MENTIONS } from './render.ts';
+
+/** Where messages of a thread go when it is a channel: the thread channel, or a reply in the parent. */
+export interface ChannelTarget {
+  channelId: string;
+  replyTo?: string;
+}
 
 /** One place messages can be created and edited: a channel, an interaction's webhook, a /read thread. */
 export interface Surface {

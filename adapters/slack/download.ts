@@ -1,6 +1,6 @@
-import { readCapped } from '../../src/core/read-capped.ts';
 import type { AttachmentRef } from '../../src/core/types.ts';
 import { AppError } from '../../src/errors.ts';
+import { readCapped } from '../../src/net/read-capped.ts';
 
 /**
  * Fetch a Slack file with the bot token (https://docs.slack.dev/messaging/working-with-files#authentication):

@@ -1,5 +1,6 @@
 import type { Config } from '../config.ts';
-import type { DoctorCheck, DoctorDeps } from './doctor.ts';
+import type { DoctorCheck } from '../engine/doctor-check.ts';
+import type { DoctorDeps } from './doctor.ts';
 
 /**
  * Does the model server take a whole study in one request? vLLM refuses more images than its

@@ -2,17 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config.ts';
+import type { DoctorCheck } from '../engine/doctor-check.ts';
 import { AppError } from '../errors.ts';
 import { checkStudyImages, limitMmPerPrompt } from './doctor-images.ts';
 import type { CommandIO } from './output.ts';
-
-/** One line of the doctor's report: what was checked, whether it holds, and how to fix it. */
-export interface DoctorCheck {
-  name: string;
-  ok: boolean;
-  detail: string;
-  fix?: string;
-}
 
 export interface DoctorDeps {
   fetch?: typeof fetch;

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import Bottleneck from 'bottleneck';
 import type { Config } from '../config.ts';
 import type { Dispatcher } from '../dispatch/types.ts';
 import { AppError, toAppError } from '../errors.ts';
@@ -13,7 +12,8 @@ import type {
   HandleOutcome,
   QueueSnapshot,
 } from './adapter.ts';
-import { type CoreContext, createJobRunner, type PrepareFn, type PrepareStudyFn } from './flow.ts';
+import { createJobRunner } from './flow.ts';
+import type { PrepareFn, PrepareStudyFn } from './job-deps.ts';
 import {
   isAllowed,
   isAllowedIn,
@@ -22,10 +22,10 @@ import {
   priorityOf,
   userMessageIdOf,
 } from './policy.ts';
-import { help, modelCard, notes, refusals, queueStatus as replyQueueStatus } from './replies.ts';
+import { help, modelCard, notes, refusals, queueStatus as replyQueueStatus } from './reply.ts';
 import type { Engine, InboundRequest, Platform } from './types.ts';
 
-export type { PrepareFn, PrepareStudyFn } from './flow.ts';
+export type { PrepareFn, PrepareStudyFn } from './job-deps.ts';
 
 export interface BotCoreDeps {
   config: Config;
@@ -41,8 +41,6 @@ export interface BotCoreDeps {
   promptVersion?: string;
   /** Least time between two queue-position edits of one status message (default 10 s). */
   statusEditIntervalMs?: number;
-  /** Concurrent eager preparations (download + decode) of queued jobs (default 2). */
-  prepareConcurrency?: number;
 }
 
 export type RunningBotCore = BotCore & {
@@ -68,7 +66,8 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
   let sweepTimer: NodeJS.Timeout | undefined;
   const flows = new Set<Promise<void>>();
   let lastPromptVersion = deps.promptVersion ?? 'unknown';
-  const ctx: CoreContext = {
+  const adapters = new Map<Platform, ChatAdapter>();
+  const runner = createJobRunner({
     config,
     logger,
     store,
@@ -76,18 +75,14 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
     ...(deps.prepare ? { prepare: deps.prepare } : {}),
     ...(deps.prepareStudy ? { prepareStudy: deps.prepareStudy } : {}),
     clock,
-    adapters: new Map<Platform, ChatAdapter>(),
-    prepareLimiter: new Bottleneck({ maxConcurrent: deps.prepareConcurrency ?? 2 }),
+    adapterFor: (platform) => adapters.get(platform),
     statusEditIntervalMs: deps.statusEditIntervalMs ?? 10_000,
     isStopping: () => stopping,
-    controllers: new Map(),
-    cancelled: new Set(),
     // The model card shows the prompt version the engine actually reported last.
-    noteRead: (promptVersion) => {
+    onRead: (promptVersion) => {
       lastPromptVersion = promptVersion;
     },
-  };
-  const runner = createJobRunner(ctx);
+  });
   const iso = () => new Date(clock()).toISOString();
 
   function track(done: Promise<void>): void {
@@ -259,7 +254,7 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
     await store.acknowledge({ jobId, userId, at });
     const card = { ...job.answer.card, acknowledgedBy: { userId, at } };
     await store.updateJob(jobId, { answer: { kind: 'read', card } });
-    const adapter = ctx.adapters.get(job.platform);
+    const adapter = adapters.get(job.platform);
     if (adapter && job.postedMessageId) {
       await adapter
         .update({ thread: job.thread, messageId: job.postedMessageId }, { kind: 'read', card })
@@ -298,12 +293,7 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
   async function cancel(jobId: string, userId: string): Promise<boolean> {
     const job = await store.getJob(jobId);
     if (!job || job.userId !== userId || terminal.has(job.status) || job.answer) return false;
-    const controller = ctx.controllers.get(jobId);
-    if (!controller) return false;
-    ctx.cancelled.add(jobId);
-    dispatcher.cancel(jobId);
-    controller.abort(new AppError('CANCELLED', 'cancelled by requester'));
-    return true;
+    return runner.cancel(jobId);
   }
 
   async function act(action: CoreAction): Promise<ActionOutcome> {
@@ -336,7 +326,7 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
 
   const core: RunningBotCore = {
     attach(adapter) {
-      ctx.adapters.set(adapter.platform, adapter);
+      adapters.set(adapter.platform, adapter);
     },
 
     async handle(request) {
@@ -409,8 +399,7 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
       stopping = true;
       clearInterval(sweepTimer);
       await dispatcher.stop();
-      for (const controller of ctx.controllers.values()) controller.abort(new Error('stopping'));
-      await ctx.prepareLimiter.stop({ dropWaitingJobs: true }).catch(() => undefined);
+      runner.abortAll();
       await Promise.race([
         Promise.allSettled([...flows]),
         new Promise((resolve) => setTimeout(resolve, 5000)),

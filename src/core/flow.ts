@@ -1,63 +1,16 @@
-import type Bottleneck from 'bottleneck';
-import type { Config } from '../config.ts';
 import { isStoppedError } from '../dispatch/index.ts';
-import type { Dispatcher } from '../dispatch/types.ts';
-import { AppError, toAppError } from '../errors.ts';
+import { AppError, isAppError, toAppError } from '../errors.ts';
 import { composeMontage } from '../ingest/study/montage.ts';
-import type { Logger } from '../log.ts';
-import type { Store, StoredJob } from '../store/types.ts';
+import type { StoredJob } from '../store/types.ts';
 import type { ChatAdapter } from './adapter.ts';
 import { cardAsTurn, toReadCard } from './card.ts';
+import type { JobDeps } from './job-deps.ts';
 import { createJobImages, defaultQuestion, maxHistoryTurns } from './job-image.ts';
 import { cardText, type OutboundMessage, type PostedRef, refusals } from './reply.ts';
 import { createStatusMessages } from './status.ts';
-import type { Platform, PreparedImage, StudyImage } from './types.ts';
 
-/** The image pipeline's entry point (src/ingest prepareImage), injected so the core stays testable. */
-export type PrepareFn = (
-  bytes: Uint8Array,
-  options: {
-    maxSide?: number | 'native';
-    question?: string;
-    maxBytes?: number;
-    burnedInText?: 'redact' | 'flag' | 'refuse';
-  },
-) => Promise<PreparedImage>;
-
-/** Every image of a message as one study (src/ingest/study prepareStudy), injected like PrepareFn. */
-export type PrepareStudyFn = (
-  files: Array<
-    | { bytes: Uint8Array; role?: 'current' | 'prior' }
-    | { prepared: PreparedImage; role?: 'current' | 'prior' }
-  >,
-  options: {
-    question?: string;
-    maxImages?: number;
-    maxTokens?: number;
-    maxSide?: number;
-    maxBytes?: number;
-    burnedInText?: 'redact' | 'flag' | 'refuse';
-  },
-) => Promise<{ images: StudyImage[]; notes: string[] }>;
-
-export interface CoreContext {
-  config: Config;
-  logger: Logger;
-  store: Store;
-  dispatcher: Dispatcher;
-  prepare?: PrepareFn;
-  prepareStudy?: PrepareStudyFn;
-  clock: () => number;
-  adapters: Map<Platform, ChatAdapter>;
-  /** Bounds eager preparation (download + decode) of queued jobs; the GPU slots do not gate it. */
-  prepareLimiter: Bottleneck;
-  statusEditIntervalMs: number;
-  isStopping(): boolean;
-  controllers: Map<string, AbortController>;
-  /** Jobs their requester withdrew: whatever error their flow sees becomes CANCELLED. */
-  cancelled: Set<string>;
-  noteRead(promptVersion: string): void;
-}
+const cancelledByRequester = () =>
+  new AppError('CANCELLED', 'cancelled by requester', { userMessage: refusals.cancelledByRequester });
 
 /**
  * One job from "queued" to exactly one visible answer (DESIGN §1, issue #5). Every step writes its
@@ -65,13 +18,15 @@ export interface CoreContext {
  * an answer that exists is posted without asking the engine again, and a posted answer
  * (postedMessageId) is never posted twice.
  */
-export function createJobRunner(ctx: CoreContext) {
-  const { store, dispatcher } = ctx;
-  const iso = () => new Date(ctx.clock()).toISOString();
-  const log = (job: StoredJob) => ctx.logger.child({ job: job.id, platform: job.platform });
+export function createJobRunner(deps: JobDeps) {
+  const { store, dispatcher } = deps;
+  const iso = () => new Date(deps.clock()).toISOString();
+  const log = (job: StoredJob) => deps.logger.child({ job: job.id, platform: job.platform });
 
-  const { statusOf, enqueueEdit, onUpdate, forget } = createStatusMessages(ctx);
-  const { prepareImage, buildInput, loadStudy } = createJobImages(ctx);
+  const { statusOf, enqueueEdit, onUpdate, forget } = createStatusMessages(deps);
+  const { prepareImage, buildInput, loadStudy } = createJobImages(deps);
+  /** The jobs this process is running, so their requester (or a stop) can abort them. */
+  const controllers = new Map<string, AbortController>();
 
   const delivering = new Map<string, Promise<void>>();
 
@@ -91,7 +46,7 @@ export function createJobRunner(ctx: CoreContext) {
     await status.chain;
     let job = await store.getJob(jobId);
     if (!job?.answer || ['succeeded', 'failed', 'cancelled'].includes(job.status)) return;
-    const adapter = ctx.adapters.get(job.platform);
+    const adapter = deps.adapterFor(job.platform);
     if (!job.postedMessageId) {
       if (!adapter) throw new AppError('INTERNAL', `no adapter for ${job.platform}`);
       const message: OutboundMessage =
@@ -109,7 +64,7 @@ export function createJobRunner(ctx: CoreContext) {
         const image = await store.loadImage(job.imageRef);
         const png =
           study && study.images.length > 1
-            ? (await composeMontage(study.images, ctx.config.MAX_IMAGE_SIZE).catch(() => undefined))?.png
+            ? (await composeMontage(study.images, deps.config.MAX_IMAGE_SIZE).catch(() => undefined))?.png
             : image?.png;
         if (png) await adapter.uploadPreview(job.thread, png, cardText.previewCaption).catch(() => undefined);
       }
@@ -178,7 +133,7 @@ export function createJobRunner(ctx: CoreContext) {
         ...(answer.kind === 'error' ? { code: answer.code } : {}),
       })
       .catch((error) => log(job).error({ err: error }, 'audit write failed'));
-    const adapter = ctx.adapters.get(job.platform);
+    const adapter = deps.adapterFor(job.platform);
     await adapter
       ?.react?.(job.thread, job.userMessageId, answer.kind === 'read' ? 'done' : 'failed')
       .catch(() => {});
@@ -203,22 +158,9 @@ export function createJobRunner(ctx: CoreContext) {
     isResume: boolean,
   ): { position: number; etaSec: number; done: Promise<void> } {
     const controller = new AbortController();
-    ctx.controllers.set(job.id, controller);
-    let started: Promise<string> | undefined;
-    let markReady: (ref: string) => void = () => undefined;
-    let markFailed: (error: unknown) => void = () => undefined;
-    const ready = new Promise<string>((resolve, reject) => {
-      markReady = resolve;
-      markFailed = reject;
-    });
-    ready.catch(() => undefined);
-    const ensureImage = (): Promise<string> => {
-      if (!started) {
-        started = prepareImage(job, controller.signal);
-        started.then(markReady, markFailed);
-      }
-      return started;
-    };
+    controllers.set(job.id, controller);
+    let imageRef: string | undefined;
+    // The dispatcher calls `input` when the job is a few places from the GPU, in fair-queue order.
     const result = dispatcher.schedule(
       {
         id: job.id,
@@ -226,7 +168,10 @@ export function createJobRunner(ctx: CoreContext) {
         channelId: `${job.platform}:${job.thread.channelId}`,
         priority: job.priority,
         enqueuedAt: Date.parse(job.createdAt),
-        input: async () => buildInput(job, await ensureImage()),
+        input: async () => {
+          imageRef = await prepareImage(job, controller.signal);
+          return buildInput(job, imageRef);
+        },
         onUpdate: (update) => onUpdate(job, update),
       },
       controller.signal,
@@ -235,19 +180,16 @@ export function createJobRunner(ctx: CoreContext) {
     const place = dispatcher.position(job.id) ?? { position: 1, etaSec: dispatcher.etaSec(1) };
 
     const done = (async () => {
-      const adapter = ctx.adapters.get(job.platform);
+      const adapter = deps.adapterFor(job.platform);
       if (!isResume) await adapter?.react?.(job.thread, job.userMessageId, 'received').catch(() => {});
-      const engineUp = dispatcher.stats().engineUp;
-      const state = engineUp ? 'queued' : 'waiting-engine';
+      const state = dispatcher.stats().engineUp ? 'queued' : 'waiting-engine';
       if (!job.statusMessageId || isResume) {
         enqueueEdit(job, { kind: 'status', jobId: job.id, state, ...place }, state);
       }
-      ctx.prepareLimiter.schedule({ priority: job.priority > 0 ? 1 : 5 }, ensureImage).catch(() => undefined);
       try {
-        const ref = await ready;
         const inference = await result;
-        ctx.noteRead(inference.promptVersion);
-        const image = await store.loadImage(ref);
+        deps.onRead(inference.promptVersion);
+        const image = imageRef ? await store.loadImage(imageRef) : undefined;
         const card = toReadCard(
           job.id,
           inference,
@@ -273,26 +215,30 @@ export function createJobRunner(ctx: CoreContext) {
         });
         await deliver(job.id);
       } catch (error) {
-        if (ctx.cancelled.has(job.id)) {
-          await fail(
-            job.id,
-            new AppError('CANCELLED', 'cancelled by requester', {
-              userMessage: refusals.cancelledByRequester,
-            }),
-          );
-          return;
-        }
-        if (ctx.isStopping() && (isStoppedError(error) || controller.signal.aborted)) return;
+        // Whatever error the flow saw, a job its requester withdrew is answered as cancelled.
+        if (isAppError(controller.signal.reason, 'CANCELLED')) return fail(job.id, cancelledByRequester());
+        if (deps.isStopping() && (isStoppedError(error) || controller.signal.aborted)) return;
         await fail(job.id, error);
       } finally {
-        ctx.controllers.delete(job.id);
-        ctx.cancelled.delete(job.id);
+        controllers.delete(job.id);
       }
     })().catch((error) => {
-      if (!ctx.isStopping()) log(job).error({ err: error }, 'job flow failed');
+      if (!deps.isStopping()) log(job).error({ err: error }, 'job flow failed');
     });
     return { ...place, done };
   }
 
-  return { launch, deliver, fail };
+  /** Withdraw a job this process is running; false when it is not running here. */
+  function cancel(jobId: string): boolean {
+    const controller = controllers.get(jobId);
+    if (!controller) return false;
+    controller.abort(new AppError('CANCELLED', 'cancelled by requester'));
+    return true;
+  }
+
+  function abortAll(): void {
+    for (const controller of controllers.values()) controller.abort(new Error('stopping'));
+  }
+
+  return { launch, deliver, fail, cancel, abortAll };
 }

@@ -1,6 +1,6 @@
 import { AppError } from '../errors.ts';
 import type { StoredJob } from '../store/types.ts';
-import type { CoreContext } from './flow.ts';
+import type { JobDeps } from './job-deps.ts';
 import { createJobStudies } from './job-study.ts';
 import { notes, refusals } from './reply.ts';
 import type { InferenceInput, PreparedImage } from './types.ts';
@@ -14,10 +14,10 @@ export const maxHistoryTurns = 12;
  * A job's image: downloaded and prepared once (or the thread's stored image for a follow-up), kept in
  * the store so a restart or a follow-up never downloads it again.
  */
-export function createJobImages(ctx: CoreContext) {
-  const { store, config } = ctx;
-  const { prepareStudyImages, loadStudy } = createJobStudies(ctx);
-  const iso = () => new Date(ctx.clock()).toISOString();
+export function createJobImages(deps: JobDeps) {
+  const { store, config } = deps;
+  const iso = () => new Date(deps.clock()).toISOString();
+  const { prepareStudyImages, loadStudy } = createJobStudies(deps);
 
   async function prepareImage(job: StoredJob, signal: AbortSignal): Promise<string> {
     const attachment = job.request?.attachments[0];
@@ -31,12 +31,12 @@ export function createJobImages(ctx: CoreContext) {
     }
     if (job.imageRef && (await store.loadImage(job.imageRef))) return job.imageRef;
     // Every attachment of the message (and the thread's earlier image) as one study (issue 17).
-    if (ctx.prepareStudy) return prepareStudyImages(job, signal, (image) => checkImage(job, image));
-    const adapter = ctx.adapters.get(job.platform);
+    if (deps.prepareStudy) return prepareStudyImages(job, signal, (image) => checkImage(job, image));
+    const adapter = deps.adapterFor(job.platform);
     if (!adapter) throw new AppError('INTERNAL', `no adapter for ${job.platform}`);
-    if (!ctx.prepare) throw new AppError('INTERNAL', 'no image pipeline configured');
+    if (!deps.prepare) throw new AppError('INTERNAL', 'no image pipeline configured');
     const bytes = await adapter.download(attachment, signal);
-    const image = await ctx.prepare(bytes, {
+    const image = await deps.prepare(bytes, {
       maxSide: config.MAX_IMAGE_SIZE,
       question: job.request?.question ?? '',
       maxBytes: config.MAX_UPLOAD_MB * 1024 * 1024,
@@ -74,11 +74,11 @@ export function createJobImages(ctx: CoreContext) {
   async function tellPosterAboutFlaggedText(job: StoredJob, image: PreparedImage): Promise<void> {
     const report = image.deid.burnedInText;
     if (config.BURNED_IN_TEXT !== 'flag' || !report || report.regions <= report.keptMarkers) return;
-    const adapter = ctx.adapters.get(job.platform);
+    const adapter = deps.adapterFor(job.platform);
     if (!adapter?.notifyPrivately) return;
     const notice = notes.burnedInTextFlagged(report.regions - report.keptMarkers);
     await adapter.notifyPrivately(job.thread, job.userId, notice).catch((error: unknown) => {
-      ctx.logger.warn({ err: error, job: job.id }, 'private burned-in text notice failed');
+      deps.logger.warn({ err: error, job: job.id }, 'private burned-in text notice failed');
     });
   }
 

@@ -1,6 +1,6 @@
 import { AppError } from '../errors.ts';
 import type { StoredJob, StoredStudy, StoredThread } from '../store/types.ts';
-import type { CoreContext } from './flow.ts';
+import type { JobDeps } from './job-deps.ts';
 import { refusals } from './reply.ts';
 import type { PreparedImage, StudyImage } from './types.ts';
 
@@ -16,7 +16,7 @@ export function priorRefOf(thread: StoredThread | undefined): string | undefined
   return thread?.study?.images.find((image) => image.role !== 'prior')?.ref ?? thread?.imageRef;
 }
 
-export function createJobStudies(ctx: CoreContext) {
+export function createJobStudies(ctx: JobDeps) {
   const { store, config } = ctx;
   const iso = () => new Date(ctx.clock()).toISOString();
 
@@ -26,7 +26,7 @@ export function createJobStudies(ctx: CoreContext) {
     signal: AbortSignal,
     check: (image: PreparedImage) => Promise<void>,
   ): Promise<string> {
-    const adapter = ctx.adapters.get(job.platform);
+    const adapter = ctx.adapterFor(job.platform);
     if (!adapter) throw new AppError('INTERNAL', `no adapter for ${job.platform}`);
     if (!ctx.prepareStudy) throw new AppError('INTERNAL', 'no study pipeline configured');
     const downloads: Uint8Array[] = [];

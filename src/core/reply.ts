@@ -1,49 +1,13 @@
-import type { ConfidenceSource, Severity, ThreadRef, Urgency } from './types.ts';
+import type { ConfidenceSource, Platform, ReadCard, ThreadRef, Urgency } from './types.ts';
+
+export type { ReadCard, ReadCardFinding } from './types.ts';
 
 /**
  * The platform-neutral reply model. Each adapter's pure `render.ts` maps these to Block Kit, Discord
- * embeds or console HTML, taking every fixed word from the reply catalogue (replies.ts, re-exported
- * here so adapters see one seam). Every string that came from the model is untrusted text: renderers
- * must escape it for their platform (no mentions, no links).
+ * embeds or console HTML, taking every fixed word from the reply catalogue below. Every string that
+ * came from the model is untrusted text: renderers must escape it for their platform (no mentions,
+ * no links).
  */
-
-export * from './replies.ts';
-
-export interface ReadCardFinding {
-  label: string;
-  location?: string;
-  sizeMm?: number;
-  laterality?: string;
-  severity?: Severity;
-  /** 0..100, rounded */
-  confidencePct: number;
-  confidenceSource: ConfidenceSource;
-  calibrated: boolean;
-  /** false → show "not image-grounded" */
-  grounded?: boolean;
-}
-
-export interface ReadCard {
-  jobId: string;
-  urgency: Urgency;
-  impression: string;
-  findings: ReadCardFinding[];
-  recommendations: string[];
-  imageQuality?: string;
-  model: string;
-  promptVersion: string;
-  image: { width: number; height: number; tokens: number };
-  downscaled: boolean;
-  /** Text found in the pixels was blacked out before the model saw the image. */
-  burnedInTextRedacted: boolean;
-  isFollowUp: boolean;
-  /** A study read: the label of every image the model saw, in order (issue 17). */
-  images?: string[];
-  /** What the study left out and why, and which slices were read: never silent. */
-  studyNotes?: string[];
-  acknowledgedBy?: { userId: string; at: string };
-  disclaimer: string;
-}
 
 export type StatusState = 'received' | 'queued' | 'waiting-engine' | 'preparing' | 'reading';
 
@@ -73,3 +37,198 @@ export const confidenceSourceLabel: Record<ConfidenceSource, string> = {
   engine: 'engine score',
   'model-stated': 'model-stated',
 };
+
+/**
+ * The reply catalogue: every sentence quickread itself says in a chat, in one place, so Slack,
+ * Discord and the console say the same thing in the same words (issue 14: the wording had drifted).
+ * Renderers only lay these out; the core picks which one a person sees. Coded failures keep their
+ * AppError userMessage (src/errors.ts), which is the same text on every platform by construction.
+ */
+
+export const DISCLAIMER =
+  'AI-generated second look — not a diagnosis and not for diagnostic use. A qualified clinician must review the images.';
+
+/** "about 12 s", "about 3 min", "about 1 h 5 min" (queue places and help). */
+export function formatEta(seconds: number): string {
+  const s = Math.max(1, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  const m = Math.round(s / 60);
+  return m < 60 ? `${m} min` : `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+export const statusIcon: Record<StatusState, string> = {
+  received: '👀',
+  queued: '⏳',
+  'waiting-engine': '⏸️',
+  preparing: '🛠️',
+  reading: '🔎',
+};
+
+/** The status message's words, without its icon (the console draws the icon apart). */
+export function statusText(state: StatusState, position?: number, etaSec?: number): string {
+  switch (state) {
+    case 'received':
+      return 'Received — getting the image ready.';
+    case 'queued':
+      return `Queued${position ? ` #${position}` : ''}${etaSec !== undefined ? ` · about ${formatEta(etaSec)}` : ''}`;
+    case 'waiting-engine':
+      return `Waiting for the model server${position ? ` · queued #${position}` : ''} — your request stays in the queue.`;
+    case 'preparing':
+      return 'Preparing the image (decode, window, de-identify)…';
+    case 'reading':
+      return 'Reading…';
+  }
+}
+
+/** One line for a status message: icon and words. */
+export function statusLine(message: Extract<OutboundMessage, { kind: 'status' }>): string {
+  return `${statusIcon[message.state]} ${statusText(message.state, message.position, message.etaSec)}`;
+}
+
+/** The fixed words on a read card; the model's own words come from the card. */
+export const cardText = {
+  findings: 'Findings',
+  noFindings: 'No findings reported.',
+  noImpression: 'No impression given.',
+  recommendations: 'Recommendations',
+  followUp: 'follow-up',
+  acknowledge: 'Acknowledge',
+  acknowledgedBy: (who: string, when: string) => `Acknowledged by ${who} · ${when}`,
+  notGrounded: 'not image-grounded',
+  calibrated: (yes: boolean) => (yes ? 'calibrated' : 'uncalibrated'),
+  previewAlt: 'De-identified preview the model saw',
+  previewCaption: 'What the model saw: de-identified, downsized — not for diagnostic use.',
+} as const;
+
+/** Notes under a read card: image quality, redacted pixel text, a downscaled image. */
+export function cardNotes(card: ReadCard): string[] {
+  const notes: string[] = [];
+  if (card.images && card.images.length > 1) {
+    notes.push(`${card.images.length} images read together: ${card.images.join('; ')}.`);
+  }
+  for (const note of card.studyNotes ?? []) notes.push(`${note.charAt(0).toUpperCase()}${note.slice(1)}.`);
+  if (card.imageQuality) notes.push(`Image quality: ${card.imageQuality}`);
+  if (card.burnedInTextRedacted) notes.push('Text found in the image pixels was blacked out before reading.');
+  if (card.downscaled) notes.push('The image was downscaled to fit the model server’s memory.');
+  return notes;
+}
+
+const info = (title: string, ...lines: string[]): OutboundMessage => ({ kind: 'info', title, lines });
+const error = (code: string, text: string): OutboundMessage => ({ kind: 'error', code, text });
+
+/** How to start a read, in each place's own terms (answer to a mention that carried no image). */
+const howTo: Record<Platform, string[]> = {
+  slack: [
+    'Attach a scan (PNG, JPEG, TIFF or DICOM) to the message that mentions me,',
+    'or use the message menu → "Read this scan" on a message that holds one.',
+  ],
+  discord: [
+    'Mention me in a message with an image or DICOM file attached, or use the /read command.',
+    'Discord has no business associate agreement: post de-identified or teaching images only.',
+  ],
+  console: [
+    'Drop a DICOM, PNG or JPEG here (or use 📎) and type your question.',
+    'Questions typed as a reply under a read are follow-ups about the same image.',
+  ],
+  api: ['Send an image with the question.'],
+  batch: ['Give the command an image file or folder.'],
+  cli: ['Give the command an image file.'],
+};
+
+/** Notes the core hands back for an adapter to show the person who acted. */
+export const notes = {
+  attachAnImage: (platform: Platform) => info('Attach an image to start a read', ...howTo[platform]),
+  alreadyReading: info('Already on it', 'This scan is already being read (or was read) — see its thread.'),
+  voteRecorded: (vote: 'up' | 'down') =>
+    info(`Thanks — your ${vote === 'up' ? '👍' : '👎'} was recorded for this read.`),
+  cancelled: info('Cancelled', 'Your pending request in this thread was withdrawn.'),
+  nothingToCancel: info('Nothing to cancel', 'You have no request waiting in this thread.'),
+  burnedInTextFlagged: (regions: number) =>
+    info(
+      'Text found in the image pixels',
+      `quickread found ${regions} text region(s) burned into the image you posted; they were not removed (BURNED_IN_TEXT=flag).`,
+      'If they show a name, date or ID, delete the post and share a de-identified image instead.',
+    ),
+} as const;
+
+/** Refusals and failures, with their AppError code. */
+export const refusals = {
+  readGone: error('USAGE', 'That read is no longer kept.'),
+  cannotAcknowledge: error('USAGE', 'That read can no longer be acknowledged.'),
+  notAllowedToAct:
+    'You are not on the list of people who may acknowledge or rate quickread reads here.' as string,
+  externalFile: 'That file is hosted outside the chat platform (e.g. Google Drive); upload the image itself.',
+  notTakenNow: error(
+    'INTERNAL',
+    'quickread could not take this request just now; please try again in a minute.',
+  ),
+  cancelledByRequester: 'Cancelled at your request.',
+  interruptedTooOften: 'This request could not be completed after several restarts; please post it again.',
+  threadImageGone: 'The image of this thread is no longer kept (retention period). Please post it again.',
+  identifiedDicomOnDiscord:
+    'This DICOM still carries patient identity in its header, and Discord has no business associate agreement. Delete the post and share a de-identified image instead.',
+} as const;
+
+/** The engine and queue as a person sees them (help, status, model card). */
+export interface QueueView {
+  queued: number;
+  running: number;
+  engineUp: boolean;
+  etaSec: number;
+  model: string;
+  promptVersion: string;
+}
+
+const modelLine = (queue: QueueView, maxImageSide: number) =>
+  `Model: ${queue.model} · prompt ${queue.promptVersion} · image budget ${maxImageSide} px longest side (≈${Math.round((maxImageSide / 32) ** 2)} visual tokens).`;
+
+export function queueStatus(queue: QueueView): OutboundMessage {
+  return info(
+    'quickread queue',
+    `${queue.queued} waiting · ${queue.running} being read · a new request is answered in about ${formatEta(queue.etaSec)}`,
+    queue.engineUp ? 'Model server: up' : 'Model server: unreachable — requests wait in the queue',
+    `Model ${queue.model} · prompt ${queue.promptVersion}`,
+  );
+}
+
+export function modelCard(queue: QueueView, maxImageSide: number): OutboundMessage {
+  return info(
+    'quickread model card',
+    modelLine(queue, maxImageSide),
+    'Each finding shows a confidence and where it came from (yes/no probe, token probability, engine score or model-stated).',
+    DISCLAIMER,
+  );
+}
+
+/** Help, queue status and the model card, worded for clinicians (DESIGN §6: every reply says what it is). */
+export function help(platform: Platform, queue: QueueView, maxImageSide: number): OutboundMessage {
+  const lines = [
+    'Post a CT slice, X-ray or DICOM with a question (mention the bot), e.g. "any pneumothorax?".',
+    'Ask follow-up questions in the same thread: the same image is reused, earlier answers are remembered.',
+    'Say "stat" or "urgent" in the question to jump the queue; reply "cancel" to withdraw a request.',
+    `Queue: ${queue.queued} waiting, ${queue.running} being read; a new request is answered in about ${formatEta(queue.etaSec)}.${queue.engineUp ? '' : ' The model server is unavailable right now: requests wait and resume by themselves.'}`,
+    modelLine(queue, maxImageSide),
+    'Each finding shows a confidence and where it came from (yes/no probe, token probability, engine score or model-stated).',
+    DISCLAIMER,
+  ];
+  if (platform === 'discord') {
+    lines.push(
+      'Discord has no business associate agreement (BAA): post de-identified or teaching images only, never patient data.',
+    );
+  }
+  return info('quickread — a fast second look', ...lines);
+}
+
+/** A message as plain text, for places that take only text (Discord ephemeral notes, logs of tests). */
+export function plainText(message: OutboundMessage): string {
+  switch (message.kind) {
+    case 'status':
+      return statusLine(message);
+    case 'read':
+      return message.card.impression;
+    case 'error':
+      return message.text;
+    case 'info':
+      return [message.title, ...message.lines].join('\n');
+  }
+}

@@ -1,16 +1,16 @@
 import type { DispatchUpdate } from '../dispatch/types.ts';
 import type { StoredJob } from '../store/types.ts';
-import type { CoreContext } from './flow.ts';
+import type { JobDeps } from './job-deps.ts';
 import type { OutboundMessage } from './reply.ts';
 
 /**
  * The one status message per job ("queued #k · about N s" → "reading"), edited in place and finally
  * turned into the answer. Edits are serialised per job so an old place never overwrites the answer.
  */
-export function createStatusMessages(ctx: CoreContext) {
-  const { store } = ctx;
-  const iso = () => new Date(ctx.clock()).toISOString();
-  const log = (job: StoredJob) => ctx.logger.child({ job: job.id, platform: job.platform });
+export function createStatusMessages(deps: JobDeps) {
+  const { store } = deps;
+  const iso = () => new Date(deps.clock()).toISOString();
+  const log = (job: StoredJob) => deps.logger.child({ job: job.id, platform: job.platform });
 
   /** `final` is set when the answer takes the message over; later place updates are dropped. */
   interface Status {
@@ -34,9 +34,9 @@ export function createStatusMessages(ctx: CoreContext) {
     const status = statusOf(job.id);
     if (status.final) return;
     status.lastState = state;
-    status.lastEditAt = ctx.clock();
+    status.lastEditAt = deps.clock();
     status.chain = status.chain.then(async () => {
-      const adapter = ctx.adapters.get(job.platform);
+      const adapter = deps.adapterFor(job.platform);
       const current = await store.getJob(job.id);
       if (!adapter || status.final || !current) return;
       try {
@@ -64,7 +64,7 @@ export function createStatusMessages(ctx: CoreContext) {
     }
     // A changed state is shown at once ("engine unavailable, you are #k" once per outage); a mere
     // change of place at most every statusEditIntervalMs, to stay inside chat platforms' edit limits.
-    const due = ctx.clock() - status.lastEditAt >= ctx.statusEditIntervalMs;
+    const due = deps.clock() - status.lastEditAt >= deps.statusEditIntervalMs;
     if (update.state === status.lastState && !due) return;
     enqueueEdit(job, { kind: 'status', jobId: job.id, ...update }, update.state);
   }

@@ -135,6 +135,43 @@ export interface Confidence {
   grounded?: boolean;
 }
 
+/** A read as every renderer draws it (built by src/core/card.ts, kept in the store as the answer). */
+export interface ReadCardFinding {
+  label: string;
+  location?: string;
+  sizeMm?: number;
+  laterality?: string;
+  severity?: Severity;
+  /** 0..100, rounded */
+  confidencePct: number;
+  confidenceSource: ConfidenceSource;
+  calibrated: boolean;
+  /** false → show "not image-grounded" */
+  grounded?: boolean;
+}
+
+export interface ReadCard {
+  jobId: string;
+  urgency: Urgency;
+  impression: string;
+  findings: ReadCardFinding[];
+  recommendations: string[];
+  imageQuality?: string;
+  model: string;
+  promptVersion: string;
+  image: { width: number; height: number; tokens: number };
+  downscaled: boolean;
+  /** Text found in the pixels was blacked out before the model saw the image. */
+  burnedInTextRedacted: boolean;
+  isFollowUp: boolean;
+  /** A study read: the label of every image the model saw, in order (issue 17). */
+  images?: string[];
+  /** What the study left out and why, and which slices were read: never silent. */
+  studyNotes?: string[];
+  acknowledgedBy?: { userId: string; at: string };
+  disclaimer: string;
+}
+
 export type Severity = 'normal' | 'mild' | 'moderate' | 'severe' | 'critical';
 export type Urgency = 'routine' | 'urgent' | 'critical';
 

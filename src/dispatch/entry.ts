@@ -7,9 +7,12 @@ export interface Entry extends QueueItem {
   request: DispatchRequest;
   resolve: (result: InferenceResult) => void;
   reject: (error: unknown) => void;
+  /** Set once prepared; kept across a re-queue so a retry does not prepare again. */
   input?: InferenceInput;
+  /** Preparation started and not finished. */
+  preparing: boolean;
   controller: AbortController;
-  state: 'waiting' | 'staged' | 'running';
+  state: 'waiting' | 'running';
   attempts: number;
   firstQueuedAt: number;
   lastUpdate?: string;

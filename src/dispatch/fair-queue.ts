@@ -3,7 +3,8 @@
  * floods the bot cannot starve the others (Bottleneck's priorities alone would serve it in arrival
  * order). STAT work goes first; routine work that has waited `agingMs` is promoted to the STAT class,
  * so a stream of STAT requests delays routine reads but never starves them. Pure and clock-driven:
- * the dispatcher feeds Bottleneck from `pickNext()`, the tests drive it with a fake clock.
+ * the dispatcher prepares in `ranks()` order and starts reads from `pickNext()`; the tests drive it
+ * with a fake clock.
  */
 export interface QueueItem {
   id: string;
@@ -26,10 +27,16 @@ export interface FairQueue<T extends QueueItem> {
   push(item: T): void;
   remove(id: string): T | undefined;
   get(id: string): T | undefined;
-  /** The next item; with `statOnly`, only a STAT-class one (undefined when there is none). */
-  pickNext(statOnly?: boolean): T | undefined;
-  /** 1-based service order of every waiting item if nothing else arrived (for "you are #k"). */
-  ranks(): Map<string, number>;
+  /**
+   * Take the next item among those `eligible` (default: all) — for the dispatcher, the prepared ones:
+   * STAT class first, channels in turn, each channel's own order kept among its eligible items.
+   */
+  pickNext(eligible?: (item: T) => boolean): T | undefined;
+  /**
+   * 1-based service order of the waiting items if nothing else arrived (for "you are #k"), in rank
+   * order; only the first `limit` when given.
+   */
+  ranks(limit?: number): Map<string, number>;
   items(): T[];
 }
 
@@ -46,12 +53,16 @@ export function createFairQueue<T extends QueueItem>(options: FairQueueOptions):
   const isStat = (item: T, now: number): boolean =>
     item.priority > 0 || now - item.enqueuedAt >= options.agingMs;
 
-  /** A channel's candidate: its first STAT-class item, else its head. */
-  function candidate(list: T[], now: number): { item: T; stat: boolean } | undefined {
-    const head = list[0];
+  /** A channel's candidate: its first eligible STAT-class item, else its first eligible item. */
+  function candidate(
+    list: T[],
+    now: number,
+    eligible: (item: T) => boolean,
+  ): { item: T; stat: boolean } | undefined {
+    const head = list.find(eligible);
     if (!head) return undefined;
     if (isStat(head, now)) return { item: head, stat: true };
-    const stat = list.find((item) => item.priority > 0);
+    const stat = list.find((item) => item.priority > 0 && eligible(item));
     return stat ? { item: stat, stat: true } : { item: head, stat: false };
   }
 
@@ -96,12 +107,11 @@ export function createFairQueue<T extends QueueItem>(options: FairQueueOptions):
       return item;
     },
     get: (id) => byId.get(id),
-    pickNext(statOnly = false) {
+    pickNext(eligible = () => true) {
       if (order.length === 0) return undefined;
       const now = options.clock();
-      const candidates = order.map((channelId) => candidate(channels.get(channelId)!, now));
+      const candidates = order.map((channelId) => candidate(channels.get(channelId)!, now, eligible));
       const anyStat = candidates.some((entry) => entry?.stat);
-      if (statOnly && !anyStat) return undefined;
       for (let step = 0; step < order.length; step += 1) {
         const index = (cursor + step) % order.length;
         const entry = candidates[index];
@@ -113,7 +123,7 @@ export function createFairQueue<T extends QueueItem>(options: FairQueueOptions):
       }
       return undefined;
     },
-    ranks() {
+    ranks(limit = Number.POSITIVE_INFINITY) {
       // Replays pickNext on a copy, with today's classes (aging during the wait is ignored).
       const now = options.clock();
       const lists = order.map((channelId) => {
@@ -126,7 +136,7 @@ export function createFairQueue<T extends QueueItem>(options: FairQueueOptions):
       const ranks = new Map<string, number>();
       let at = cursor;
       let rank = 0;
-      while (rank < byId.size) {
+      while (rank < Math.min(limit, byId.size)) {
         const anyStat = lists.some((list) => list.stat.length > 0);
         let served = false;
         for (let step = 0; step < lists.length; step += 1) {

@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import Bottleneck from 'bottleneck';
 import type { Config } from '../config.ts';
 import type { Engine, InferenceResult } from '../core/types.ts';
 import { AppError, isAppError, toAppError } from '../errors.ts';
@@ -40,29 +39,35 @@ export function isStoppedError(error: unknown): boolean {
 }
 
 /**
- * Keeps one GPU busy, fairly (DESIGN §1, issue #5). Bottleneck owns the GPU slots
- * (maxConcurrent = ENGINE_CONCURRENCY) and per-user admission; in front of it a per-channel
- * round-robin queue with STAT priority and aging decides who goes next, as late as possible, and
- * `lookahead` jobs beyond the slots are prepared (download, decode) while the engine works.
+ * Keeps one GPU busy, fairly (DESIGN §1, issues #5 and #14). One scheduler orders both preparation
+ * (download, decode, text scan) and reading: the fair queue (one FIFO per channel served round-robin,
+ * STAT first, routine work aging into STAT) predicts the service order; the jobs a few places from the
+ * GPU (`lookahead` plus any free slot) are prepared in that order, so a quiet channel's scan is
+ * prepared next rather than after a flood's; and each free slot takes the first *prepared* job in the
+ * same order. A job leaves the queue only when it starts reading.
  */
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const { engine, config } = deps;
   const clock = deps.clock ?? Date.now;
   const logger = deps.logger.child({ component: 'dispatch' });
   const concurrency = config.ENGINE_CONCURRENCY;
-  const capacity = concurrency + (deps.lookahead ?? Math.max(2, concurrency));
+  const lookahead = deps.lookahead ?? Math.max(2, concurrency);
+  /** Prepared or preparing jobs not yet reading, at most (memory: each holds a decoded image). */
+  const maxStarted = 2 * (lookahead + concurrency);
   const poll = deps.healthPollMs ?? { min: 1000, max: 30_000 };
   const maxAttempts = deps.maxAttempts ?? 2;
   const events = new EventEmitter();
   const agingMs = deps.agingMs ?? 5 * 60_000;
   const queue = createFairQueue<Entry>({ clock, agingMs });
-  const staged = new Set<Entry>();
-  const gpu = new Bottleneck({ maxConcurrent: concurrency });
   const admission = createUserAdmission(config.USER_RATE_PER_MIN);
   let serviceMsEwma = deps.initialServiceMs ?? 8000;
   let running = 0;
   let stopped = false;
   let seq = 0;
+  /** Jobs whose preparation started (or finished) and that wait in the queue. */
+  const ahead = new Set<Entry>();
+  /** Jobs on the engine now (they have left the queue), for cancel() and stop(). */
+  const reading = new Map<string, Entry>();
   const gate = createEngineGate({
     engine,
     logger,
@@ -75,17 +80,13 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     },
   });
 
-  const stagedWaiting = (): Entry[] => [...staged].filter((entry) => entry.state === 'staged');
-
-  function etaSec(position = queue.size + stagedWaiting().length + 1): number {
+  function etaSec(position = queue.size + 1): number {
     const ahead = Math.max(0, position - 1) + running * 0.5;
     return Math.max(1, Math.ceil((serviceMsEwma * (1 + ahead / concurrency)) / 1000));
   }
 
   const places = createPlaces({
     queue,
-    staged,
-    stagedWaiting,
     etaSec,
     isUp: () => gate.up,
     isStopped: () => stopped,
@@ -98,7 +99,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     if (entry.settled) return;
     entry.settled = true;
     queue.remove(entry.id);
-    staged.delete(entry);
+    ahead.delete(entry);
     const errorCode = outcome.error === undefined ? undefined : toAppError(outcome.error).code;
     events.emit('finished', {
       id: entry.id,
@@ -115,18 +116,16 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   }
 
   function requeue(entry: Entry): void {
-    staged.delete(entry);
     entry.state = 'waiting';
+    if (entry.input) ahead.add(entry);
     queue.push(entry);
     publish();
   }
 
   async function run(entry: Entry): Promise<void> {
-    if (entry.settled) return;
-    if (entry.cancelled) return settle(entry, { error: cancelledError() });
-    if (stopped) return;
-    if (!gate.open()) return requeue(entry);
     entry.state = 'running';
+    ahead.delete(entry);
+    reading.set(entry.id, entry);
     running += 1;
     entry.attempts += 1;
     const startedAt = clock();
@@ -136,10 +135,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     try {
       const result = await engine.infer(entry.input!, entry.controller.signal);
       running -= 1;
+      reading.delete(entry.id);
       serviceMsEwma = 0.8 * serviceMsEwma + 0.2 * Math.max(1, clock() - startedAt);
       settle(entry, { result }, startedAt);
     } catch (error) {
       running -= 1;
+      reading.delete(entry.id);
       if (stopped) return;
       const appError = entry.cancelled ? cancelledError() : toAppError(error, 'ENGINE_ERROR');
       if (appError.code === 'ENGINE_UNAVAILABLE') {
@@ -164,50 +165,42 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     }
   }
 
-  function stage(entry: Entry): void {
-    entry.state = 'staged';
-    staged.add(entry);
+  /** Start a job's preparation (the caller's input function: download, decode, load). */
+  function prepare(entry: Entry): void {
+    entry.preparing = true;
+    ahead.add(entry);
     send(entry, { state: 'preparing' });
     const { input } = entry.request;
-    const ready = entry.input
-      ? Promise.resolve(entry.input)
-      : typeof input === 'function'
-        ? input()
-        : Promise.resolve(input);
-    ready.then(
+    Promise.resolve(typeof input === 'function' ? input() : input).then(
       (prepared) => {
         entry.input = prepared;
-        if (stopped) return;
-        if (entry.cancelled) return settle(entry, { error: cancelledError() });
-        // Bottleneck: 0 is most urgent; STAT jumps routine work already waiting for a slot.
-        const priority = entry.priority > 0 || clock() - entry.enqueuedAt >= agingMs ? 1 : 5;
-        gpu
-          .schedule({ priority, id: `${entry.id}#${entry.attempts}` }, () => run(entry))
-          .catch((error) => {
-            logger.error({ err: error, job: entry.id }, 'slot scheduling failed');
-            settle(entry, { error: toAppError(error) });
-          });
+        entry.preparing = false;
+        if (!stopped && !entry.settled) pump();
       },
       (error: unknown) => settle(entry, { error: toAppError(error, 'INTERNAL') }),
     );
   }
 
   /**
-   * Fill the pipeline (GPU slots + lookahead) from the fair queue. STAT work does not wait for room
-   * in the lookahead: it is prepared at once (preparation does not use the GPU) and then jumps the
-   * routine jobs already waiting for a slot, so its wait is about one read, not a pipeline's worth.
+   * The jobs next in line for the engine — `lookahead` plus one per free slot, in the fair queue's
+   * order — are prepared; each free slot then takes the first prepared one among them, STAT first.
+   * A job prepared earlier that has since fallen back (a flood's early arrivals) waits for its turn
+   * instead of taking a slot from the channels ahead of it.
    */
   function pump(): void {
-    if (stopped || !gate.open()) return;
-    while (staged.size < capacity && queue.size > 0) {
-      const next = queue.pickNext();
-      if (!next) break;
-      stage(next);
+    if (stopped || queue.size === 0) return;
+    const free = Math.max(0, concurrency - running);
+    const next = queue.ranks(lookahead + free);
+    for (const id of next.keys()) {
+      if (ahead.size >= maxStarted) break;
+      const entry = queue.get(id)!;
+      if (!entry.preparing && entry.input === undefined) prepare(entry);
     }
-    while (queue.size > 0 && staged.size < capacity + concurrency) {
-      const next = queue.pickNext(true);
-      if (!next) break;
-      stage(next);
+    const eligible = (entry: Entry) => entry.input !== undefined && next.has(entry.id);
+    for (let slot = 0; slot < free && gate.open(); slot += 1) {
+      const picked = queue.pickNext(eligible);
+      if (!picked) break;
+      void run(picked);
     }
   }
 
@@ -218,16 +211,16 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   function cancel(id: string): boolean {
     const waiting = queue.get(id);
     if (waiting) {
+      // Waiting or still preparing: answered now (a late preparation result is dropped).
       waiting.cancelled = true;
+      waiting.controller.abort(cancelledError());
       settle(waiting, { error: cancelledError() });
       return true;
     }
-    const active = [...staged].find((entry) => entry.id === id);
+    const active = reading.get(id);
     if (!active) return false;
     active.cancelled = true;
     active.controller.abort(cancelledError());
-    // Not on the GPU yet: answer now rather than when a slot frees (run() skips settled entries).
-    if (active.state === 'staged') settle(active, { error: cancelledError() });
     return true;
   }
 
@@ -235,7 +228,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     events,
     async admit(userId) {
       if (stopped) throw stoppedError();
-      const waiting = queue.size + stagedWaiting().length;
+      const waiting = queue.size;
       if (waiting >= config.QUEUE_MAX) throw admissionRefusal('QUEUE_FULL', etaSec(waiting));
       await admission.admit(userId);
     },
@@ -254,6 +247,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           reject,
           controller: new AbortController(),
           state: 'waiting',
+          preparing: false,
           attempts: 0,
           firstQueuedAt: request.enqueuedAt ?? now,
           toldDown: false,
@@ -283,26 +277,23 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     etaSec,
     cancel,
     engineUnavailable: () => gate.down(),
-    stats: () => ({
+    stats: () => {
+      const preparing = [...ahead].filter((entry) => entry.preparing).length;
       // queued + preparing = everything not yet on the GPU.
-      queued: queue.size + stagedWaiting().filter((entry) => entry.input).length,
-      preparing: stagedWaiting().filter((entry) => !entry.input).length,
-      running,
-      engineUp: gate.up,
-      serviceMsEwma,
-    }),
+      return { queued: queue.size - preparing, preparing, running, engineUp: gate.up, serviceMsEwma };
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
       gate.stop();
       places.stop();
-      for (const entry of [...queue.items(), ...staged]) {
+      ahead.clear();
+      for (const entry of [...queue.items(), ...reading.values()]) {
         queue.remove(entry.id);
         entry.controller.abort(stoppedError());
         entry.reject(stoppedError());
       }
-      staged.clear();
-      await gpu.stop({ dropWaitingJobs: true }).catch(() => undefined);
+      reading.clear();
       await admission.stop();
     },
   };

@@ -4,14 +4,11 @@ import type { FairQueue } from './fair-queue.ts';
 import type { DispatchUpdate } from './types.ts';
 
 /**
- * Queue places ("you are #k, about N s") for every waiting job, sent to the requester when they change.
- * Jobs already picked for the GPU come first, in the order they were picked; then the fair queue's
- * own prediction of its service order.
+ * Queue places ("you are #k, about N s") for every waiting job, sent to the requester when they change:
+ * the fair queue's own prediction of its service order.
  */
 export function createPlaces(deps: {
   queue: FairQueue<Entry>;
-  staged: Set<Entry>;
-  stagedWaiting: () => Entry[];
   etaSec: (position: number) => number;
   isUp: () => boolean;
   isStopped: () => boolean;
@@ -20,13 +17,7 @@ export function createPlaces(deps: {
 }) {
   let publishTimer: NodeJS.Timeout | undefined;
 
-  function positions(): Map<string, number> {
-    const result = new Map<string, number>();
-    const waitingStaged = deps.stagedWaiting();
-    for (const [index, entry] of waitingStaged.entries()) result.set(entry.id, index + 1);
-    for (const [id, rank] of deps.queue.ranks()) result.set(id, waitingStaged.length + rank);
-    return result;
-  }
+  const positions = (): Map<string, number> => deps.queue.ranks();
 
   /** An update is sent when the state or the place changed; a drifting ETA alone is not news. */
   const updateKey = (update: DispatchUpdate): string =>
@@ -54,7 +45,7 @@ export function createPlaces(deps: {
       publishTimer = undefined;
       if (deps.isStopped() || !hasListeners()) return;
       for (const [id, position] of positions()) {
-        const entry = deps.queue.get(id) ?? [...deps.staged].find((candidate) => candidate.id === id);
+        const entry = deps.queue.get(id);
         if (!entry) continue;
         if (!deps.isUp()) {
           // Told once per outage ("engine unavailable, you are #k"); places barely move meanwhile.
@@ -69,9 +60,7 @@ export function createPlaces(deps: {
     }, deps.everyMs);
   }
 
-  const hasListeners = (): boolean =>
-    deps.queue.items().some((entry) => entry.request.onUpdate) ||
-    [...deps.staged].some((entry) => entry.request.onUpdate);
+  const hasListeners = (): boolean => deps.queue.items().some((entry) => entry.request.onUpdate);
 
   return { positions, send, updateKey, publish, stop: () => clearTimeout(publishTimer) };
 }

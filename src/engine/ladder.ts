@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { InferenceInput, PreparedImage } from '../core/types.ts';
 import { AppError, isAppError } from '../errors.ts';
-import { fitPng } from '../ingest/fit.ts';
+import { fitPng } from '../ingest/fit-png.ts';
 import type { Logger } from '../log.ts';
 
 /**

@@ -51,16 +51,3 @@ export function fitDimensions(
   const out = { width: snap(width), height: snap(height) };
   return { ...out, tokens: (out.width / TOKEN_PX) * (out.height / TOKEN_PX) };
 }
-
-/**
- * Shrink an already prepared PNG to a smaller longest side (the engine's out-of-memory ladder). It is
- * never enlarged: a request larger than the PNG returns it re-snapped at its own size. sharp is loaded
- * on first use so that importing the fitting rules stays cheap (the CLI's main thread never decodes).
- */
-export async function fitPng(
-  png: Buffer,
-  maxSide: number,
-): Promise<{ png: Buffer; width: number; height: number; tokens: number }> {
-  const { refitPng } = await import('./prepare-encode.ts');
-  return refitPng(png, maxSide);
-}

@@ -13,7 +13,8 @@ import { createDecodePool, type DecodePool, defaultPoolSize } from './worker/poo
  */
 export type { WindowChoice } from './display.ts';
 export { WINDOW_PRESETS } from './display.ts';
-export { fitDimensions, fitPng, tokensFor } from './fit.ts';
+export { fitDimensions, tokensFor } from './fit.ts';
+export { fitPng } from './fit-png.ts';
 export { type SniffKind, type SniffResult, sniff } from './sniff.ts';
 
 export interface PrepareOptions {

@@ -1,4 +1,3 @@
-import type { ReadCard } from '../core/reply.ts';
 import type {
   AttachmentRef,
   DeidReport,
@@ -7,6 +6,7 @@ import type {
   JobStatus,
   Platform,
   PreparedImage,
+  ReadCard,
   SafeImageMeta,
   ThreadRef,
   Turn,

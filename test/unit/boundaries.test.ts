@@ -64,8 +64,11 @@ describe('architecture boundaries (DESIGN §2)', () => {
     expect(violations).toEqual([]);
   });
 
-  it('lets adapters import only core types, errors, the logger type and the config type', () => {
-    const allowed = /^(src\/core\/|src\/errors\.ts$|src\/log\.ts$|src\/config\.ts$|adapters\/)/;
+  it('lets adapters import only the core seam, errors, the logger, the config and shared network helpers', () => {
+    // The seam (issue 14): the BotCore/ChatAdapter contract, the shared types and the reply model with
+    // its catalogue. Nothing else of the core — its policies and flow are the core's alone.
+    const allowed =
+      /^(src\/core\/(adapter|types|reply)\.ts$|src\/errors\.ts$|src\/log\.ts$|src\/config\.ts$|src\/net\/|adapters\/)/;
     const violations = adapterFiles.flatMap((file) =>
       importsOf(file)
         .map((spec) => resolveSpec(file, spec))
@@ -84,6 +87,48 @@ describe('architecture boundaries (DESIGN §2)', () => {
         .map((target) => `${file} → ${target}`);
     });
     expect(violations).toEqual([]);
+  });
+
+  it('keeps the store free of the core but its shared types (no core ↔ store circle)', () => {
+    const violations = srcFiles
+      .filter((file) => file.startsWith('src/store/'))
+      .flatMap((file) =>
+        importsOf(file)
+          .map((spec) => resolveSpec(file, spec))
+          .filter((target) => target.startsWith('src/core/') && target !== 'src/core/types.ts')
+          .map((target) => `${file} → ${target}`),
+      );
+    expect(violations).toEqual([]);
+  });
+
+  it('has no import cycles, type-only imports included', () => {
+    const files = [...srcFiles, ...adapterFiles].filter((file) => file.endsWith('.ts'));
+    const known = new Set(files);
+    const edges = new Map(
+      files.map((file) => [
+        file,
+        importsOf(file)
+          .filter((spec) => spec.startsWith('.'))
+          .map((spec) => resolveSpec(file, spec))
+          .filter((target) => known.has(target)),
+      ]),
+    );
+    // Depth-first search; a file met again while still on the path closes a cycle.
+    const cycles: string[] = [];
+    const state = new Map<string, 'open' | 'done'>();
+    const path: string[] = [];
+    const visit = (file: string): void => {
+      state.set(file, 'open');
+      path.push(file);
+      for (const next of edges.get(file) ?? []) {
+        if (state.get(next) === 'open') cycles.push([...path.slice(path.indexOf(next)), next].join(' → '));
+        else if (!state.has(next)) visit(next);
+      }
+      path.pop();
+      state.set(file, 'done');
+    };
+    for (const file of files) if (!state.has(file)) visit(file);
+    expect(cycles).toEqual([]);
   });
 
   it('reads process.env only in src/config.ts and never uses console.* in shipped code', () => {

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
-import type { DoctorCheck } from '../../commands/doctor.ts';
 import type { Config } from '../../config.ts';
 import { isAppError } from '../../errors.ts';
+import type { DoctorCheck } from '../doctor-check.ts';
 import { GPU_INSTALL_COMMAND, missingCudaLibs } from './cuda.ts';
 import { checkModelFolder, manifestRepo, pullCommand } from './files.ts';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { PreparedImage, StudyImage } from '../../core/types.ts';
 import { AppError, toAppError } from '../../errors.ts';
-import { fitPng } from '../fit.ts';
+import { fitPng } from '../fit-png.ts';
 import { decodePool, type PrepareOptions, prepareImage } from '../index.ts';
 import { sniff } from '../sniff.ts';
 import type { DecodePool } from '../worker/pool.ts';

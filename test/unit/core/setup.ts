@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Env, loadConfig } from '../../../src/config.ts';
 import { createBotCore } from '../../../src/core/bot.ts';
-import type { PrepareFn } from '../../../src/core/flow.ts';
+import type { PrepareFn } from '../../../src/core/job-deps.ts';
 import type { InboundRequest, Platform } from '../../../src/core/types.ts';
 import { createDispatcher } from '../../../src/dispatch/index.ts';
 import { silentLogger } from '../../../src/log.ts';

@@ -1,7 +1,8 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../../src/errors.ts';
-import { fitDimensions, fitPng, tokensFor } from '../../../src/ingest/fit.ts';
+import { fitDimensions, tokensFor } from '../../../src/ingest/fit.ts';
+import { fitPng } from '../../../src/ingest/fit-png.ts';
 import { pngChunks } from './png-chunks.ts';
 
 describe('fitDimensions (Qwen3-VL: one token per 32×32 px)', () => {
