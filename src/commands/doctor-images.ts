@@ -1,6 +1,5 @@
 import type { Config } from '../config.ts';
 import type { DoctorCheck } from '../engine/doctor-check.ts';
-import type { DoctorDeps } from './doctor.ts';
 
 /**
  * Does the model server take a whole study in one request? vLLM refuses more images than its
@@ -21,7 +20,10 @@ async function tinyPng(): Promise<string> {
   return `data:image/png;base64,${png.toString('base64')}`;
 }
 
-export async function checkStudyImages(config: Config, deps: DoctorDeps = {}): Promise<DoctorCheck> {
+export async function checkStudyImages(
+  config: Config,
+  deps: { fetch?: typeof fetch; timeoutMs?: number } = {},
+): Promise<DoctorCheck> {
   const doFetch = deps.fetch ?? fetch;
   const base = config.ENGINE_URL.replace(/\/+$/, '');
   const count = config.STUDY_MAX_IMAGES;

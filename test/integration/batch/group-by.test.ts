@@ -38,7 +38,9 @@ describe('quickread batch --group-by folder', () => {
     const rows = (await readFile(join(dir, 'out', 'results.jsonl'), 'utf8'))
       .split('\n')
       .filter(Boolean)
-      .map((line) => JSON.parse(line));
+      .map((line) => JSON.parse(line))
+      // Rows are appended as reads finish; the folders run concurrently.
+      .sort((a, b) => a.file.localeCompare(b.file));
     expect(
       rows.map((row) => [row.file, row.ok, row.images.map((image: { label: string }) => image.label)]),
     ).toEqual([
