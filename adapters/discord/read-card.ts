@@ -7,6 +7,8 @@ import {
   ComponentType,
 } from 'discord.js';
 import {
+  cardNotes,
+  cardText,
   confidenceSourceLabel,
   type ReadCard,
   type ReadCardFinding,
@@ -29,7 +31,7 @@ export function buttonsRow(jobId: string, acknowledged: boolean): APIActionRowCo
         type: ComponentType.Button,
         style: ButtonStyle.Success,
         custom_id: customId('ack', jobId),
-        label: acknowledged ? 'Acknowledged' : 'Acknowledge',
+        label: acknowledged ? 'Acknowledged' : cardText.acknowledge,
         disabled: acknowledged,
       },
       {
@@ -51,10 +53,10 @@ export function buttonsRow(jobId: string, acknowledged: boolean): APIActionRowCo
 function findingField(finding: ReadCardFinding, index: number): APIEmbedField {
   const source = confidenceSourceLabel[finding.confidenceSource];
   const lines = [
-    `Confidence **${finding.confidencePct}%** · ${source}${finding.calibrated ? ', calibrated' : ', uncalibrated'}`,
+    `Confidence **${finding.confidencePct}%** · ${source}, ${cardText.calibrated(finding.calibrated)}`,
   ];
   if (finding.grounded === false)
-    lines.push('⚠️ not image-grounded (the model reports it even on a blank image)');
+    lines.push(`⚠️ ${cardText.notGrounded} (the model reports it even on a blank image)`);
   const details = [
     finding.location,
     finding.sizeMm !== undefined ? `${finding.sizeMm} mm` : undefined,
@@ -95,21 +97,17 @@ export function renderRead(card: ReadCard): DiscordBody[] {
   const badge = urgencyBadge[card.urgency];
   const footer = { text: readFooter(card) };
   const title = clip(
-    `${badge.emoji} ${badge.label.toUpperCase()} — quickread ${card.isFollowUp ? 'follow-up' : 'read'}`,
+    `${badge.emoji} ${badge.label.toUpperCase()} — quickread ${card.isFollowUp ? cardText.followUp : 'read'}`,
     LIMITS.title,
   );
   const fields: APIEmbedField[] =
     card.findings.length > 0
       ? card.findings.map(findingField)
-      : [{ name: 'Findings', value: 'No findings reported.' }];
-  if (card.recommendations.length > 0) fields.push(...listFields('Recommendations', card.recommendations));
-  if (card.imageQuality) {
-    fields.push({ name: 'Image quality', value: clip(neutralise(card.imageQuality), LIMITS.fieldValue) });
-  }
-  const notes: string[] = [];
-  if (card.downscaled) notes.push('The image was downscaled to fit the model server.');
-  if (card.burnedInTextRedacted) notes.push('Text found in the pixels was blacked out before the read.');
-  if (notes.length > 0) fields.push({ name: 'Notes', value: notes.join('\n') });
+      : [{ name: cardText.findings, value: cardText.noFindings }];
+  if (card.recommendations.length > 0)
+    fields.push(...listFields(cardText.recommendations, card.recommendations));
+  const notes = cardNotes(card).map(neutralise);
+  if (notes.length > 0) fields.push({ name: 'Notes', value: clip(notes.join('\n'), LIMITS.fieldValue) });
   if (card.acknowledgedBy) {
     const at = Math.floor(Date.parse(card.acknowledgedBy.at) / 1000);
     fields.push({ name: 'Acknowledged', value: `by <@${card.acknowledgedBy.userId}> <t:${at}:f>` });

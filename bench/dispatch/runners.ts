@@ -139,7 +139,7 @@ export async function runDispatcher(
 
 /**
  * Dispatcher cost alone: an engine that answers at once, so everything measured is admission,
- * queueing, Bottleneck and bookkeeping. Warmed up first; CPU time of the process per job.
+ * queueing and bookkeeping. Warmed up first; CPU time of the process per job.
  */
 export async function measureOverhead(concurrency: number, jobs: number) {
   const instant: Engine = {
@@ -160,7 +160,7 @@ export async function measureOverhead(concurrency: number, jobs: number) {
   };
   const input = { image: benchImage(1024), question: 'q', history: [] };
   // Main-thread busy time (event-loop utilisation), so the loader thread and GC helpers of the
-  // process do not count: what is left is admission, queueing, Bottleneck and bookkeeping.
+  // process do not count: what is left is admission, queueing and bookkeeping.
   const busyMs = async (work: () => Promise<void>) => {
     const before = performance.eventLoopUtilization();
     await work();

@@ -117,7 +117,7 @@ const info = (title: string, ...lines: string[]): OutboundMessage => ({ kind: 'i
 const error = (code: string, text: string): OutboundMessage => ({ kind: 'error', code, text });
 
 /** How to start a read, in each place's own terms (answer to a mention that carried no image). */
-const howTo: Record<Platform, string[]> = {
+const howTo: Partial<Record<Platform, string[]>> = {
   slack: [
     'Attach a scan (PNG, JPEG, TIFF or DICOM) to the message that mentions me,',
     'or use the message menu → "Read this scan" on a message that holds one.',
@@ -137,7 +137,11 @@ const howTo: Record<Platform, string[]> = {
 
 /** Notes the core hands back for an adapter to show the person who acted. */
 export const notes = {
-  attachAnImage: (platform: Platform) => info('Attach an image to start a read', ...howTo[platform]),
+  attachAnImage: (platform: Platform) =>
+    info(
+      'Attach an image to start a read',
+      ...(howTo[platform] ?? ['Mention me in a message with an image or DICOM file attached.']),
+    ),
   alreadyReading: info('Already on it', 'This scan is already being read (or was read) — see its thread.'),
   voteRecorded: (vote: 'up' | 'down') =>
     info(`Thanks — your ${vote === 'up' ? '👍' : '👎'} was recorded for this read.`),

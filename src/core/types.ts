@@ -3,7 +3,11 @@
  * the store and process restarts.
  */
 
-export type Platform = 'slack' | 'discord' | 'console' | 'api' | 'batch' | 'cli';
+/**
+ * Where a request came from. The known names are listed for completion; a chat adapter added later
+ * brings its own name without touching the core (adapters/README.md).
+ */
+export type Platform = 'slack' | 'discord' | 'console' | 'api' | 'batch' | 'cli' | (string & {});
 
 /** Where a conversation lives: the channel and the thread (root message) inside it. */
 export interface ThreadRef {

@@ -1,6 +1,6 @@
 /**
  * The waiting room in front of the GPU: one FIFO per channel, served round-robin so a channel that
- * floods the bot cannot starve the others (Bottleneck's priorities alone would serve it in arrival
+ * floods the bot cannot starve the others (priorities alone would serve it in arrival
  * order). STAT work goes first; routine work that has waited `agingMs` is promoted to the STAT class,
  * so a stream of STAT requests delays routine reads but never starves them. Pure and clock-driven:
  * the dispatcher prepares in `ranks()` order and starts reads from `pickNext()`; the tests drive it

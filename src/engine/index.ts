@@ -5,7 +5,7 @@ import type { Engine, EngineHealth, InferenceInput, InferenceResult } from '../c
 import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { abortableSleep, DEFAULT_RETRY, type RetryPolicy } from './http.ts';
-import { createOpenAiEngine, type EngineDeps } from './openai/index.ts';
+import { createOpenAiEngine, type EngineDeps, type EngineEndpoint } from './openai/index.ts';
 import { defaultPrompts, type PromptSet } from './prompts.ts';
 import { createVisualQaEngine } from './visualqa/index.ts';
 
@@ -41,16 +41,24 @@ export function createEngine(config: Config, deps: CreateEngineDeps): Engine {
     prompts: deps.prompts ?? defaultPrompts(),
     dataDir: config.DATA_DIR,
     clock: deps.clock ?? Date.now,
+    temperature: config.TEMPERATURE,
+    maxSide: config.MAX_IMAGE_SIZE,
     ...(deps.floorPx ? { floorPx: deps.floorPx } : {}),
   };
+  const endpoint = endpointOf(config);
   switch (config.ENGINE) {
     case 'openai':
-      return createOpenAiEngine(config, engineDeps);
+      return createOpenAiEngine(endpoint, engineDeps);
     case 'visualqa':
-      return createVisualQaEngine(config, engineDeps);
+      return createVisualQaEngine(endpoint, engineDeps);
     case 'onnx':
       return createLazyOnnxEngine(config, deps);
   }
+}
+
+/** The one configured model server (ENGINE_URL, ENGINE_MODEL, ENGINE_CONCURRENCY) as an endpoint. */
+export function endpointOf(config: Config): EngineEndpoint {
+  return { url: config.ENGINE_URL, model: config.ENGINE_MODEL, concurrency: config.ENGINE_CONCURRENCY };
 }
 
 const ONNX_MODULE = new URL('./onnx/index.ts', import.meta.url);

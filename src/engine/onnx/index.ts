@@ -1,33 +1,20 @@
 import type { Config } from '../../config.ts';
-import type {
-  Confidence,
-  Engine,
-  EngineHealth,
-  InferenceInput,
-  InferenceResult,
-  PreparedImage,
-  StudyImage,
-} from '../../core/types.ts';
-import { AppError, isAppError } from '../../errors.ts';
+import type { Engine, EngineHealth, InferenceInput, InferenceResult } from '../../core/types.ts';
+import { AppError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
-import { loadTables } from '../confidence/calibration.ts';
-import { blankPng, describeFinding, probeConfidence, yesProbability } from '../confidence/probe.ts';
-import { withImageLadder } from '../ladder.ts';
-import { looksLikeLoop } from '../loop.ts';
-import { probeMessages, readMessages } from '../openai/messages.ts';
-import { type ModelRead, parseModelRead } from '../output.ts';
-import { defaultPrompts, PROMPT_VERSION, type PromptSet, renderPrompt } from '../prompts.ts';
-import { buildResult, type CalibrationTables, logRead } from '../result.ts';
-import { asMontage, summarizeStudy } from '../study.ts';
+import { blankPng, yesProbability } from '../confidence/probe.ts';
+import { probeMessages } from '../openai/messages.ts';
+import { defaultPrompts, type PromptSet } from '../prompts.ts';
+import { createReadLoop } from '../read-loop.ts';
 import { tokenConfidences } from './confidence.ts';
 import { manifestRepo } from './files.ts';
 import { type Generation, loadRuntime, type OnnxRuntime } from './runtime.ts';
 
 /**
- * ENGINE=onnx: the vision-language model inside quickread (one GPU box, no model server). Same
- * contract as the HTTP engines — prompts, zod validation with one repair turn, the loop retry, the
- * out-of-memory ladder, yes/no probes on the image and on a blank one — with confidences read from
- * the logits directly. One generation at a time in the process: a second read on the same GPU would
+ * ENGINE=onnx: the vision-language model inside quickread (one GPU box, no model server). The same
+ * read loop as the HTTP engines (read-loop.ts: prompts, zod validation with one repair turn, the loop
+ * retry, the out-of-memory ladder, yes/no probes on the image and on a blank one), with confidences
+ * read from the logits where a probe gives none. One generation at a time in the process: a second read on the same GPU would
  * only double the memory and halve the speed of both.
  */
 
@@ -78,7 +65,6 @@ export async function createOnnxEngine(config: Config, deps: OnnxEngineDeps): Pr
     }));
   const model = `${manifestRepo(config.MODEL_DIR) ?? runtime.name}:${config.ONNX_DTYPE}`;
   const exclusive = serialise();
-  let tables: Promise<CalibrationTables> | undefined;
 
   // Warm-up: the first run of each session allocates its arena and picks kernels; pay that at start.
   const warmStarted = clock();
@@ -95,60 +81,6 @@ export async function createOnnxEngine(config: Config, deps: OnnxEngineDeps): Pr
     'onnx engine ready',
   );
 
-  const structuredRead = async (
-    image: PreparedImage,
-    input: InferenceInput,
-    signal: AbortSignal,
-    study?: StudyImage[],
-  ) => {
-    const temperature = input.temperature ?? config.TEMPERATURE;
-    // The runtime feeds one image: a study arrives as one labelled montage (issue 17).
-    const subject = study ? { montage: image, images: study } : image;
-    const messages = readMessages(prompts, subject, input.question, input.history);
-    const usage = { prompt: 0, completion: 0 };
-    let current = messages;
-    let loopRetried = false;
-    let repaired = false;
-    let penalty: number | undefined;
-    for (;;) {
-      const answer: Generation = await runtime.generate({
-        messages: current,
-        png: image.png,
-        maxNewTokens,
-        temperature,
-        signal,
-        timeoutMs: config.ENGINE_TIMEOUT_MS,
-        json: true,
-        ...(penalty ? { repetitionPenalty: penalty } : {}),
-      });
-      usage.prompt += answer.usage.prompt;
-      usage.completion += answer.usage.completion;
-      const parsed = parseModelRead(answer.text);
-      const looped = looksLikeLoop(answer.text, answer.finish);
-      if (parsed.ok && (!looped || loopRetried)) return { read: parsed.read, usage, answer };
-      if (looped && !loopRetried) {
-        loopRetried = true;
-        penalty = LOOP_RETRY_REPETITION_PENALTY;
-        current = messages;
-        deps.logger.warn({ finish: answer.finish }, 'model output looped; retrying once');
-        continue;
-      }
-      if (parsed.ok) return { read: parsed.read, usage, answer };
-      if (!repaired) {
-        repaired = true;
-        current = [
-          ...messages,
-          // The bad reply goes back to the model only, so it can correct itself; never to a user.
-          { role: 'assistant', content: answer.text.slice(0, 4000) },
-          { role: 'user', content: renderPrompt(prompts, 'repair', { problem: parsed.problem }) },
-        ];
-        deps.logger.warn({ problem: parsed.problem }, 'model output invalid; asking for a repair');
-        continue;
-      }
-      throw new AppError('MODEL_OUTPUT_INVALID', `model output invalid after repair: ${parsed.problem}`);
-    }
-  };
-
   const probe = async (png: Buffer, finding: string, signal: AbortSignal) => {
     const answer = await runtime.generate({
       messages: probeMessages(prompts, png, finding),
@@ -162,27 +94,38 @@ export async function createOnnxEngine(config: Config, deps: OnnxEngineDeps): Pr
     return answer.firstTop ? yesProbability(answer.firstTop) : undefined;
   };
 
-  /** Probe each finding on the image and on a blank image of the same size, one run at a time. */
-  const probeAll = async (image: PreparedImage, read: ModelRead, signal: AbortSignal) => {
-    const out: Array<Confidence | undefined> = [];
-    if (read.findings.length === 0) return out;
-    const channels = image.png[25] === 0 || image.png[25] === 4 ? 1 : 3; // PNG IHDR colour type
-    const blank = await blankPng(image.width, image.height, channels);
-    try {
-      for (const finding of read.findings) {
-        const text = describeFinding(finding);
-        const real = await probe(image.png, text, signal);
-        const onBlank = await probe(blank, text, signal);
-        out.push(probeConfidence({ real, blank: onBlank }));
-      }
-      return out;
-    } catch (error) {
-      if (isAppError(error, 'CANCELLED')) throw error;
-      // Probes refine confidence; a failed probe must not fail a read that already succeeded.
-      deps.logger.warn({ code: isAppError(error) ? error.code : 'unknown' }, 'confidence probes failed');
-      return read.findings.map(() => undefined);
-    }
-  };
+  const read = createReadLoop<Generation>(
+    {
+      engineId: 'onnx',
+      model,
+      prompts,
+      logger: deps.logger,
+      clock,
+      dataDir: config.DATA_DIR,
+      temperature: config.TEMPERATURE,
+      // The runtime feeds one image: a study arrives as one labelled montage (issue 17).
+      maxSide: config.MAX_IMAGE_SIZE,
+      ...(deps.floorPx ? { floorPx: deps.floorPx } : {}),
+    },
+    {
+      generate: (messages, image, { temperature, loopRetry }, signal) =>
+        runtime.generate({
+          messages,
+          png: image.png,
+          maxNewTokens,
+          temperature,
+          signal,
+          timeoutMs: config.ENGINE_TIMEOUT_MS,
+          json: true,
+          ...(loopRetry ? { repetitionPenalty: LOOP_RETRY_REPETITION_PENALTY } : {}),
+        }),
+      probe,
+      // One generation at a time on the GPU: probes run one after the other.
+      probeConcurrency: 1,
+      // Where a probe gave nothing, the read's own token probabilities do.
+      ownConfidences: (generated, modelRead) => tokenConfidences(generated.tokens, modelRead),
+    },
+  );
 
   return {
     id: 'onnx',
@@ -193,35 +136,7 @@ export async function createOnnxEngine(config: Config, deps: OnnxEngineDeps): Pr
     infer(input: InferenceInput, signal: AbortSignal): Promise<InferenceResult> {
       return exclusive(async () => {
         if (signal.aborted) throw new AppError('CANCELLED', 'read cancelled before it started');
-        const startedAt = clock();
-        tables ??= loadTables(config.DATA_DIR, model, PROMPT_VERSION);
-        const { input: single, images: study } = await asMontage(input, config.MAX_IMAGE_SIZE);
-        const outcome = await withImageLadder(
-          single,
-          (image) => structuredRead(image, single, signal, study),
-          {
-            logger: deps.logger,
-            signal,
-            ...(deps.floorPx ? { floorPx: deps.floorPx } : {}),
-          },
-        );
-        const { read, usage, answer } = outcome.value;
-        const probed = await probeAll(outcome.image, read, signal);
-        const fromTokens = tokenConfidences(answer.tokens, read);
-        const result = buildResult({
-          read,
-          confidences: read.findings.map((_, i) => probed[i] ?? fromTokens[i]),
-          tables: await tables,
-          engineId: 'onnx',
-          model,
-          promptVersion: PROMPT_VERSION,
-          image: outcome.image,
-          usage,
-          startedAt,
-          now: clock(),
-          ...(outcome.downscaled ? { downscaled: outcome.downscaled } : {}),
-        });
-        return logRead(deps.logger, study ? { ...result, images: summarizeStudy(study) } : result);
+        return read(input, signal);
       });
     },
     async close() {

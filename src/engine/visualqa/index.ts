@@ -1,4 +1,3 @@
-import type { Config } from '../../config.ts';
 import type {
   Confidence,
   Engine,
@@ -12,7 +11,7 @@ import { AppError, isAppError } from '../../errors.ts';
 import { loadTables } from '../confidence/calibration.ts';
 import { requestJson } from '../http.ts';
 import { withImageLadder } from '../ladder.ts';
-import type { EngineDeps } from '../openai/index.ts';
+import type { EngineDeps, EngineEndpoint } from '../openai/index.ts';
 import { boundHistory, systemPrompt } from '../openai/messages.ts';
 import { type ModelRead, modelReadSchema, parseModelRead } from '../output.ts';
 import { PROMPT_VERSION, renderPrompt } from '../prompts.ts';
@@ -59,8 +58,8 @@ export function parseVisualQaAnswer(body: unknown): ModelRead | undefined {
   return parseFreeText(response);
 }
 
-export function createVisualQaEngine(config: Config, deps: EngineDeps): Engine {
-  const url = visualQaUrl(config.ENGINE_URL);
+export function createVisualQaEngine(endpoint: EngineEndpoint, deps: EngineDeps): Engine {
+  const url = visualQaUrl(endpoint.url);
   const healthUrl = `${url.replace(/\/v1\/visualqa$/, '')}/healthz`;
   let tables: Promise<CalibrationTables> | undefined;
 
@@ -71,12 +70,8 @@ export function createVisualQaEngine(config: Config, deps: EngineDeps): Engine {
     study?: StudyImage[],
   ) => {
     const firstQuestion = input.history.find((turn) => turn.role === 'user')?.text ?? input.question;
-    const system = systemPrompt(
-      deps.prompts,
-      image,
-      firstQuestion,
-      study ? { images: study, tiled: true } : undefined,
-    );
+    const parts = study ? { images: study, tiled: true } : undefined;
+    const system = systemPrompt(deps.prompts, image, firstQuestion, parts);
     const question = renderPrompt(deps.prompts, 'visualqa', {
       // The service takes one image: a study arrives as one labelled montage (issue 17).
       instructions: study ? `${system}\n\n${studyText(deps.prompts, study, true)}` : system,
@@ -85,7 +80,7 @@ export function createVisualQaEngine(config: Config, deps: EngineDeps): Engine {
     const body = {
       image: image.png.toString('base64'),
       question,
-      temperature: input.temperature ?? config.TEMPERATURE,
+      temperature: input.temperature ?? deps.temperature,
     };
     // One retry on an unusable answer: sampling may give a usable one; then a coded failure.
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -93,7 +88,7 @@ export function createVisualQaEngine(config: Config, deps: EngineDeps): Engine {
       const read = parseVisualQaAnswer(json);
       if (read) {
         const raw = Number(json?.confidence);
-        const model = typeof json?.model === 'string' && json.model !== '' ? json.model : config.ENGINE_MODEL;
+        const model = typeof json?.model === 'string' && json.model !== '' ? json.model : endpoint.model;
         return { read, engineConfidence: Number.isFinite(raw) ? clamp(raw) : undefined, model };
       }
       deps.logger.warn({ attempt }, 'visualqa answer unusable');
@@ -103,11 +98,11 @@ export function createVisualQaEngine(config: Config, deps: EngineDeps): Engine {
 
   return {
     id: 'visualqa',
-    model: config.ENGINE_MODEL,
+    model: endpoint.model,
     async health(signal = AbortSignal.timeout(5000)): Promise<EngineHealth> {
       try {
         await requestJson(deps, healthUrl, { method: 'GET', what: 'GET /healthz' }, signal);
-        return { ok: true, model: config.ENGINE_MODEL };
+        return { ok: true, model: endpoint.model };
       } catch (error) {
         // A service without /healthz still answered: it is up.
         if (isAppError(error, 'ENGINE_ERROR') && error.details.status === 404) return { ok: true };
@@ -121,8 +116,8 @@ export function createVisualQaEngine(config: Config, deps: EngineDeps): Engine {
     },
     async infer(input: InferenceInput, signal: AbortSignal): Promise<InferenceResult> {
       const startedAt = deps.clock();
-      tables ??= loadTables(deps.dataDir, config.ENGINE_MODEL, PROMPT_VERSION);
-      const { input: single, images: study } = await asMontage(input, config.MAX_IMAGE_SIZE);
+      tables ??= loadTables(deps.dataDir, endpoint.model, PROMPT_VERSION);
+      const { input: single, images: study } = await asMontage(input, deps.maxSide ?? 1024);
       const outcome = await withImageLadder(single, (image) => ask(image, single, signal, study), {
         logger: deps.logger,
         signal,
