@@ -3,6 +3,7 @@ import { type DoctorDeps, runDoctor } from './commands/doctor.ts';
 import { type CommandIO, processIO, reportError } from './commands/output.ts';
 import { type Config, type Env, loadConfig, readProcessEnv } from './config.ts';
 import { AppError } from './errors.ts';
+import { createLogger, type Logger } from './log.ts';
 
 /**
  * The `quickread` command (DESIGN §5). Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.
@@ -13,6 +14,8 @@ export interface CliDeps {
   env?: Env;
   io?: CommandIO;
   doctor?: DoctorDeps;
+  /** Where an INTERNAL error's stack is logged (default: stderr, synchronously, as JSON). */
+  logger?: Logger;
 }
 
 export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number> {
@@ -30,7 +33,7 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
       // --help and --version end here with code 0; usage mistakes with 2.
       return error.exitCode === 0 ? 0 : 2;
     }
-    return reportError(error, io);
+    return reportError(error, io, deps.logger ?? createLogger({ level: 'error', sync: true }));
   }
 }
 
@@ -139,6 +142,17 @@ function buildProgram(
     .action(async (options: { labels: string }) => {
       const { runCalibrate } = await import('./commands/calibrate.ts');
       setExit(await runCalibrate(config(), io, options.labels));
+    });
+
+  program
+    .command('store')
+    .description('look after the state in DATA_DIR')
+    .command('repair')
+    .description('rebuild a damaged state: keep every valid entry and list what was dropped (STORE_CORRUPT)')
+    .option('--discard-state', 'start empty instead; the old files are kept aside')
+    .action(async (options: { discardState?: boolean }) => {
+      const { runStoreRepair } = await import('./commands/store.ts');
+      setExit(await runStoreRepair(config(), io, options));
     });
 
   program

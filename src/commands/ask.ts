@@ -53,6 +53,7 @@ export async function runAsk(
   }
   const logger = deps.logger ?? createLogger({ level: config.LOG_LEVEL });
   const prepareOptions: PrepareOptions = {
+    source: 'file',
     maxSide: config.MAX_IMAGE_SIZE,
     question,
     maxBytes: config.MAX_UPLOAD_MB * 1024 * 1024,

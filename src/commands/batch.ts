@@ -163,6 +163,7 @@ export async function runBatch(
   progress.start(total, finished);
 
   const prepareOptions = (frame?: number): PrepareOptions => ({
+    source: 'file',
     maxSide: config.MAX_IMAGE_SIZE,
     maxBytes: config.MAX_UPLOAD_MB * 1024 * 1024,
     burnedInText: config.BURNED_IN_TEXT,

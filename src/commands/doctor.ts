@@ -5,6 +5,7 @@ import type { Config } from '../config.ts';
 import type { DoctorCheck } from '../engine/doctor-check.ts';
 import { AppError } from '../errors.ts';
 import { checkStudyImages, limitMmPerPrompt } from './doctor-images.ts';
+import { checkTeams } from './doctor-teams.ts';
 import type { CommandIO } from './output.ts';
 
 export interface DoctorDeps {
@@ -102,8 +103,14 @@ export async function checkOpenAiEngine(config: Config, deps: DoctorDeps = {}): 
   const served = (body?.data ?? []).map((model) => String(model.id));
   const reachable: DoctorCheck = { name: 'engine', ok: true, detail: `model server reachable at ${base}` };
   if (served.includes(config.ENGINE_MODEL)) {
-    const model: DoctorCheck = { name: 'model', ok: true, detail: `serves ${config.ENGINE_MODEL}` };
-    return [reachable, model, await checkStudyImages(config, deps)];
+    const { checkConfidenceProbes } = await import('../engine/openai/probe-check.ts');
+    const probes = await checkConfidenceProbes(config, deps);
+    return [
+      reachable,
+      { name: 'model', ok: true, detail: `serves ${config.ENGINE_MODEL}` },
+      { name: 'confidence', ...probes },
+      await checkStudyImages(config, deps),
+    ];
   }
   return [
     reachable,
@@ -203,6 +210,7 @@ export async function runDoctor(config: Config, io: CommandIO, deps: DoctorDeps 
   checks.push(await checkDataDir(config));
   checks.push(...(await engineChecks[config.ENGINE](config, deps)));
   checks.push(...checkCredentials(config));
+  checks.push(...(await checkTeams(config, deps)));
   for (const check of checks) {
     io.out(`${check.ok ? '✓' : '✗'} ${check.name}: ${check.detail}`);
     if (!check.ok && check.fix) io.out(`    fix: ${check.fix}`);

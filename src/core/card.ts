@@ -24,6 +24,7 @@ export function toReadCard(
       calibrated: finding.confidence.calibrated,
       ...(finding.confidence.grounded !== undefined ? { grounded: finding.confidence.grounded } : {}),
     })),
+    ...(result.omittedFindings ? { omittedFindings: result.omittedFindings } : {}),
     recommendations: [...result.recommendations],
     ...(result.imageQuality !== undefined ? { imageQuality: result.imageQuality } : {}),
     model: result.model,

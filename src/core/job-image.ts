@@ -41,6 +41,9 @@ export function createJobImages(deps: JobDeps) {
       question: job.request?.question ?? '',
       maxBytes: config.MAX_UPLOAD_MB * 1024 * 1024,
       burnedInText: config.BURNED_IN_TEXT,
+      ...(job.platform === 'slack' || job.platform === 'discord' || job.platform === 'console'
+        ? { source: job.platform }
+        : {}),
     });
     await checkImage(job, image);
     const ref = await store.saveImage(image);

@@ -159,6 +159,8 @@ export interface ReadCard {
   urgency: Urgency;
   impression: string;
   findings: ReadCardFinding[];
+  /** Findings the model listed beyond the maximum and quickread left out (the least confident). */
+  omittedFindings?: number;
   recommendations: string[];
   imageQuality?: string;
   model: string;
@@ -204,6 +206,8 @@ export interface InferenceResult {
   downscaled?: { width: number; height: number; tokens: number };
   /** A study read: each image as the model saw it, in order (after any out-of-memory shrinking). */
   images?: StudyImageSummary[];
+  /** Findings the model listed beyond the schema's maximum, left out (the least confident). */
+  omittedFindings?: number;
 }
 
 /** What a result says about each image of a study (`ask --json`, the API, batch results). */

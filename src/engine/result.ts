@@ -72,6 +72,7 @@ export function buildResult(input: {
   };
   if (input.read.imageQuality) result.imageQuality = input.read.imageQuality;
   if (input.downscaled) result.downscaled = input.downscaled;
+  if (input.read.omittedFindings) result.omittedFindings = input.read.omittedFindings;
   return result;
 }
 
