@@ -116,6 +116,34 @@ function buildProgram(
       setExit(await runBatch(config(), io, options));
     });
 
+  program
+    .command('eval')
+    .description(
+      'measure the model on your own labelled cases: metrics, ROC and reliability charts, report.html',
+    )
+    .requiredOption(
+      '--labels <cases.csv>',
+      'CSV with file, finding, present (1/0); optional modality, split, urgency',
+    )
+    .option('--out <dir>', 'report folder (default quickread-eval/)')
+    .addOption(
+      new Option('--engine <engine>', 'engine for this run (default ENGINE)').choices([
+        'openai',
+        'visualqa',
+        'onnx',
+      ]),
+    )
+    .option('--model <name>', 'model for this run (default ENGINE_MODEL)')
+    .option('--engine-url <url>', 'model server for this run (default ENGINE_URL)')
+    .option('--compare <dir>', 'another eval report folder: ΔAUROC on the same cases')
+    .option('--write-calibration', 'fit and save the probe calibration for this model and prompt version')
+    .option('--split <name>', 'evaluate only rows whose split column has this value')
+    .option('--resume', 'continue an interrupted run in --out')
+    .action(async (options: import('./commands/eval.ts').EvalCliOptions) => {
+      const { runEval } = await import('./commands/eval.ts');
+      setExit(await runEval(config(), io, options));
+    });
+
   const model = program.command('model').description('manage the local ONNX model for ENGINE=onnx');
   model
     .command('pull')

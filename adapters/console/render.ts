@@ -89,7 +89,7 @@ function findingMeta(finding: ReadCardFinding): string {
 
 function renderFinding(finding: ReadCardFinding): string {
   const pct = Math.max(0, Math.min(100, Math.round(finding.confidencePct)));
-  const source = `${confidenceSourceLabel[finding.confidenceSource]}, ${cardText.calibrated(finding.calibrated)}`;
+  const source = `${confidenceSourceLabel[finding.confidenceSource]}, ${cardText.calibrated(finding.calibrated, finding.calibratedOn)}`;
   const meta = findingMeta(finding);
   const ungrounded =
     finding.grounded === false

@@ -62,7 +62,7 @@ function findingFields(finding: ReadCardFinding, index: number): APIEmbedField[]
   const nameFits = prefix.length + label.length <= LIMITS.fieldName;
   const lines = nameFits ? [] : [label];
   lines.push(
-    `Confidence **${finding.confidencePct}%** · ${source}, ${cardText.calibrated(finding.calibrated)}`,
+    `Confidence **${finding.confidencePct}%** · ${source}, ${cardText.calibrated(finding.calibrated, finding.calibratedOn)}`,
   );
   if (finding.grounded === false)
     lines.push(`⚠️ ${cardText.notGrounded} (the model reports it even on a blank image)`);

@@ -125,7 +125,7 @@ export function findingLine(f: ReadCardFinding): string {
   if (where) parts.push(safeModelText(where));
   if (f.sizeMm !== undefined) parts.push(`${Math.round(f.sizeMm * 10) / 10} mm`);
   if (f.severity) parts.push(f.severity);
-  const source = `${confidenceSourceLabel[f.confidenceSource]}, ${cardText.calibrated(f.calibrated)}`;
+  const source = `${confidenceSourceLabel[f.confidenceSource]}, ${cardText.calibrated(f.calibrated, f.calibratedOn)}`;
   let line = `• ${parts.join(' · ')} — *${Math.round(f.confidencePct)}%* _(${source})_`;
   if (f.grounded === false) line += ` ⚠️ _${cardText.notGrounded}_`;
   return line;

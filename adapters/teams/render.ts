@@ -84,7 +84,7 @@ function findingLine(finding: ReadCardFinding): string {
     finding.laterality && finding.laterality !== 'none' ? finding.laterality : undefined,
     finding.severity,
   ].filter((part): part is string => Boolean(part));
-  const source = `${confidenceSourceLabel[finding.confidenceSource]}, ${cardText.calibrated(finding.calibrated)}`;
+  const source = `${confidenceSourceLabel[finding.confidenceSource]}, ${cardText.calibrated(finding.calibrated, finding.calibratedOn)}`;
   const grounded = finding.grounded === false ? ` · ⚠️ ${cardText.notGrounded}` : '';
   return `• **${neutralise(finding.label)}**${details.length ? ` — ${neutralise(details.join(', '))}` : ''} · ${finding.confidencePct}% (${source})${grounded}`;
 }

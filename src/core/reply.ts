@@ -95,7 +95,9 @@ export const cardText = {
   acknowledge: 'Acknowledge',
   acknowledgedBy: (who: string, when: string) => `Acknowledged by ${who} · ${when}`,
   notGrounded: 'not image-grounded',
-  calibrated: (yes: boolean) => (yes ? 'calibrated' : 'uncalibrated'),
+  /** With the table's size when known: "calibrated on 240 cases" (quickread calibrate / eval --write-calibration). */
+  calibrated: (yes: boolean, cases?: number) =>
+    !yes ? 'uncalibrated' : cases === undefined ? 'calibrated' : `calibrated on ${cases} cases`,
   previewAlt: 'De-identified preview the model saw',
   previewCaption: 'What the model saw: de-identified, downsized — not for diagnostic use.',
 } as const;

@@ -135,6 +135,8 @@ export interface Confidence {
   value: number;
   source: ConfidenceSource;
   calibrated: boolean;
+  /** Labelled cases the applied calibration was fitted on (`quickread calibrate` / `eval --write-calibration`). */
+  calibratedOn?: number;
   /** false when the blank-image probe says the finding is not supported by the image. */
   grounded?: boolean;
 }
@@ -150,6 +152,8 @@ export interface ReadCardFinding {
   confidencePct: number;
   confidenceSource: ConfidenceSource;
   calibrated: boolean;
+  /** Cases the calibration was fitted on, when calibrated. */
+  calibratedOn?: number;
   /** false → show "not image-grounded" */
   grounded?: boolean;
 }
@@ -251,11 +255,29 @@ export interface EngineHealth {
   code?: string;
 }
 
+/** A yes/no probe request: "is <finding> present?" for each text, on the image and on a blank one. */
+export interface ProbeInput {
+  image: PreparedImage;
+  /** Finding texts as asked, e.g. "pneumothorax". */
+  findings: string[];
+}
+
+/** P(yes) on the image and on a blank image of the same size; undefined where the answer had no logprobs. */
+export interface ProbeOutcome {
+  real: number | undefined;
+  blank: number | undefined;
+}
+
 export interface Engine {
   readonly id: string;
   readonly model: string;
   health(signal?: AbortSignal): Promise<EngineHealth>;
   infer(input: InferenceInput, signal: AbortSignal): Promise<InferenceResult>;
+  /**
+   * Optional: the confidence probe for findings the caller names (not those the read listed), one
+   * outcome per finding in order. `quickread eval` uses it; engines without log-probabilities omit it.
+   */
+  probe?(input: ProbeInput, signal: AbortSignal): Promise<ProbeOutcome[]>;
   close?(): Promise<void>;
 }
 

@@ -9,7 +9,8 @@ import { z } from 'zod';
 const text = z.string();
 const iso = z.string().min(1);
 const threadRef = z.looseObject({ channelId: text, threadId: text });
-const platform = z.enum(['slack', 'discord', 'console', 'api', 'batch', 'cli']);
+// Any platform name (core/types.ts: Platform is open), so a new adapter's jobs load back (e.g. teams).
+const platform = z.string().min(1);
 
 export const jobSchema = z.looseObject({
   id: z.string().min(1),

@@ -67,6 +67,11 @@ export interface FakeOpenAIOptions {
   probeYes?: number;
   /** P(yes) of the probe on a blank image (default 0.1). */
   blankProbeYes?: number;
+  /**
+   * P(yes) of a probe on a non-blank image, from the image and the probe's text (lower case); undefined
+   * falls back to `probeYes`. Lets a test give each image a known score, so AUROC has a known value.
+   */
+  probeYesFor?: (image: ImageFacts, probeText: string) => number | undefined;
   /** Labels the model "sees" even on a blank image: their blank probe answers like the real one. */
   ungrounded?: string[];
   /** Token spelling of probe answers: English, Chinese or both cases and languages (default 'mixed'). */

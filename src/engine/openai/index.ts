@@ -1,10 +1,17 @@
-import type { Engine, EngineHealth, InferenceInput, InferenceResult } from '../../core/types.ts';
+import type {
+  Engine,
+  EngineHealth,
+  InferenceInput,
+  InferenceResult,
+  ProbeInput,
+  ProbeOutcome,
+} from '../../core/types.ts';
 import { AppError, isAppError } from '../../errors.ts';
 import { type TopLogprob, yesProbability } from '../confidence/probe.ts';
 import { type HttpDeps, requestJson } from '../http.ts';
 import { findingsJsonSchema } from '../output.ts';
 import type { PromptSet } from '../prompts.ts';
-import { createReadLoop } from '../read-loop.ts';
+import { createNamedProbe, createReadLoop, type Generated, type ReadBackend } from '../read-loop.ts';
 import { type ChatMessage, probeMessages } from './messages.ts';
 import { createThinkingState } from './thinking.ts';
 
@@ -127,6 +134,46 @@ export function createOpenAiEngine(endpoint: EngineEndpoint, deps: EngineDeps): 
     },
   });
 
+  const backend: ReadBackend<Generated> = {
+    // Qwen3-VL takes several images in one user turn: a study goes in one request (issue 17).
+    multiImage: true,
+    async generate(messages, _image, { temperature, loopRetry }, signal) {
+      const presence = loopRetry ? LOOP_RETRY_PRESENCE_PENALTY : PRESENCE_PENALTY;
+      const answer = await complete(
+        readBody(messages, temperature, presence),
+        signal,
+        'POST /chat/completions',
+      );
+      return { text: answer.content, finish: answer.finish, usage: answer.usage };
+    },
+    async probe(png, finding, signal) {
+      const answer = await complete(
+        {
+          model,
+          messages: probeMessages(deps.prompts, png, finding),
+          temperature: 0,
+          max_tokens: 1,
+          logprobs: true,
+          top_logprobs: PROBE_TOP_LOGPROBS,
+        },
+        signal,
+        'POST /chat/completions (probe)',
+      );
+      logprobsSupported = answer.top !== undefined;
+      thinking.recordProbe(answer.top);
+      return answer.top ? yesProbability(answer.top) : undefined;
+    },
+    probeConcurrency: PROBE_CONCURRENCY,
+    canProbe: () => logprobsSupported !== false && thinking.probesOff === undefined,
+    probeFailed(error) {
+      // A server that rejects logprobs/top_logprobs (HTTP 400) will keep rejecting them: stop probing it.
+      // (Not a refusal of too many images: that is --limit-mm-per-prompt, not logprobs.)
+      if (isAppError(error, 'ENGINE_ERROR') && error.details.status === 400 && !error.details.imageLimit) {
+        logprobsSupported = false;
+      }
+    },
+  };
+  const probeNamed = createNamedProbe(backend);
   const read = createReadLoop(
     {
       engineId: 'openai',
@@ -139,45 +186,7 @@ export function createOpenAiEngine(endpoint: EngineEndpoint, deps: EngineDeps): 
       ...(deps.floorPx ? { floorPx: deps.floorPx } : {}),
       ...(deps.maxSide ? { maxSide: deps.maxSide } : {}),
     },
-    {
-      // Qwen3-VL takes several images in one user turn: a study goes in one request (issue 17).
-      multiImage: true,
-      async generate(messages, _image, { temperature, loopRetry }, signal) {
-        const presence = loopRetry ? LOOP_RETRY_PRESENCE_PENALTY : PRESENCE_PENALTY;
-        const answer = await complete(
-          readBody(messages, temperature, presence),
-          signal,
-          'POST /chat/completions',
-        );
-        return { text: answer.content, finish: answer.finish, usage: answer.usage };
-      },
-      async probe(png, finding, signal) {
-        const answer = await complete(
-          {
-            model,
-            messages: probeMessages(deps.prompts, png, finding),
-            temperature: 0,
-            max_tokens: 1,
-            logprobs: true,
-            top_logprobs: PROBE_TOP_LOGPROBS,
-          },
-          signal,
-          'POST /chat/completions (probe)',
-        );
-        logprobsSupported = answer.top !== undefined;
-        thinking.recordProbe(answer.top);
-        return answer.top ? yesProbability(answer.top) : undefined;
-      },
-      probeConcurrency: PROBE_CONCURRENCY,
-      canProbe: () => logprobsSupported !== false && thinking.probesOff === undefined,
-      probeFailed(error) {
-        // A server that rejects logprobs/top_logprobs (HTTP 400) will keep rejecting them: stop probing it.
-        // (Not a refusal of too many images: that is --limit-mm-per-prompt, not logprobs.)
-        if (isAppError(error, 'ENGINE_ERROR') && error.details.status === 400 && !error.details.imageLimit) {
-          logprobsSupported = false;
-        }
-      },
-    },
+    backend,
   );
 
   return {
@@ -201,6 +210,10 @@ export function createOpenAiEngine(endpoint: EngineEndpoint, deps: EngineDeps): 
           detail: app?.userMessage ?? 'unreachable',
         };
       }
+    },
+    async probe(input: ProbeInput, signal: AbortSignal): Promise<ProbeOutcome[]> {
+      await ensureModel(signal);
+      return probeNamed(input, signal);
     },
     async infer(input: InferenceInput, signal: AbortSignal): Promise<InferenceResult> {
       await ensureModel(signal);

@@ -112,6 +112,19 @@ describe('ENGINE=onnx on a tiny Qwen3-VL export (CPU)', () => {
     expect(result.images?.map((one) => one.label)).toEqual(['Image 1 of 2: CT', 'Image 2 of 2: CT']);
   });
 
+  it('probes findings the caller names, on the image and on a blank one (quickread eval)', async () => {
+    const outcomes = await engine.probe!(
+      { image: await image(), findings: ['pneumothorax', 'pleural effusion'] },
+      AbortSignal.timeout(20_000),
+    );
+    // The scripted model answers every probe alike, with or without the image.
+    expect(outcomes).toHaveLength(2);
+    for (const outcome of outcomes) {
+      expect(outcome.real).toBeCloseTo(scriptedYesProbability(), 5);
+      expect(outcome.blank).toBeCloseTo(scriptedYesProbability(), 5);
+    }
+  });
+
   it('sends the thread history on a follow-up (a longer prompt) and still answers', async () => {
     const first = await engine.infer(
       { image: await image(), question: 'Any nodule?', history: [] },
