@@ -13,6 +13,7 @@ import type { Engine } from './core/types.ts';
 import { createDispatcher } from './dispatch/index.ts';
 import { createEngine, PROMPT_VERSION } from './engine/index.ts';
 import { closeIngestWorkers, prepareImage } from './ingest/index.ts';
+import { prepareStudy } from './ingest/study/index.ts';
 import { createLogger, type Logger } from './log.ts';
 import { openStore } from './store/index.ts';
 
@@ -49,6 +50,7 @@ export async function runStart(config: Config, io: CommandIO, deps: StartDeps = 
     dispatcher,
     engine,
     prepare: prepareImage,
+    prepareStudy,
     promptVersion: PROMPT_VERSION,
   });
   const on = enabledPlatforms(config);
