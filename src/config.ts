@@ -122,6 +122,8 @@ export const configSchema = z.object({
   ONNX_DEVICE: z.enum(['cuda', 'cpu']).default('cuda'),
   ONNX_DTYPE: z.enum(['q8', 'q4f16', 'fp16', 'fp32']).default('q8'),
   MAX_IMAGE_SIZE: z.coerce.number().int().min(64).max(8192).default(1024),
+  STUDY_MAX_IMAGES: positiveInt.max(16).default(4),
+  STUDY_MAX_TOKENS: z.coerce.number().int().min(64).max(65_536).default(2048),
   MAX_UPLOAD_MB: positiveInt.max(2048).default(100),
   TEMPERATURE: z.coerce.number().min(0).max(2).default(0.3),
   SLACK_BOT_TOKEN: z.string().default(''),

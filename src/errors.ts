@@ -39,6 +39,18 @@ export const errorCodes = {
     retryable: false,
     user: 'The image is too long and thin to read (aspect ratio over 200:1).',
   },
+  ARCHIVE_TOO_LARGE: {
+    exit: 1,
+    retryable: false,
+    user: 'The zip holds more files or bytes than quickread unpacks; zip one series or post the slices you want read.',
+  },
+  ARCHIVE_UNSAFE: {
+    exit: 1,
+    retryable: false,
+    user: 'The zip was not opened: it holds a path outside the archive or another archive.',
+  },
+  ARCHIVE_CORRUPT: { exit: 1, retryable: false, user: 'The zip is damaged and could not be unpacked.' },
+  ARCHIVE_EMPTY: { exit: 1, retryable: false, user: 'The zip holds no image quickread can read.' },
   TRANSFER_SYNTAX_UNSUPPORTED: {
     exit: 1,
     retryable: false,

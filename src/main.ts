@@ -14,6 +14,7 @@ import { createDispatcher } from './dispatch/index.ts';
 import { endpointLabel } from './engine/endpoints.ts';
 import { createEngines, endpointsOf, PROMPT_VERSION } from './engine/index.ts';
 import { closeIngestWorkers, prepareImage } from './ingest/index.ts';
+import { prepareStudy } from './ingest/study/index.ts';
 import { createLogger, type Logger } from './log.ts';
 import { openConfiguredStore } from './store/open.ts';
 
@@ -52,6 +53,7 @@ export async function runStart(config: Config, io: CommandIO, deps: StartDeps = 
     dispatcher,
     engine,
     prepare: prepareImage,
+    prepareStudy,
     promptVersion: PROMPT_VERSION,
   });
   const on = enabledPlatforms(config);

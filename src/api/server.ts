@@ -6,8 +6,11 @@ import { DISCLAIMER } from '../core/reply.ts';
 import type { BurnedInTextReport, InferenceResult, PreparedImage } from '../core/types.ts';
 import { windowJson } from '../core/wording.ts';
 import type { Dispatcher } from '../dispatch/types.ts';
+import { summarizeStudy } from '../engine/study.ts';
 import { AppError, type ErrorCode, toAppError } from '../errors.ts';
 import type { PrepareOptions } from '../ingest/index.ts';
+import { imageLabel, isZip, type PreparedStudy, prepareStudy } from '../ingest/study/index.ts';
+import { studyOptions } from '../ingest/study/options.ts';
 import type { Logger } from '../log.ts';
 import { createBoundedServer, throttledWarn } from '../net/http-bounds.ts';
 import { bearerToken, hostServed, isLoopbackAddress, secretMatches } from '../net/http-guard.ts';
@@ -52,6 +55,10 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   DECODE_TIMEOUT: 422,
   IMAGE_TOO_LARGE_FOR_ENGINE: 422,
   NOT_ALLOWED: 401,
+  ARCHIVE_TOO_LARGE: 413,
+  ARCHIVE_UNSAFE: 422,
+  ARCHIVE_CORRUPT: 422,
+  ARCHIVE_EMPTY: 422,
   RATE_LIMITED: 429,
   QUEUE_FULL: 503,
   ENGINE_UNAVAILABLE: 503,
@@ -192,6 +199,9 @@ export async function startApiServer(
     };
     dispatched.add(req);
     let prepared: PreparedImage | undefined;
+    let study: PreparedStudy | undefined;
+    // Several images (`images: [...]`, several files, a zip of a series) are one read (issue 17).
+    const several = input.files.length > 1 || isZip(input.bytes);
     const watch = watchEngineDown(deps.dispatcher, deps.config.API_WAIT_S, () => deps.config.API_WAIT_S);
     const scheduled = deps.dispatcher.schedule(
       {
@@ -200,6 +210,18 @@ export async function startApiServer(
         channelId: 'api',
         priority: 0,
         input: async () => {
+          if (several) {
+            const files = input.files.map((bytes) => ({ bytes }));
+            study = await prepareStudy(files, { ...studyOptions(deps.config), question: input.question });
+            prepared = study.images[0]!;
+            return {
+              image: prepared,
+              ...(study.images.length > 1 ? { study: study.images } : {}),
+              question: input.question,
+              history: [],
+              temperature: input.temperature ?? deps.config.TEMPERATURE,
+            };
+          }
           prepared = await deps.prepare(input.bytes, prepareOptions);
           return {
             image: prepared,
@@ -222,7 +244,14 @@ export async function startApiServer(
     } finally {
       watch.stop();
     }
-    sendJson(res, 200, toVisualQaResponse(result, prepared));
+    const images =
+      result.images ??
+      summarizeStudy(study?.images ?? (prepared ? [{ ...prepared, label: imageLabel(0, 1, prepared) }] : []));
+    sendJson(res, 200, {
+      ...toVisualQaResponse(result, prepared ?? study?.images[0]),
+      images,
+      notes: study?.notes ?? [],
+    });
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {

@@ -1,7 +1,7 @@
 import { open, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DISCLAIMER, urgencyBadge } from '../core/reply.ts';
-import type { Finding, InferenceResult, Urgency, WindowInfo } from '../core/types.ts';
+import type { Finding, InferenceResult, StudyImageSummary, Urgency, WindowInfo } from '../core/types.ts';
 import { confidenceHeadline, confidenceSourceWords, windowJson } from '../core/wording.ts';
 import type { AppError } from '../errors.ts';
 
@@ -26,6 +26,10 @@ export interface BatchRow {
   question?: string;
   /** The display window the model saw (issue 18). */
   window?: ReturnType<typeof windowJson>;
+  /** What the model saw: every image of a study (--group-by folder), or the one image (issue 17). */
+  images?: StudyImageSummary[];
+  /** What a study left out and why, and which slices were read. */
+  notes?: string[];
 }
 
 /** What a row records about how it was asked, besides the answer. */
@@ -60,6 +64,7 @@ export function rowFromResult(
     promptVersion: result.promptVersion,
     question: context.question,
     ...(context.window ? { window: windowJson(context.window) } : {}),
+    ...(result.images ? { images: result.images } : {}),
   };
 }
 

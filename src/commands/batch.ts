@@ -3,9 +3,12 @@ import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { createReadPipeline, type ReadPipeline } from '../api/pipeline.ts';
 import type { Config } from '../config.ts';
-import type { PreparedImage } from '../core/types.ts';
+import type { PreparedImage, StudyImage } from '../core/types.ts';
+import { summarizeStudy } from '../engine/study.ts';
 import { AppError, toAppError } from '../errors.ts';
 import type { PrepareOptions } from '../ingest/index.ts';
+import { imageLabel, prepareStudy } from '../ingest/study/index.ts';
+import { studyOptions } from '../ingest/study/options.ts';
 import { createLogger } from '../log.ts';
 import { countFrames } from './batch-frames.ts';
 import {
@@ -34,6 +37,8 @@ export interface BatchCliOptions {
   resume?: boolean;
   /** Asked of every image instead of the standard review question. */
   question?: string;
+  /** 'file' (default): one read per image and frame. 'folder': the files of each folder are one study read. */
+  groupBy?: string;
 }
 
 export interface BatchDeps {
@@ -75,6 +80,23 @@ function parseQuestion(value: string | undefined): string {
   return question;
 }
 
+function parseGroupBy(value: string | undefined): 'file' | 'folder' {
+  if (value === undefined || value === 'file' || value === 'folder') return value ?? 'file';
+  throw new AppError('USAGE', 'batch: bad --group-by', {
+    userMessage: '--group-by must be "file" (one read per image) or "folder" (each folder is one study).',
+  });
+}
+
+/** Each folder's own files (not its sub-folders') as one unit, keyed by the folder's relative path. */
+function folderUnits(files: readonly string[]): Unit[] {
+  const folders = new Map<string, string[]>();
+  for (const file of files) {
+    const folder = file.includes('/') ? file.slice(0, file.lastIndexOf('/')) : '.';
+    folders.set(folder, [...(folders.get(folder) ?? []), file]);
+  }
+  return [...folders].map(([folder, members]) => ({ file: folder, members }));
+}
+
 function parseSplit(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
@@ -88,6 +110,8 @@ function parseSplit(value: string | undefined): number | undefined {
 
 interface Unit {
   file: string;
+  /** --group-by folder: the folder's files, read as one study (`file` is the folder). */
+  members?: string[];
   /** Set for frames 2..N of a multi-frame input, once frame 1 revealed the count. */
   frame?: number;
   frames?: number;
@@ -133,12 +157,13 @@ export async function runBatch(
     return row !== undefined && isFinished(row);
   };
   const progress = createProgress(deps.progress ?? process.stderr, 'batch');
+  const groupBy = parseGroupBy(options.groupBy);
   // Files known to be multi-frame (each frame is a unit of its own); expanded once.
   const expanded = new Set<string>();
   // Frames are counted from the headers before the first read, so the progress total is right from the
-  // start instead of growing as multi-frame files are opened.
-  const queue: Unit[] = [];
-  for (const file of files) {
+  // start instead of growing as multi-frame files are opened. A folder read as one study is one unit.
+  const queue: Unit[] = groupBy === 'folder' ? folderUnits(files) : [];
+  for (const file of groupBy === 'file' ? files : []) {
     const frames = await countFrames(join(inputDir, file));
     if (frames <= 1) {
       queue.push({ file });
@@ -192,6 +217,16 @@ export async function runBatch(
       : {};
     let row: BatchRow;
     let image: PreparedImage | undefined;
+    if (unit.members) {
+      row = await readStudyUnit(unit, unit.members);
+      if (aborted) return;
+      await checkpoint.append(row);
+      rows.set(unitKey(row.file), row);
+      finished += 1;
+      if (!row.ok) failed += 1;
+      progress.update(finished, failed);
+      return;
+    }
     try {
       const bytes = await readFile(path);
       if (aborted) return;
@@ -225,6 +260,7 @@ export async function runBatch(
         question,
         ...(image ? { window: image.window } : {}),
       });
+      row.images ??= image ? summarizeStudy([{ ...image, label: imageLabel(0, 1, image) }]) : [];
     } catch (error) {
       const appError = toAppError(error);
       if (aborted || (appError.code === 'INTERNAL' && appError.details.stopped)) return;
@@ -241,6 +277,57 @@ export async function runBatch(
     finished += 1;
     if (!row.ok) failed += 1;
     progress.update(finished, failed);
+  };
+
+  /** One folder as one study (issue 17): views, slices, a zip, read together in one request. */
+  const readStudyUnit = async (unit: Unit, members: string[]): Promise<BatchRow> => {
+    try {
+      const inputs = await Promise.all(members.map((file) => readFile(join(inputDir, file))));
+      let notes: string[] = [];
+      let images: StudyImage[] = [];
+      const result = await pipeline.dispatcher.schedule(
+        {
+          id: `batch-${randomUUID()}`,
+          userId: 'batch',
+          channelId: 'batch',
+          priority: 0,
+          input: async () => {
+            const study = await prepareStudy(
+              inputs.map((bytes) => ({ bytes })),
+              { ...studyOptions(config), question },
+            );
+            notes = study.notes;
+            images = study.images;
+            return {
+              image: study.images[0]!,
+              ...(study.images.length > 1 ? { study: study.images } : {}),
+              question,
+              history: [],
+              temperature: config.TEMPERATURE,
+            };
+          },
+        },
+        interrupt.signal,
+      );
+      return {
+        ...rowFromResult(unit.file, {}, result, {
+          question,
+          ...(images[0] ? { window: images[0].window } : {}),
+        }),
+        images: result.images ?? summarizeStudy(images),
+        notes,
+      };
+    } catch (error) {
+      const appError = toAppError(error);
+      if (aborted || (appError.code === 'INTERNAL' && appError.details.stopped))
+        return rowFromError(unit.file, {}, appError, pipeline.engine.model, { question });
+      if (fatalCodes.has(appError.code)) {
+        aborted = true;
+        throw appError;
+      }
+      logger.warn({ code: appError.code }, 'batch study failed');
+      return rowFromError(unit.file, {}, appError, pipeline.engine.model, { question });
+    }
   };
 
   // A few images in flight: enough to keep the GPU slots and the dispatcher's look-ahead busy.
@@ -281,7 +368,8 @@ export async function runBatch(
     return 130;
   }
 
-  const order = new Map(files.map((file, index) => [file, index]));
+  const keys = groupBy === 'folder' ? folderUnits(files).map((unit) => unit.file) : files;
+  const order = new Map(keys.map((file, index) => [file, index]));
   const ordered = [...rows.values()].sort(
     (a, b) => (order.get(a.file) ?? 1e9) - (order.get(b.file) ?? 1e9) || (a.frame ?? 0) - (b.frame ?? 0),
   );

@@ -5,6 +5,7 @@ import type { Config } from '../config.ts';
 import type { DoctorCheck } from '../engine/doctor-check.ts';
 import { AppError } from '../errors.ts';
 import { checkConsoleExposure } from '../net/http-guard.ts';
+import { checkStudyImages, limitMmPerPrompt } from './doctor-images.ts';
 import { checkTeams } from './doctor-teams.ts';
 import type { CommandIO } from './output.ts';
 
@@ -17,10 +18,13 @@ export interface DoctorDeps {
 export function vllmCommand(config: Config): string {
   const port = safePort(config.ENGINE_URL) ?? 8000;
   const maxPixels = config.MAX_IMAGE_SIZE * config.MAX_IMAGE_SIZE;
+  // Image tokens (a study's budget, or one image at MAX_IMAGE_SIZE) + ~1,100 prompt + 1,500 answer +
+  // 2,048 history (README), rounded up to a power of two: 8192 by default, 16384 for 2048-px images.
+  const imageTokens = Math.max(config.STUDY_MAX_TOKENS, (config.MAX_IMAGE_SIZE / 32) ** 2);
+  const modelLen = 2 ** Math.ceil(Math.log2(Math.max(8192, imageTokens + 4650)));
   return [
     `vllm serve ${config.ENGINE_MODEL} --port ${port}`,
-    // Image tokens + prompt + answer + history (README): 8192 covers 1024-px images, 2048 px needs 16384.
-    `--max-model-len ${config.MAX_IMAGE_SIZE > 1024 ? 16384 : 8192} --limit-mm-per-prompt '{"image":1,"video":0}'`,
+    `--max-model-len ${modelLen} --limit-mm-per-prompt ${limitMmPerPrompt(config)}`,
     `--mm-processor-kwargs '{"max_pixels":${maxPixels}}' --gpu-memory-utilization 0.90`,
   ].join(' ');
 }
@@ -129,6 +133,7 @@ async function checkOpenAiEndpoint(
       reachable,
       { name: 'model', ok: true, detail: `${base} serves ${endpoint.model}` },
       { name: 'confidence', ...probes },
+      await checkStudyImages(config, deps),
     ];
   }
   return [

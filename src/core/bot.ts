@@ -13,7 +13,7 @@ import type {
   QueueSnapshot,
 } from './adapter.ts';
 import { createJobRunner } from './flow.ts';
-import type { PrepareFn } from './job-deps.ts';
+import type { PrepareFn, PrepareStudyFn } from './job-deps.ts';
 import {
   isAllowed,
   isAllowedIn,
@@ -25,7 +25,7 @@ import {
 import { help, modelCard, notes, refusals, queueStatus as replyQueueStatus } from './reply.ts';
 import type { Engine, InboundRequest, Platform } from './types.ts';
 
-export type { PrepareFn } from './job-deps.ts';
+export type { PrepareFn, PrepareStudyFn } from './job-deps.ts';
 
 export interface BotCoreDeps {
   config: Config;
@@ -34,6 +34,8 @@ export interface BotCoreDeps {
   dispatcher: Dispatcher;
   engine: Engine;
   prepare?: PrepareFn;
+  /** Several images of one message (views, a series, a prior) as one study (src/ingest/study). */
+  prepareStudy?: PrepareStudyFn;
   clock?: () => number;
   /** The engine's prompt version for the model card before any read has come back. */
   promptVersion?: string;
@@ -77,6 +79,7 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
     store,
     dispatcher,
     ...(deps.prepare ? { prepare: deps.prepare } : {}),
+    ...(deps.prepareStudy ? { prepareStudy: deps.prepareStudy } : {}),
     clock,
     adapterFor: (platform) => adapters.get(platform),
     statusEditIntervalMs: deps.statusEditIntervalMs ?? 10_000,
@@ -219,7 +222,7 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
         await store.releaseEvent(keys);
         return hintOnce(request);
       }
-    } else if (attachment.external) {
+    } else if (request.attachments.some((one) => one.external)) {
       return refuse(
         request,
         new AppError('INPUT_UNSUPPORTED', 'external file', { userMessage: refusals.externalFile }),
@@ -265,6 +268,7 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
         turns: current?.turns ?? [],
         lastActivityAt: now,
         ...(current?.imageRef ? { imageRef: current.imageRef } : {}),
+        ...(current?.study ? { study: current.study } : {}),
         ...(current?.answeredJobs ? { answeredJobs: current.answeredJobs } : {}),
         ...(request.platformData ? { platformData: request.platformData } : {}),
       })),

@@ -1,5 +1,6 @@
 import { isStoppedError } from '../dispatch/index.ts';
 import { AppError, isAppError, toAppError } from '../errors.ts';
+import { composeMontage } from '../ingest/study/montage.ts';
 import type { StoredJob } from '../store/types.ts';
 import type { ChatAdapter } from './adapter.ts';
 import { cardAsTurn, toReadCard } from './card.ts';
@@ -23,7 +24,7 @@ export function createJobRunner(deps: JobDeps) {
   const log = (job: StoredJob) => deps.logger.child({ job: job.id, platform: job.platform });
 
   const { statusOf, enqueueEdit, onUpdate, forget } = createStatusMessages(deps);
-  const { prepareImage, buildInput } = createJobImages(deps);
+  const { prepareImage, buildInput, loadStudy } = createJobImages(deps);
   /** The jobs this process is running, so their requester (or a stop) can abort them. */
   const controllers = new Map<string, AbortController>();
 
@@ -58,13 +59,23 @@ export function createJobRunner(deps: JobDeps) {
       job = (await store.updateJob(jobId, { postedMessageId: posted.messageId }))!;
       if (job.answer?.kind === 'read' && adapter.uploadPreview && !job.previewAttempted && job.imageRef) {
         await store.updateJob(jobId, { previewAttempted: true });
+        // A study's preview is the labelled montage of what the model saw.
+        const study = await loadStudy(job).catch(() => undefined);
         const image = await store.loadImage(job.imageRef);
-        if (image) {
-          const resized = image.width !== image.source.columns || image.height !== image.source.rows;
+        const montage =
+          study && study.images.length > 1
+            ? (await composeMontage(study.images, deps.config.MAX_IMAGE_SIZE).catch(() => undefined))?.png
+            : undefined;
+        const shown = montage && study ? study.images : image ? [image] : [];
+        // "downsized" only when the model saw fewer pixels than the file holds (issue 18).
+        const resized = shown.some(
+          (seen) => seen.width !== seen.source.columns || seen.height !== seen.source.rows,
+        );
+        const png = montage ?? image?.png;
+        if (png)
           await adapter
-            .uploadPreview(job.thread, image.png, cardText.previewCaption(resized))
+            .uploadPreview(job.thread, png, cardText.previewCaption(resized))
             .catch(() => undefined);
-        }
       }
     }
     await finish(job);
@@ -199,6 +210,12 @@ export function createJobRunner(deps: JobDeps) {
           },
           job.isFollowUp,
         );
+        // The card names every image read and what was left out (issue 17).
+        const study = (await loadStudy(job))?.stored;
+        if (study) {
+          card.studyNotes = study.notes;
+          if (study.images.length > 1) card.images = study.images.map((one) => one.label);
+        }
         await store.updateJob(job.id, {
           answer: { kind: 'read', card },
           urgency: inference.urgency,

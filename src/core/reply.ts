@@ -111,6 +111,10 @@ export const cardText = {
 /** Notes under a read card: image quality, redacted pixel text, a downscaled image. */
 export function cardNotes(card: ReadCard): string[] {
   const notes: string[] = [];
+  if (card.images && card.images.length > 1) {
+    notes.push(`${card.images.length} images read together: ${card.images.join('; ')}.`);
+  }
+  for (const note of card.studyNotes ?? []) notes.push(`${note.charAt(0).toUpperCase()}${note.slice(1)}.`);
   if (card.imageQuality) notes.push(`Image quality: ${card.imageQuality}`);
   if (card.burnedInTextRedacted) notes.push('Text found in the image pixels was blacked out before reading.');
   if (card.downscaled) notes.push('The image was downscaled to fit the model server’s memory.');

@@ -57,6 +57,7 @@ function engineDepsOf(config: Config, deps: CreateEngineDeps): EngineDeps {
     dataDir: config.DATA_DIR,
     clock: deps.clock ?? Date.now,
     temperature: config.TEMPERATURE,
+    maxSide: config.MAX_IMAGE_SIZE,
     ...(deps.floorPx ? { floorPx: deps.floorPx } : {}),
   };
 }

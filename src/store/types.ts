@@ -32,6 +32,12 @@ export interface StoredRequest {
   platformData?: Record<string, unknown>;
 }
 
+/** A study read (issue 17): its images in order, by stored ref, with their labels, and what it said was left out. */
+export interface StoredStudy {
+  images: Array<{ ref: string; label: string; role?: 'current' | 'prior' }>;
+  notes: string[];
+}
+
 export interface StoredJob extends Job {
   /** threadKeyOf(platform, thread): the conversation this job belongs to. */
   threadKey: string;
@@ -49,6 +55,8 @@ export interface StoredJob extends Job {
   model?: string;
   promptVersion?: string;
   imageSha256?: string;
+  /** Several images read together; `imageRef` is the first. */
+  study?: StoredStudy;
 }
 
 export interface StoredThread {
@@ -58,6 +66,8 @@ export interface StoredThread {
   active: boolean;
   /** sha256 of the prepared image follow-ups reuse. */
   imageRef?: string;
+  /** The whole study follow-ups reuse, when the read had several images. */
+  study?: StoredStudy;
   turns: Turn[];
   lastActivityAt: string;
   platformData?: Record<string, unknown>;
