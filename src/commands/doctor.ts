@@ -123,17 +123,16 @@ async function checkOpenAiEndpoint(
   const served = (body?.data ?? []).map((model) => String(model.id));
   const reachable: DoctorCheck = { name: 'engine', ok: true, detail: `model server reachable at ${base}` };
   if (served.includes(endpoint.model)) {
-    // The probe check reads ENGINE_URL/ENGINE_MODEL: point them at this endpoint (credentials stripped).
+    // The probe and study checks read ENGINE_URL/ENGINE_MODEL: point them at this endpoint (credentials
+    // stripped; a Basic-auth endpoint needs ENGINE_API_KEY for these two checks).
+    const here = { ...config, ENGINE_URLS: '', ENGINE_URL: url, ENGINE_MODEL: endpoint.model };
     const { checkConfidenceProbes } = await import('../engine/openai/probe-check.ts');
-    const probes = await checkConfidenceProbes(
-      { ...config, ENGINE_URLS: '', ENGINE_URL: url, ENGINE_MODEL: endpoint.model },
-      deps,
-    );
+    const probes = await checkConfidenceProbes(here, deps);
     return [
       reachable,
       { name: 'model', ok: true, detail: `${base} serves ${endpoint.model}` },
       { name: 'confidence', ...probes },
-      await checkStudyImages(config, deps),
+      await checkStudyImages(here, deps),
     ];
   }
   return [
