@@ -86,7 +86,7 @@ describe('console renderer', () => {
     expect(urgent).toContain('🟠 URGENT');
     expect(urgent).toContain('src="/api/previews/p-1.png"');
     expect(urgent).toContain('not for diagnostic use');
-    expect(urgent).toContain('Acknowledged by user-ab12 · 10:05 UTC');
+    expect(urgent).toContain('Acknowledged by user-ab12 at 10:05 UTC');
     expect(urgent).not.toContain('data-action="ack"');
     expect(urgent).not.toContain('console:x');
   });
