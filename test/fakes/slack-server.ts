@@ -185,6 +185,15 @@ export async function startFakeSlack(options: {
             title: f.title,
           })),
         };
+      case 'conversations.open':
+        // The IM channel with one user (a direct page, issue 19).
+        return { ok: true, channel: { id: `D${String(args.users)}` } };
+      case 'chat.getPermalink':
+        return {
+          ok: true,
+          channel: args.channel,
+          permalink: `https://fake.slack.test/archives/${args.channel}/p${String(args.message_ts).replace('.', '')}`,
+        };
       case 'views.open':
         return { ok: true, view: { id: 'V0FAKE' } };
       default:
