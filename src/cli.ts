@@ -134,6 +134,16 @@ function buildProgram(
     });
 
   program
+    .command('audit')
+    .description('review the audit log: --critical prints time-to-acknowledge of paged critical reads')
+    .option('--critical', 'critical reads that paged someone: time to acknowledge (median, p90)')
+    .option('--since <age>', 'how far back: 90m, 24h, 7d', '24h')
+    .action(async (options: import('./commands/audit.ts').AuditOptions) => {
+      const { runAudit } = await import('./commands/audit.ts');
+      setExit(await runAudit(config(), io, options));
+    });
+
+  program
     .command('doctor')
     .description('check config, data dir, engine and model, chat credentials; says what to fix')
     .action(async () => {
