@@ -3,6 +3,7 @@ import { type DoctorDeps, runDoctor } from './commands/doctor.ts';
 import { type CommandIO, processIO, reportError } from './commands/output.ts';
 import { type Config, type Env, loadConfig, readProcessEnv } from './config.ts';
 import { AppError } from './errors.ts';
+import { createLogger, type Logger } from './log.ts';
 
 /**
  * The `quickread` command (DESIGN §5). Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.
@@ -13,6 +14,8 @@ export interface CliDeps {
   env?: Env;
   io?: CommandIO;
   doctor?: DoctorDeps;
+  /** Where an INTERNAL error's stack is logged (default: stderr, synchronously, as JSON). */
+  logger?: Logger;
 }
 
 export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number> {
@@ -30,7 +33,7 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
       // --help and --version end here with code 0; usage mistakes with 2.
       return error.exitCode === 0 ? 0 : 2;
     }
-    return reportError(error, io);
+    return reportError(error, io, deps.logger ?? createLogger({ level: 'error', sync: true }));
   }
 }
 
@@ -105,6 +108,34 @@ function buildProgram(
       setExit(await runBatch(config(), io, options));
     });
 
+  program
+    .command('eval')
+    .description(
+      'measure the model on your own labelled cases: metrics, ROC and reliability charts, report.html',
+    )
+    .requiredOption(
+      '--labels <cases.csv>',
+      'CSV with file, finding, present (1/0); optional modality, split, urgency',
+    )
+    .option('--out <dir>', 'report folder (default quickread-eval/)')
+    .addOption(
+      new Option('--engine <engine>', 'engine for this run (default ENGINE)').choices([
+        'openai',
+        'visualqa',
+        'onnx',
+      ]),
+    )
+    .option('--model <name>', 'model for this run (default ENGINE_MODEL)')
+    .option('--engine-url <url>', 'model server for this run (default ENGINE_URL)')
+    .option('--compare <dir>', 'another eval report folder: ΔAUROC on the same cases')
+    .option('--write-calibration', 'fit and save the probe calibration for this model and prompt version')
+    .option('--split <name>', 'evaluate only rows whose split column has this value')
+    .option('--resume', 'continue an interrupted run in --out')
+    .action(async (options: import('./commands/eval.ts').EvalCliOptions) => {
+      const { runEval } = await import('./commands/eval.ts');
+      setExit(await runEval(config(), io, options));
+    });
+
   const model = program.command('model').description('manage the local ONNX model for ENGINE=onnx');
   model
     .command('pull')
@@ -141,6 +172,17 @@ function buildProgram(
     .action(async (options: import('./commands/audit.ts').AuditOptions) => {
       const { runAudit } = await import('./commands/audit.ts');
       setExit(await runAudit(config(), io, options));
+    });
+
+  program
+    .command('store')
+    .description('look after the state in DATA_DIR')
+    .command('repair')
+    .description('rebuild a damaged state: keep every valid entry and list what was dropped (STORE_CORRUPT)')
+    .option('--discard-state', 'start empty instead; the old files are kept aside')
+    .action(async (options: { discardState?: boolean }) => {
+      const { runStoreRepair } = await import('./commands/store.ts');
+      setExit(await runStoreRepair(config(), io, options));
     });
 
   program

@@ -45,6 +45,30 @@ const originList = (fallback: string) =>
       { message: 'must be a comma list of origins like https://files.slack.com (no path)' },
     );
 
+/**
+ * A host allow-list: exact hosts (`smba.trafficmanager.net`, `127.0.0.1:8443`) or one leading wildcard
+ * label (`*.botframework.com`, which matches subdomains only). No scheme, no path: tokens go over https.
+ */
+const hostList = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform(splitList)
+    .refine((items) => items.every((item) => /^(\*\.)?[a-z0-9.-]+(:\d{1,5})?$/i.test(item)), {
+      message: 'must be a comma list of hosts like smba.trafficmanager.net or *.botframework.com (no scheme)',
+    });
+
+const httpsUrl = z.string().refine(
+  (value) => {
+    try {
+      return new URL(value).protocol === 'https:';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be an https URL' },
+);
+
 const httpUrl = z.string().refine(
   (value) => {
     try {
@@ -83,9 +107,19 @@ export const configSchema = z.object({
   DISCORD_API_URL: httpUrl.default('https://discord.com/api'),
   DISCORD_CDN_HOSTS: originList('https://cdn.discordapp.com,https://media.discordapp.net'),
   DISCORD_PHI: z.enum(['refuse', 'allow']).default('refuse'),
+  TEAMS_APP_ID: z.string().default(''),
+  TEAMS_APP_PASSWORD: z.string().default(''),
+  TEAMS_TENANT_ID: z.string().default(''),
+  TEAMS_PORT: port.default(3978),
+  TEAMS_AUTHORITY: httpsUrl.default('https://login.microsoftonline.com'),
+  TEAMS_SERVICE_HOSTS: hostList(
+    'smba.trafficmanager.net,*.botframework.com,smba.infra.gcc.teams.microsoft.com,smba.infra.gov.teams.microsoft.us',
+  ),
+  TEAMS_FILE_HOSTS: hostList('*.sharepoint.com,*.sharepoint.us,*.blob.core.windows.net'),
   CONSOLE_PORT: port.default(8787),
   CONSOLE_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: port.default(7860),
+  API_WAIT_S: positiveInt.max(3600).default(30),
   ALLOWED_CHANNELS: list,
   ALLOWED_USERS: list,
   STAT_CHANNELS: list,
@@ -108,6 +142,8 @@ export const configSchema = z.object({
     .enum(['true', 'false'])
     .default('false')
     .transform((value) => value === 'true'),
+  /** Seconds a stop (SIGTERM/SIGINT) lets in-flight reads finish; what is left is resumed on the next start. */
+  STOP_TIMEOUT_S: positiveInt.max(3600).default(20),
   BURNED_IN_TEXT: z.enum(['redact', 'flag', 'refuse']).default('redact'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -200,10 +236,16 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 }
 
 /** Which chat platforms are switched on by their credentials (DESIGN §4). */
-export function enabledPlatforms(config: Config): { slack: boolean; discord: boolean; console: boolean } {
+export function enabledPlatforms(config: Config): {
+  slack: boolean;
+  discord: boolean;
+  teams: boolean;
+  console: boolean;
+} {
   return {
     slack: config.SLACK_BOT_TOKEN !== '',
     discord: config.DISCORD_TOKEN !== '',
+    teams: config.TEAMS_APP_ID !== '',
     console: config.CONSOLE_PORT !== 0,
   };
 }

@@ -3,6 +3,11 @@
  * clinician sees: specific and actionable, never a stack trace.
  */
 export const errorCodes = {
+  PORT_IN_USE: {
+    exit: 2,
+    retryable: false,
+    user: 'The port quickread should listen on is already in use.',
+  },
   CONFIG_INVALID: {
     exit: 2,
     retryable: false,
@@ -20,7 +25,7 @@ export const errorCodes = {
   INPUT_HTML: {
     exit: 1,
     retryable: false,
-    user: 'The chat platform returned a web page instead of the file — the app probably lacks file permission (Slack: files:read).',
+    user: 'The file is a web page (HTML), not an image.',
   },
   INPUT_UNSUPPORTED: {
     exit: 1,
@@ -79,6 +84,11 @@ export const errorCodes = {
   ENGINE_TIMEOUT: { exit: 1, retryable: true, user: 'The model took too long to answer.' },
   ENGINE_ERROR: { exit: 1, retryable: true, user: 'The model server returned an error.' },
   ENGINE_OUT_OF_MEMORY: { exit: 1, retryable: true, user: 'The model server ran out of memory.' },
+  ENGINE_CRASHED: {
+    exit: 1,
+    retryable: true,
+    user: 'The model server crashed while reading this image, again after a retry at a smaller size; an administrator should check the server’s log (often GPU memory).',
+  },
   IMAGE_TOO_LARGE_FOR_ENGINE: {
     exit: 1,
     retryable: false,
@@ -115,12 +125,22 @@ export const errorCodes = {
   STORE_CORRUPT: {
     exit: 1,
     retryable: false,
-    user: 'The state file is damaged and no backup could be restored.',
+    user: 'The state in the data folder is damaged and no backup could be restored; run `quickread store repair`.',
+  },
+  STORE_FULL: {
+    exit: 1,
+    retryable: true,
+    user: "The bot's storage is full; try again later.",
+  },
+  STORE_IO_ERROR: {
+    exit: 1,
+    retryable: true,
+    user: "The bot's storage cannot be written right now; try again later.",
   },
   INTERNAL: {
     exit: 1,
     retryable: false,
-    user: 'Something went wrong inside quickread; the team has been told.',
+    user: 'Something went wrong inside quickread: this is a bug in quickread; the log has the details.',
   },
 } as const satisfies Record<string, { exit: number; retryable: boolean; user: string }>;
 

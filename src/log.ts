@@ -27,7 +27,17 @@ export function scrub(value: unknown, depth = 0): unknown {
   if (Buffer.isBuffer(value) || ArrayBuffer.isView(value)) return `[${value.byteLength} bytes]`;
   if (Array.isArray(value)) return value.map((item) => scrub(item, depth + 1));
   if (value instanceof Error) {
-    return { type: value.name, code: (value as { code?: unknown }).code, message: scrubText(value.message) };
+    // The stack's frames (not its first line, which repeats the message) and the cause chain: what an
+    // INTERNAL error's "the log has the details" promises. Frames name source files, never user data.
+    const frames = value.stack?.split('\n').slice(1).join('\n');
+    const cause = (value as { cause?: unknown }).cause;
+    return {
+      type: value.name,
+      code: (value as { code?: unknown }).code,
+      message: scrubText(value.message),
+      ...(frames ? { stack: scrubText(frames) } : {}),
+      ...(cause !== undefined ? { cause: scrub(cause, depth + 1) } : {}),
+    };
   }
   const out: Record<string, unknown> = {};
   for (const [key, inner] of Object.entries(value)) {
@@ -39,6 +49,8 @@ export function scrub(value: unknown, depth = 0): unknown {
 export interface LoggerOptions {
   level?: string;
   destination?: DestinationStream;
+  /** Write synchronously (a process about to exit must not lose its last line). */
+  sync?: boolean;
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -56,7 +68,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         },
       },
     },
-    options.destination ?? pino.destination({ dest: 2, sync: false }),
+    options.destination ?? pino.destination({ dest: 2, sync: options.sync ?? false }),
   );
 }
 

@@ -1,6 +1,7 @@
 import { createConsoleAdapter } from '../adapters/console/index.ts';
 import { createDiscordAdapter } from '../adapters/discord/index.ts';
 import { createSlackAdapter } from '../adapters/slack/index.ts';
+import { createTeamsAdapter } from '../adapters/teams/index.ts';
 import { createMetrics } from './api/metrics.ts';
 import { createOpsRoutes } from './api/ops.ts';
 import { vllmCommand } from './commands/doctor.ts';
@@ -38,6 +39,7 @@ export async function runStart(config: Config, io: CommandIO, deps: StartDeps = 
     source: dispatcher,
     model: engine.model,
     promptVersion: PROMPT_VERSION,
+    storage: () => store.health(),
   });
   const core = createBotCore({
     config,
@@ -54,14 +56,20 @@ export async function runStart(config: Config, io: CommandIO, deps: StartDeps = 
   // ADAPTERS: one line per adapter
   if (on.slack) adapters.push(createSlackAdapter(config, { logger }));
   if (on.discord) adapters.push(createDiscordAdapter(config, { logger }));
+  if (on.teams) adapters.push(createTeamsAdapter(config, { logger }));
   if (on.console) adapters.push(createConsoleAdapter(config, { logger, extraRoutes, engineCommand: hint }));
 
   const started: ChatAdapter[] = [];
-  const shutdown = async () => {
+  /**
+   * The reverse order of start: the core stops producing first (new requests refused, in-flight reads
+   * get `graceMs`, the rest stay owed for the next start), then the adapters, which have posted the last
+   * answer by then, then the store, the engine and the workers.
+   */
+  const shutdown = async (graceMs = 0) => {
+    await core.stop({ graceMs }).catch((error) => logger.error({ err: error }, 'core stop failed'));
     for (const adapter of started.reverse())
       await adapter.stop().catch((error) => logger.error({ err: error }, 'adapter stop failed'));
-    await core.stop();
-    await store.close();
+    await store.close().catch((error) => logger.error({ err: error }, 'store close failed'));
     await engine.close?.();
     await closeIngestWorkers();
     metrics.close();
@@ -97,29 +105,54 @@ export async function runStart(config: Config, io: CommandIO, deps: StartDeps = 
   io.out(
     adapters.length > 0
       ? `adapters on: ${adapters.map((adapter) => adapter.platform).join(', ')}`
-      : 'adapters on: none (set SLACK_BOT_TOKEN, DISCORD_TOKEN or CONSOLE_PORT)',
+      : 'adapters on: none (set SLACK_BOT_TOKEN, DISCORD_TOKEN, TEAMS_APP_ID or CONSOLE_PORT)',
   );
   for (const adapter of adapters) if (adapter.url) io.out(`${adapter.platform}: ${adapter.url}`);
 
   // Signal handlers do not keep Node alive; with no adapter listening the loop would empty and exit.
   const keepAlive = setInterval(() => undefined, 1 << 30);
-  const signal = await (deps.until ?? waitForSignal());
+  const stopTimeoutMs = config.STOP_TIMEOUT_S * 1000;
+  const signals = deps.until ? undefined : listenForStop(io);
+  const signal = await (deps.until ?? signals!.first);
   clearInterval(keepAlive);
   io.out(
-    `quickread stopping${typeof signal === 'string' ? ` (${signal})` : ''}; queued requests resume on the next start`,
+    `quickread stopping${typeof signal === 'string' ? ` (${signal})` : ''}; reads in progress get up to ${config.STOP_TIMEOUT_S} s, queued requests resume on the next start`,
   );
-  await shutdown();
+  // Bounded whatever hangs: gone STOP_TIMEOUT_S + 10 s after the signal (owed work resumes on the next start).
+  const watchdog = signals
+    ? setTimeout(() => {
+        io.err('quickread: stop took too long; exiting (owed requests resume on the next start)');
+        process.exit(0);
+      }, stopTimeoutMs + 10_000).unref()
+    : undefined;
+  await shutdown(stopTimeoutMs);
+  clearTimeout(watchdog);
+  signals?.dispose();
+  // A socket or timer some library left open must not keep a stopped bot alive.
+  if (signals) setTimeout(() => process.exit(0), 2000).unref();
   return 0;
 }
 
-function waitForSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const handler = (name: NodeJS.Signals) => {
+/** The first SIGINT/SIGTERM starts an orderly stop; a second one exits at once. */
+function listenForStop(io: CommandIO): { first: Promise<string>; dispose(): void } {
+  let seen = 0;
+  let resolveFirst: (name: string) => void = () => undefined;
+  const first = new Promise<string>((resolve) => {
+    resolveFirst = resolve;
+  });
+  const handler = (name: NodeJS.Signals) => {
+    seen += 1;
+    if (seen === 1) return resolveFirst(name);
+    io.err(`quickread: ${name} again; exiting now (owed requests resume on the next start)`);
+    process.exit(0);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    first,
+    dispose() {
       process.off('SIGINT', handler);
       process.off('SIGTERM', handler);
-      resolve(name);
-    };
-    process.on('SIGINT', handler);
-    process.on('SIGTERM', handler);
-  });
+    },
+  };
 }

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../../src/config.ts';
 import type { BotCore, ChatAdapter } from '../../src/core/adapter.ts';
@@ -7,6 +7,8 @@ import type { OutboundMessage, PostedRef } from '../../src/core/reply.ts';
 import type { AttachmentRef, ThreadRef } from '../../src/core/types.ts';
 import { AppError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
+import { createBoundedServer, type HttpBounds } from '../../src/net/http-bounds.ts';
+import { listenError } from '../../src/net/listen-error.ts';
 import { createUploadStore, tooLargeError } from './download.ts';
 import { renderPreviewMessage } from './render.ts';
 import { createConsoleRoutes } from './server.ts';
@@ -31,6 +33,8 @@ export interface ConsoleAdapterDeps {
   channels?: readonly string[];
   /** How often the engine banner is refreshed from the core's queue snapshot. */
   bannerIntervalMs?: number;
+  /** Header/body timeouts and the connection cap (tests shorten them). */
+  httpBounds?: HttpBounds;
 }
 
 export interface ConsoleAdapter extends ChatAdapter {
@@ -46,7 +50,13 @@ export function createConsoleAdapter(config: Config, deps: ConsoleAdapterDeps): 
   const channels = deps.channels ?? defaultChannels;
   const maxUploadBytes = config.MAX_UPLOAD_MB * 1024 * 1024;
   const state = createConsoleState();
-  const uploads = createUploadStore({ clock, newId: () => `u-${randomUUID()}` });
+  // Uploads waiting for their read are part of the queue: at most QUEUE_MAX of them (download.ts).
+  const uploads = createUploadStore({
+    clock,
+    newId: () => `u-${randomUUID()}`,
+    maxHeld: config.QUEUE_MAX,
+    etaSec: () => core?.queueStatus().etaSec ?? 60,
+  });
   const previews = new Map<string, Buffer>();
   /** sha256 of previews already shown per thread, so a follow-up does not repeat the same picture. */
   const shownInThread = new Map<string, Set<string>>();
@@ -103,12 +113,18 @@ export function createConsoleAdapter(config: Config, deps: ConsoleAdapterDeps): 
         clock,
         ...(deps.extraRoutes ? { extraRoutes: deps.extraRoutes } : {}),
       });
-      server = createServer((req, res) => {
-        void route(req, res);
-      });
+      server = createBoundedServer(
+        (req, res) => {
+          void route(req, res);
+        },
+        logger,
+        deps.httpBounds,
+      );
       const port = deps.port ?? config.CONSOLE_PORT;
       await new Promise<void>((resolve, reject) => {
-        server!.once('error', reject);
+        server!.once('error', (error) =>
+          reject(listenError(error, { variable: 'CONSOLE_PORT', port, host: config.CONSOLE_HOST })),
+        );
         server!.listen(port, config.CONSOLE_HOST, () => resolve());
       });
       const address = server.address() as AddressInfo;

@@ -3,6 +3,7 @@ import {
   cardText,
   confidenceSourceLabel,
   type OutboundMessage,
+  omittedFindingsNote,
   type PageNotice,
   pageText,
   pageWords,
@@ -111,7 +112,7 @@ function findingMeta(finding: ReadCardFinding): string {
 
 function renderFinding(finding: ReadCardFinding): string {
   const pct = Math.max(0, Math.min(100, Math.round(finding.confidencePct)));
-  const source = `${confidenceSourceLabel[finding.confidenceSource]}, ${cardText.calibrated(finding.calibrated)}`;
+  const source = `${confidenceSourceLabel[finding.confidenceSource]}, ${cardText.calibrated(finding.calibrated, finding.calibratedOn)}`;
   const meta = findingMeta(finding);
   const ungrounded =
     finding.grounded === false
@@ -134,6 +135,7 @@ export function renderCard(card: ReadCard, extras: CardExtras = {}): string {
   const findings = card.findings.length
     ? `<ul class="findings">${card.findings.map(renderFinding).join('')}</ul>`
     : `<p class="muted">${cardText.noFindings}</p>`;
+  const omitted = omittedFindingsNote(card.omittedFindings);
   const recs = card.recommendations.length
     ? `<section><h4>${cardText.recommendations}</h4><ul class="recs">${card.recommendations.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul></section>`
     : '';
@@ -157,7 +159,7 @@ export function renderCard(card: ReadCard, extras: CardExtras = {}): string {
     `<header class="headline"><span class="badge">${badge.emoji} ${escapeHtml(card.urgency.toUpperCase())}</span>`,
     card.isFollowUp ? `<span class="tag">${cardText.followUp}</span>` : '',
     `<p class="impression">${escapeHtml(card.impression)}</p></header>`,
-    `<section><h4>${cardText.findings}</h4>${findings}</section>`,
+    `<section><h4>${cardText.findings}</h4>${findings}${omitted ? `<p class="muted">${escapeHtml(omitted)}</p>` : ''}</section>`,
     recs,
     notes.map((note) => `<p class="note">${note}</p>`).join(''),
     preview,

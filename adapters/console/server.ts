@@ -152,6 +152,9 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
         reply: { kind: 'error', code: appError.code, text: appError.userMessage },
       };
     }
+    // Only an accepted request keeps its upload; anything else frees its place at once.
+    if (upload && outcome.kind !== 'accepted' && outcome.kind !== 'followup')
+      deps.uploads.release(upload.fileId);
     // The core posts statuses and cards itself; the console shows only what the core handed back.
     if (outcome.reply) deps.postBot(thread, outcome.reply);
     sendJson(res, 202, { messageId, outcome: outcome.kind });

@@ -6,6 +6,7 @@ import { AppError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
 import type { DiscordApi } from './api.ts';
 import type { InteractionContext, InteractionRegistry } from './interactions.ts';
+import { sendWithReadFallback } from './plain-read.ts';
 import { type DiscordBody, forCreate, PREVIEW_NAME, previewBody, renderOutbound } from './render.ts';
 import {
   type ChannelTarget,
@@ -130,64 +131,72 @@ export function createOutbound(
     else extras.delete(messageId);
   }
 
-  return {
-    async post(thread: ThreadRef, message: OutboundMessage): Promise<PostedRef> {
-      const parts = renderOutbound(message);
-      const { surface, interaction, channelId, known } = await surfaceFor(thread);
-      try {
-        const first = await sendAll(surface, parts);
-        if (!interaction && parseInteractionThreadId(thread.threadId)) channelPosted.add(first.id);
-        return { thread, messageId: first.id };
-      } catch (error) {
-        if (!known && unknownChannel(error)) return { thread, messageId: await toParent(thread, parts) };
-        if (!interaction) throw error;
-        // The token stopped working early (revoked, expired): answer in the channel instead.
-        logger.warn({ kind: message.kind }, 'discord interaction reply failed; posting to the channel');
-        const first = await sendAll(channelSurface({ channelId }), parts);
-        channelPosted.add(first.id);
-        return { thread, messageId: first.id };
-      }
-    },
-
-    async update(ref: PostedRef, message: OutboundMessage): Promise<void> {
-      const parts = renderOutbound(message);
-      const messageId = aliases.get(ref.messageId) ?? ref.messageId;
-      const { surface, interaction, channelId, known } = await surfaceFor(ref.thread);
-      if (!parseInteractionThreadId(ref.thread.threadId)) {
-        try {
-          await editAll(surface, messageId, parts);
-          return;
-        } catch (error) {
-          // Only a /read thread's head (the command's response, whose id is the thread's) is
-          // re-posted when it cannot be edited; any other failure is the caller's to retry.
-          if (messageId !== ref.thread.threadId || ref.thread.threadId === ref.thread.channelId) throw error;
-          logger.warn({ kind: message.kind }, 'discord response not editable; posting in the thread');
-        }
-        try {
-          aliases.set(ref.messageId, (await sendAll(channelSurface({ channelId }), parts)).id);
-        } catch (error) {
-          if (known || !unknownChannel(error)) throw error;
-          aliases.set(ref.messageId, await toParent(ref.thread, parts));
-        }
-        return;
-      }
-      if (channelPosted.has(messageId)) {
-        await editAll(channelSurface({ channelId }), messageId, parts);
-        return;
-      }
-      if (interaction) {
-        try {
-          await editAll(surface, messageId, parts);
-          return;
-        } catch {
-          logger.warn({ kind: message.kind }, 'discord interaction edit failed; posting to the channel');
-        }
-      }
-      // The deferred response can no longer be edited (token window over): post the update anew.
+  async function postParts(
+    thread: ThreadRef,
+    message: OutboundMessage,
+    parts: DiscordBody[],
+  ): Promise<PostedRef> {
+    const { surface, interaction, channelId, known } = await surfaceFor(thread);
+    try {
+      const first = await sendAll(surface, parts);
+      if (!interaction && parseInteractionThreadId(thread.threadId)) channelPosted.add(first.id);
+      return { thread, messageId: first.id };
+    } catch (error) {
+      if (!known && unknownChannel(error)) return { thread, messageId: await toParent(thread, parts) };
+      if (!interaction) throw error;
+      // The token stopped working early (revoked, expired): answer in the channel instead.
+      logger.warn({ kind: message.kind }, 'discord interaction reply failed; posting to the channel');
       const first = await sendAll(channelSurface({ channelId }), parts);
       channelPosted.add(first.id);
-      aliases.set(ref.messageId, first.id);
-    },
+      return { thread, messageId: first.id };
+    }
+  }
+
+  async function updateParts(ref: PostedRef, message: OutboundMessage, parts: DiscordBody[]): Promise<void> {
+    const messageId = aliases.get(ref.messageId) ?? ref.messageId;
+    const { surface, interaction, channelId, known } = await surfaceFor(ref.thread);
+    if (!parseInteractionThreadId(ref.thread.threadId)) {
+      try {
+        await editAll(surface, messageId, parts);
+        return;
+      } catch (error) {
+        // Only a /read thread's head (the command's response, whose id is the thread's) is
+        // re-posted when it cannot be edited; any other failure is the caller's to retry.
+        if (messageId !== ref.thread.threadId || ref.thread.threadId === ref.thread.channelId) throw error;
+        logger.warn({ kind: message.kind }, 'discord response not editable; posting in the thread');
+      }
+      try {
+        aliases.set(ref.messageId, (await sendAll(channelSurface({ channelId }), parts)).id);
+      } catch (error) {
+        if (known || !unknownChannel(error)) throw error;
+        aliases.set(ref.messageId, await toParent(ref.thread, parts));
+      }
+      return;
+    }
+    if (channelPosted.has(messageId)) {
+      await editAll(channelSurface({ channelId }), messageId, parts);
+      return;
+    }
+    if (interaction) {
+      try {
+        await editAll(surface, messageId, parts);
+        return;
+      } catch {
+        logger.warn({ kind: message.kind }, 'discord interaction edit failed; posting to the channel');
+      }
+    }
+    // The deferred response can no longer be edited (token window over): post the update anew.
+    const first = await sendAll(channelSurface({ channelId }), parts);
+    channelPosted.add(first.id);
+    aliases.set(ref.messageId, first.id);
+  }
+
+  return {
+    post: (thread: ThreadRef, message: OutboundMessage): Promise<PostedRef> =>
+      sendWithReadFallback(message, (parts) => postParts(thread, message, parts), logger),
+
+    update: (ref: PostedRef, message: OutboundMessage): Promise<void> =>
+      sendWithReadFallback(message, (parts) => updateParts(ref, message, parts), logger),
 
     async react(thread, messageId, reaction): Promise<void> {
       // A slash command has no message to react to (a /read thread's jobs carry `i:<interaction>`).

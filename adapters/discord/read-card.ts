@@ -10,11 +10,12 @@ import {
   cardNotes,
   cardText,
   confidenceSourceLabel,
+  omittedFindingsNote,
   type ReadCard,
   type ReadCardFinding,
   urgencyBadge,
 } from '../../src/core/reply.ts';
-import { chunkText, clip, type DiscordBody, LIMITS, NO_MENTIONS, neutralise } from './text.ts';
+import { clip, type DiscordBody, LIMITS, NO_MENTIONS, neutralise, splitNeutralised } from './text.ts';
 
 /** The read card as Discord embeds: the same content as Slack's card, split at Discord's limits. */
 
@@ -50,11 +51,19 @@ export function buttonsRow(jobId: string, acknowledged: boolean): APIActionRowCo
   };
 }
 
-function findingField(finding: ReadCardFinding, index: number): APIEmbedField {
+/**
+ * One finding as one or more fields. A label too long for a field name (256) is shown whole at the
+ * top of the value instead, and a value over 1,024 continues in further fields: nothing is cut away.
+ */
+function findingFields(finding: ReadCardFinding, index: number): APIEmbedField[] {
   const source = confidenceSourceLabel[finding.confidenceSource];
-  const lines = [
-    `Confidence **${finding.confidencePct}%** · ${source}, ${cardText.calibrated(finding.calibrated)}`,
-  ];
+  const label = neutralise(finding.label);
+  const prefix = `${index + 1}. `;
+  const nameFits = prefix.length + label.length <= LIMITS.fieldName;
+  const lines = nameFits ? [] : [label];
+  lines.push(
+    `Confidence **${finding.confidencePct}%** · ${source}, ${cardText.calibrated(finding.calibrated, finding.calibratedOn)}`,
+  );
   if (finding.grounded === false)
     lines.push(`⚠️ ${cardText.notGrounded} (the model reports it even on a blank image)`);
   const details = [
@@ -64,15 +73,16 @@ function findingField(finding: ReadCardFinding, index: number): APIEmbedField {
     finding.severity,
   ].filter((item): item is string => item !== undefined && item !== '');
   if (details.length > 0) lines.push(neutralise(details.join(' · ')));
-  return {
-    name: clip(`${index + 1}. ${neutralise(finding.label)}`, LIMITS.fieldName),
-    value: clip(lines.join('\n'), LIMITS.fieldValue),
-  };
+  const name = clip(`${prefix}${label}`, LIMITS.fieldName);
+  return splitNeutralised(lines.join('\n'), LIMITS.fieldValue).map((value, i) => ({
+    name: i === 0 ? name : `${prefix}(continued)`,
+    value,
+  }));
 }
 
 function listFields(name: string, items: string[]): APIEmbedField[] {
   const text = items.map((item) => `• ${neutralise(item)}`).join('\n');
-  return chunkText(text, LIMITS.fieldValue).map((value, i) => ({
+  return splitNeutralised(text, LIMITS.fieldValue).map((value, i) => ({
     name: i === 0 ? name : `${name} (continued)`,
     value,
   }));
@@ -102,8 +112,10 @@ export function renderRead(card: ReadCard): DiscordBody[] {
   );
   const fields: APIEmbedField[] =
     card.findings.length > 0
-      ? card.findings.map(findingField)
+      ? card.findings.flatMap(findingFields)
       : [{ name: cardText.findings, value: cardText.noFindings }];
+  const omitted = omittedFindingsNote(card.omittedFindings);
+  if (omitted) fields.push({ name: 'Left out', value: omitted });
   if (card.recommendations.length > 0)
     fields.push(...listFields(cardText.recommendations, card.recommendations));
   const notes = cardNotes(card).map(neutralise);
@@ -113,7 +125,7 @@ export function renderRead(card: ReadCard): DiscordBody[] {
     fields.push({ name: 'Acknowledged', value: `by <@${card.acknowledgedBy.userId}> <t:${at}:f>` });
   }
 
-  const descriptions = chunkText(`**Impression:** ${neutralise(card.impression)}`, LIMITS.description);
+  const descriptions = splitNeutralised(`**Impression:** ${neutralise(card.impression)}`, LIMITS.description);
   const embeds: APIEmbed[] = [];
   let current: APIEmbed = { title, description: descriptions[0], color: badge.colour, fields: [], footer };
   const budget = LIMITS.embedTotal - 50;

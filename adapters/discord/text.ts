@@ -1,4 +1,5 @@
 import type { APIActionRowComponent, APIButtonComponent, APIEmbed } from 'discord.js';
+import { clipText, splitText } from '../../src/net/text-clip.ts';
 
 /**
  * Discord's text limits and the neutralising of untrusted (model) text.
@@ -19,6 +20,7 @@ export const LIMITS = {
   fieldValue: 1024,
   footer: 2048,
   embedTotal: 6000,
+  embeds: 10,
 } as const;
 
 export const NO_MENTIONS = Object.freeze({ parse: [] as never[], replied_user: false });
@@ -53,22 +55,24 @@ export function neutralise(text: string): string {
     .replace(/\b([a-z][a-z0-9+.-]*):\/\//gi, `$1:${ZWSP}//`);
 }
 
-/** Cut to `max` characters, ending with an ellipsis when something was dropped. */
-export function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
+/** Cut to `max` characters, ending with an ellipsis when something was dropped (never inside a surrogate pair). */
+export const clip = clipText;
 
-/** Split text into chunks of at most `max` characters, preferring line then word boundaries. */
-export function chunkText(text: string, max: number): string[] {
-  const chunks: string[] = [];
-  let rest = text;
-  while (rest.length > max) {
-    let cut = rest.lastIndexOf('\n', max);
-    if (cut < max / 2) cut = rest.lastIndexOf(' ', max);
-    if (cut < max / 2) cut = max;
-    chunks.push(rest.slice(0, cut).trimEnd());
-    rest = rest.slice(cut).trimStart();
+/** Split text into chunks of at most `max` characters, preferring line then word boundaries; nothing dropped. */
+export const chunkText = splitText;
+
+/**
+ * Split neutralised text (chunkText) without leaving an escaping backslash at the end of a chunk, where
+ * it would escape nothing and its character would start markdown at the head of the next chunk.
+ */
+export function splitNeutralised(text: string, max: number): string[] {
+  const chunks = splitText(text, max - 1);
+  for (let i = 0; i < chunks.length - 1; i++) {
+    const trailing = /\\+$/.exec(chunks[i]!)?.[0].length ?? 0;
+    if (trailing % 2 === 1) {
+      chunks[i] = chunks[i]!.slice(0, -1);
+      chunks[i + 1] = `\\${chunks[i + 1]}`;
+    }
   }
-  if (rest.length > 0 || chunks.length === 0) chunks.push(rest);
-  return chunks;
+  return chunks.filter((chunk) => chunk.length > 0);
 }

@@ -106,6 +106,7 @@ export function createSlackAdapter(config: Config, deps: SlackAdapterDeps): Slac
     client: app.client,
     pacer,
     fetch: doFetch,
+    logger,
     uploadOrigins: [...config.SLACK_FILE_HOSTS.map((o) => new URL(o).origin), apiOrigin],
   });
   const download = createSlackDownloader({

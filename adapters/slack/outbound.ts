@@ -2,8 +2,10 @@ import type { webApi } from '@slack/bolt';
 import type { OutboundMessage, PostedRef } from '../../src/core/reply.ts';
 import type { ThreadRef } from '../../src/core/types.ts';
 import { AppError } from '../../src/errors.ts';
+import type { Logger } from '../../src/log.ts';
+import { type SlackSend, sendFollowUps, sendReadHead } from './deliver-read.ts';
 import type { ChannelPacer } from './pacing.ts';
-import { previewCaption, renderMessage } from './render.ts';
+import { previewCaption, renderMessage, type SlackRendered } from './render.ts';
 
 /**
  * Everything quickread sends to Slack. Posts and edits are paced per channel; the WebClient retries
@@ -27,6 +29,7 @@ export interface OutboundOptions {
   client: WebClient;
   pacer: ChannelPacer;
   fetch: typeof fetch;
+  logger: Logger;
   /** Origins the upload URL from files.getUploadURLExternal may point at (SLACK_FILE_HOSTS + API origin). */
   uploadOrigins: readonly string[];
 }
@@ -34,20 +37,40 @@ export interface OutboundOptions {
 export function createOutbound(options: OutboundOptions) {
   const { client, pacer } = options;
 
+  /** A message in the thread (urgent: a read's continuations go ahead of queued status edits). */
+  const postIn =
+    (thread: ThreadRef, urgent = false): SlackSend =>
+    async (rendered: SlackRendered) => {
+      const result = await pacer.schedule(
+        thread.channelId,
+        () =>
+          client.chat.postMessage({
+            channel: thread.channelId,
+            thread_ts: thread.threadId,
+            text: rendered.text,
+            blocks: rendered.blocks,
+            ...quiet,
+          }),
+        urgent,
+      );
+      return result.ts;
+    };
+
   async function post(thread: ThreadRef, message: OutboundMessage): Promise<PostedRef> {
-    const rendered = renderMessage(message);
-    const result = await pacer.schedule(thread.channelId, () =>
-      client.chat.postMessage({
-        channel: thread.channelId,
-        thread_ts: thread.threadId,
-        text: rendered.text,
-        blocks: rendered.blocks,
-        ...quiet,
-      }),
-    );
-    if (!result.ts) throw new AppError('INTERNAL', 'chat.postMessage returned no ts');
-    return { thread, messageId: result.ts };
+    let ts: string | undefined;
+    if (message.kind === 'read') {
+      const head = await sendReadHead(message.card, postIn(thread), options.logger);
+      ts = head.ts;
+      await sendFollowUps(head.followUps, postIn(thread, true), options.logger);
+    } else {
+      ts = await postIn(thread)(renderMessage(message));
+    }
+    if (!ts) throw new AppError('INTERNAL', 'chat.postMessage returned no ts');
+    return { thread, messageId: ts };
   }
+
+  /** Continuations are posted once per read message: an acknowledgement re-renders only the head. */
+  const continued = new Set<string>();
 
   /**
    * Edits of one message are coalesced: while an edit waits in the channel's queue, a newer one only
@@ -61,27 +84,41 @@ export function createOutbound(options: OutboundOptions) {
     const waiting = queued.get(ref.messageId);
     const urgent = message.kind !== 'status';
     if (waiting && !urgent) return waiting;
+    const edit: SlackSend = async (rendered) => {
+      await client.chat.update({
+        channel: ref.thread.channelId,
+        ts: tsOf(ref.messageId),
+        text: rendered.text,
+        // An empty list clears the old blocks (the text-only fallback); leaving it out would keep them.
+        blocks: rendered.blocks,
+        link_names: false,
+      });
+      return tsOf(ref.messageId);
+    };
     const send = pacer
       .schedule(
         ref.thread.channelId,
-        async () => {
+        async (): Promise<SlackRendered[]> => {
           if (queued.get(ref.messageId) === send) queued.delete(ref.messageId);
           const current = latest.get(ref.messageId);
           // A later edit of this message already went out (a read jumps the queue): nothing to send.
-          if (!current) return;
+          if (!current) return [];
           latest.delete(ref.messageId);
-          const rendered = renderMessage(current);
-          await client.chat.update({
-            channel: ref.thread.channelId,
-            ts: tsOf(ref.messageId),
-            text: rendered.text,
-            blocks: rendered.blocks,
-            link_names: false,
-          });
+          if (current.kind !== 'read') {
+            await edit(renderMessage(current));
+            return [];
+          }
+          const head = await sendReadHead(current.card, edit, options.logger);
+          const first = !continued.has(ref.messageId) && !current.card.acknowledgedBy;
+          continued.add(ref.messageId);
+          // Only recent reads are acknowledged; keep the set from growing for the process's life.
+          if (continued.size > 1000) continued.delete(continued.values().next().value!);
+          return first ? head.followUps : [];
         },
         urgent,
       )
-      .then(() => undefined);
+      // Outside the channel's slot: the continuations take their own turns in the same queue.
+      .then((followUps) => sendFollowUps(followUps, postIn(ref.thread, true), options.logger));
     queued.set(ref.messageId, send);
     return send;
   }

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   type App,
@@ -8,6 +8,8 @@ import {
   SocketModeReceiver,
 } from '@slack/bolt';
 import type { Logger } from '../../src/log.ts';
+import { createBoundedServer } from '../../src/net/http-bounds.ts';
+import { listenError } from '../../src/net/listen-error.ts';
 import { verifySlackSignature } from './verify.ts';
 
 /**
@@ -90,13 +92,19 @@ export function createHttpReceiver(options: HttpReceiverOptions): SlackHttpRecei
     },
     start(port?: number) {
       return new Promise<Server>((resolve, reject) => {
-        const created = createServer((req, res) => {
+        // Slow or idle clients are cut with 408 and connections capped (http-bounds.ts).
+        const created = createBoundedServer((req, res) => {
           listener(req, res).catch(() => {
             if (!res.headersSent) reply(res, 500);
           });
-        });
-        created.once('error', reject);
-        created.listen({ port: port ?? options.port, host: options.host }, () => {
+        }, options.logger);
+        const listenPort = port ?? options.port;
+        created.once('error', (error) =>
+          reject(
+            listenError(error, { variable: 'SLACK_PORT', port: listenPort, host: options.host ?? '0.0.0.0' }),
+          ),
+        );
+        created.listen({ port: listenPort, host: options.host }, () => {
           server = created;
           resolve(created);
         });

@@ -4,6 +4,7 @@ import {
   cardText,
   confidenceSourceLabel,
   type OutboundMessage,
+  omittedFindingsNote,
   type PageNotice,
   type PageTarget,
   pageText,
@@ -13,6 +14,7 @@ import {
   statusLine,
   urgencyBadge,
 } from '../../src/core/reply.ts';
+import { clipText } from '../../src/net/text-clip.ts';
 
 /**
  * Pure renderer: the platform-neutral reply model → Block Kit (https://docs.slack.dev/reference/block-kit).
@@ -63,29 +65,27 @@ export function safeModelText(text: string): string {
 
 /**
  * Cut to a limit, marking the cut. Counted in UTF-16 units (the stricter reading of Slack's
- * "characters"), never splitting a surrogate pair.
+ * "characters"), never splitting a surrogate pair (src/net/text-clip.ts).
  */
-export function truncate(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let out = '';
-  for (const char of text) {
-    if (out.length + char.length > max - 1) break;
-    out += char;
-  }
-  return `${out}…`;
+export const truncate = clipText;
+
+/** Cut escaped mrkdwn text, dropping an entity (`&amp;`, `&lt;`, `&gt;`) the cut would break in two. */
+export function truncateEscaped(text: string, max: number): string {
+  const clipped = clipText(text, max);
+  return clipped === text ? text : clipped.replace(/&[a-z]{0,3}…$/, '…');
 }
 
-const mrkdwn = (text: string): types.MrkdwnElement => ({
+export const mrkdwn = (text: string): types.MrkdwnElement => ({
   type: 'mrkdwn',
   text: truncate(text, LIMITS.sectionText),
   verbatim: true,
 });
-const section = (text: string, blockId?: string): Block => ({
+export const section = (text: string, blockId?: string): Block => ({
   type: 'section',
   text: mrkdwn(text),
   ...(blockId ? { block_id: blockId } : {}),
 });
-const context = (texts: string[], blockId?: string): Block => ({
+export const context = (texts: string[], blockId?: string): Block => ({
   type: 'context',
   elements: texts.slice(0, LIMITS.contextElements).map(mrkdwn),
   ...(blockId ? { block_id: blockId } : {}),
@@ -125,7 +125,7 @@ export function renderMessage(message: OutboundMessage): SlackRendered {
   }
 }
 
-function findingLine(f: ReadCardFinding): string {
+export function findingLine(f: ReadCardFinding): string {
   // "right upper lobe, right" says right twice; keep laterality only when the location lacks it.
   const side =
     f.laterality && f.laterality !== 'none' && !(f.location ?? '').toLowerCase().includes(f.laterality)
@@ -136,7 +136,7 @@ function findingLine(f: ReadCardFinding): string {
   if (where) parts.push(safeModelText(where));
   if (f.sizeMm !== undefined) parts.push(`${Math.round(f.sizeMm * 10) / 10} mm`);
   if (f.severity) parts.push(f.severity);
-  const source = `${confidenceSourceLabel[f.confidenceSource]}, ${cardText.calibrated(f.calibrated)}`;
+  const source = `${confidenceSourceLabel[f.confidenceSource]}, ${cardText.calibrated(f.calibrated, f.calibratedOn)}`;
   let line = `• ${parts.join(' · ')} — *${Math.round(f.confidencePct)}%* _(${source})_`;
   if (f.grounded === false) line += ` ⚠️ _${cardText.notGrounded}_`;
   return line;
@@ -162,24 +162,25 @@ function packLines(heading: string, lines: string[], budget: number): Block[] {
   return blocks;
 }
 
-export function renderReadCard(card: ReadCard): SlackRendered {
+/** The read's header line (urgency badge, follow-up mark) as a header block. */
+export function readHeader(card: ReadCard): Block {
   const badge = urgencyBadge[card.urgency];
   const label = badge.label.charAt(0).toUpperCase() + badge.label.slice(1);
-  const impression = safeModelText(card.impression || cardText.noImpression);
-  const head: Block[] = [
-    {
-      type: 'header',
-      text: {
-        type: 'plain_text',
-        text: truncate(
-          `${badge.emoji} ${label}${card.isFollowUp ? ` · ${cardText.followUp}` : ''}`,
-          LIMITS.headerText,
-        ),
-        emoji: true,
-      },
+  return {
+    type: 'header',
+    text: {
+      type: 'plain_text',
+      text: truncate(
+        `${badge.emoji} ${label}${card.isFollowUp ? ` · ${cardText.followUp}` : ''}`,
+        LIMITS.headerText,
+      ),
+      emoji: true,
     },
-    section(`*Impression:* ${impression}`, 'qr_impression'),
-  ];
+  };
+}
+
+/** Notices, provenance, disclaimer and the buttons: the end of every read card, compact or whole. */
+export function readTail(card: ReadCard): Block[] {
   const notices = cardNotes(card).map(safeModelText);
   const tail: Block[] = [];
   if (notices.length > 0) tail.push(context(notices));
@@ -193,13 +194,36 @@ export function renderReadCard(card: ReadCard): SlackRendered {
     context([`⚠️ ${escapeMrkdwn(card.disclaimer)}`], 'qr_disclaimer'),
     ...acknowledgementBlocks(card.jobId, card.acknowledgedBy),
   );
+  return tail;
+}
+
+/** Notification text of a read: urgency and impression (Slack shows it in notifications and to screen readers). */
+export function readFallbackText(card: ReadCard): string {
+  const badge = urgencyBadge[card.urgency];
+  const label = badge.label.charAt(0).toUpperCase() + badge.label.slice(1);
+  const impression = safeModelText(card.impression || cardText.noImpression);
+  return truncateEscaped(
+    `${badge.emoji} ${label}: ${impression} — not for diagnostic use`,
+    LIMITS.fallbackText,
+  );
+}
+
+/**
+ * The whole read as one message, when it fits. Use read-plan.ts's planRead to deliver a read: it checks
+ * the whole-message budget and falls back to a compact card plus continuation messages.
+ */
+export function renderReadCard(card: ReadCard): SlackRendered {
+  const impression = safeModelText(card.impression || cardText.noImpression);
+  const head: Block[] = [readHeader(card), section(`*Impression:* ${impression}`, 'qr_impression')];
+  const tail = readTail(card);
   const budget = LIMITS.blocks - head.length - tail.length;
   const recommendations = card.recommendations.map((r) => `• ${safeModelText(r)}`);
+  const omitted = omittedFindingsNote(card.omittedFindings);
   const findings =
     card.findings.length > 0
       ? packLines(
           `*${cardText.findings}*`,
-          card.findings.map(findingLine),
+          [...card.findings.map(findingLine), ...(omitted ? [`_${omitted}_`] : [])],
           Math.max(1, budget - (recommendations.length ? 1 : 0) - 1),
         )
       : [section(`*${cardText.findings}*\n${cardText.noFindings}`)];
@@ -207,11 +231,7 @@ export function renderReadCard(card: ReadCard): SlackRendered {
     ? packLines(`*${cardText.recommendations}*`, recommendations, Math.max(1, budget - findings.length))
     : [];
   const blocks = [...head, ...findings, ...recs, ...tail].slice(0, LIMITS.blocks);
-  const text = truncate(
-    `${badge.emoji} ${label}: ${impression} — not for diagnostic use`,
-    LIMITS.fallbackText,
-  );
-  return { text, blocks };
+  return { text: readFallbackText(card), blocks };
 }
 
 function button(text: string, actionId: string, value: string, style?: 'primary' | 'danger'): types.Button {

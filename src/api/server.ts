@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config.ts';
 import { DISCLAIMER } from '../core/reply.ts';
@@ -8,6 +8,9 @@ import type { Dispatcher } from '../dispatch/types.ts';
 import { AppError, type ErrorCode, toAppError } from '../errors.ts';
 import type { PrepareOptions } from '../ingest/index.ts';
 import type { Logger } from '../log.ts';
+import { createBoundedServer, throttledWarn } from '../net/http-bounds.ts';
+import { listenError } from '../net/listen-error.ts';
+import { watchEngineDown } from './engine-wait.ts';
 import type { Metrics } from './metrics.ts';
 import { createOpsRoutes } from './ops.ts';
 import { parseJsonBody, parseMultipartBody, type VisualQaInput } from './visualqa-input.ts';
@@ -51,6 +54,7 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   ENGINE_UNAVAILABLE: 503,
   ENGINE_RATE_LIMITED: 503,
   ENGINE_OUT_OF_MEMORY: 503,
+  ENGINE_CRASHED: 503,
   ENGINE_MODEL_MISSING: 503,
   ENGINE_ERROR: 502,
   MODEL_OUTPUT_INVALID: 502,
@@ -97,9 +101,20 @@ export function toVisualQaResponse(result: InferenceResult, burnedInText?: Burne
 
 export async function startApiServer(
   deps: ApiServerDeps,
-  listen: { port: number; host: string },
+  /** `variable` names the setting the port came from, for a PORT_IN_USE message (default API_PORT). */
+  listen: { port: number; host: string; variable?: string },
 ): Promise<ApiServer> {
   const logger = deps.logger.child({ component: 'api' });
+  // Queue full, rate limited, engine down: one line a minute per code with a count, not one per refusal.
+  const refusalLogs = new Map<string, (fields?: Record<string, unknown>) => void>();
+  const refused = (code: string) => {
+    let log = refusalLogs.get(code);
+    if (!log) {
+      log = throttledWarn(logger, 'visualqa refused');
+      refusalLogs.set(code, log);
+    }
+    log({ code });
+  };
   const maxFileBytes = deps.config.MAX_UPLOAD_MB * 1024 * 1024;
   const ops = createOpsRoutes({
     metrics: deps.metrics,
@@ -111,16 +126,32 @@ export async function startApiServer(
   // Requests handed to the dispatcher: their failures are counted from its 'finished' event instead.
   const dispatched = new WeakSet<IncomingMessage>();
 
+  /** Bodies being received: each is held in memory, so each is part of the queue (QUEUE_MAX). */
+  let receiving = 0;
+  const queueFull = (): AppError | undefined => {
+    const stats = deps.dispatcher.stats();
+    if (stats.queued + stats.preparing + receiving < deps.config.QUEUE_MAX) return undefined;
+    return new AppError('QUEUE_FULL', 'visualqa: queue full', { retryAfterSec: deps.dispatcher.etaSec() });
+  };
+
   const visualqa = async (req: IncomingMessage, res: ServerResponse) => {
     const type = (req.headers['content-type'] ?? '').toLowerCase();
+    // Refused before the body is read: a full queue costs the caller no upload and the bot no memory.
+    const full = queueFull();
+    if (full) throw full;
     let input: VisualQaInput;
-    if (type.startsWith('multipart/form-data')) input = await parseMultipartBody(req, maxFileBytes);
-    else if (type.startsWith('application/json') || type === '')
-      input = await parseJsonBody(req, maxFileBytes);
-    else
-      throw new AppError('USAGE', 'visualqa: unsupported content type', {
-        userMessage: 'Send application/json or multipart/form-data.',
-      });
+    receiving += 1;
+    try {
+      if (type.startsWith('multipart/form-data')) input = await parseMultipartBody(req, maxFileBytes);
+      else if (type.startsWith('application/json') || type === '')
+        input = await parseJsonBody(req, maxFileBytes);
+      else
+        throw new AppError('USAGE', 'visualqa: unsupported content type', {
+          userMessage: 'Send application/json or multipart/form-data.',
+        });
+    } finally {
+      receiving -= 1;
+    }
     const id = `api-${randomUUID()}`;
     const controller = new AbortController();
     // A caller that hangs up stops waiting; its queued read is dropped instead of wasting the GPU.
@@ -128,19 +159,19 @@ export async function startApiServer(
       if (!res.writableFinished) controller.abort();
     });
     // No per-user admission: API callers are scripts, as with the original service. The queue bound holds.
-    const stats = deps.dispatcher.stats();
-    if (stats.queued + stats.preparing >= deps.config.QUEUE_MAX) {
-      throw new AppError('QUEUE_FULL', 'visualqa: queue full', { retryAfterSec: deps.dispatcher.etaSec() });
-    }
+    const fullNow = queueFull();
+    if (fullNow) throw fullNow;
     const prepareOptions: PrepareOptions = {
       question: input.question,
       maxSide: deps.config.MAX_IMAGE_SIZE,
       maxBytes: maxFileBytes,
       burnedInText: deps.config.BURNED_IN_TEXT,
+      source: 'api',
     };
     dispatched.add(req);
     let prepared: PreparedImage | undefined;
-    const result = await deps.dispatcher.schedule(
+    const watch = watchEngineDown(deps.dispatcher, deps.config.API_WAIT_S, () => deps.config.API_WAIT_S);
+    const scheduled = deps.dispatcher.schedule(
       {
         id,
         userId: 'api',
@@ -159,6 +190,16 @@ export async function startApiServer(
       },
       controller.signal,
     );
+    let result: InferenceResult;
+    try {
+      result = await Promise.race([scheduled, watch.expired]);
+    } catch (error) {
+      // Waited API_WAIT_S for a down engine: the queued read is withdrawn, the caller gets 503.
+      controller.abort();
+      throw error;
+    } finally {
+      watch.stop();
+    }
     sendJson(res, 200, toVisualQaResponse(result, prepared?.deid.burnedInText));
   };
 
@@ -180,7 +221,8 @@ export async function startApiServer(
       const status = statusByCode[appError.code] ?? 500;
       // Errors from the dispatcher are counted from its 'finished' event; the rest are counted here.
       if (!dispatched.has(req)) deps.metrics.countError(appError.code);
-      if (status >= 500) logger.warn({ code: appError.code, err: appError }, 'visualqa failed');
+      if (status === 503 || status === 429) refused(appError.code);
+      else if (status >= 500) logger.warn({ code: appError.code, err: appError }, 'visualqa failed');
       else logger.info({ code: appError.code }, 'visualqa refused');
       const retry = appError.retryAfterSec ?? (status === 503 ? 5 : undefined);
       sendJson(res, status, { error: appError.toJSON() }, retry ? { 'retry-after': String(retry) } : {});
@@ -189,12 +231,16 @@ export async function startApiServer(
     }
   };
 
-  const server: Server = createServer((req, res) => {
+  // Slow clients are cut (408) while sending; a read waiting for the engine is not (http-bounds.ts).
+  const server: Server = createBoundedServer((req, res) => {
     void handle(req, res);
-  });
-  server.requestTimeout = 0; // reads may wait in the queue for the engine; callers decide when to give up
+  }, logger);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error) =>
+      reject(
+        listenError(error, { variable: listen.variable ?? 'API_PORT', port: listen.port, host: listen.host }),
+      ),
+    );
     server.listen(listen.port, listen.host, () => resolve());
   });
   const address = server.address() as AddressInfo;

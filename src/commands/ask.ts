@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Config } from '../config.ts';
-import { confidenceSourceLabel, DISCLAIMER, urgencyBadge } from '../core/reply.ts';
+import { cardText, confidenceSourceLabel, DISCLAIMER, urgencyBadge } from '../core/reply.ts';
 import type { Finding, InferenceResult, PreparedImage } from '../core/types.ts';
 import { createEngine } from '../engine/index.ts';
 import { AppError, isAppError } from '../errors.ts';
@@ -46,6 +46,7 @@ export async function runAsk(
   }
   const logger = deps.logger ?? createLogger({ level: config.LOG_LEVEL });
   const prepareOptions: PrepareOptions = {
+    source: 'file',
     maxSide: config.MAX_IMAGE_SIZE,
     question,
     maxBytes: config.MAX_UPLOAD_MB * 1024 * 1024,
@@ -106,6 +107,7 @@ export function askJson(result: InferenceResult, image: PreparedImage) {
         value: round(finding.confidence.value, 3),
         source: finding.confidence.source,
         calibrated: finding.confidence.calibrated,
+        calibratedOn: finding.confidence.calibratedOn ?? null,
         grounded: finding.confidence.grounded ?? null,
       },
     })),
@@ -143,7 +145,7 @@ function findingLine(finding: Finding, index: number): string {
     finding.severity,
   ].filter(Boolean);
   const c = finding.confidence;
-  const label = `${confidenceSourceLabel[c.source]}, ${c.calibrated ? 'calibrated' : 'uncalibrated'}`;
+  const label = `${confidenceSourceLabel[c.source]}, ${cardText.calibrated(c.calibrated, c.calibratedOn)}`;
   const grounded = c.grounded === false ? ' · not image-grounded' : '';
   return `  ${index + 1}. ${finding.label}${where.length > 0 ? ` — ${where.join(', ')}` : ''} · confidence ${Math.round(c.value * 100)}% (${label})${grounded}`;
 }

@@ -23,6 +23,13 @@ export interface BatchRow {
   promptVersion?: string;
 }
 
+/** What the checkpoint needs of a row (batch's and eval's rows both have it). */
+export interface CheckpointRow {
+  file: string;
+  frame?: number;
+  ok: boolean;
+}
+
 export const unitKey = (file: string, frame?: number): string => (frame ? `${file}#${frame}` : file);
 
 export function rowFromResult(
@@ -66,7 +73,7 @@ export function rowFromError(
  */
 const finalCodes = /^(INPUT_|TRANSFER_SYNTAX_|PHI_|BURNED_IN_TEXT|DECODE_TIMEOUT|IMAGE_TOO_LARGE_FOR_ENGINE)/;
 
-export function isFinished(row: BatchRow): boolean {
+export function isFinished(row: { ok: boolean; error?: { code: string } }): boolean {
   return row.ok || finalCodes.test(row.error?.code ?? '');
 }
 
@@ -82,8 +89,10 @@ export const fatalCodes = new Set([
  * Read the checkpoint. A crash can leave a half-written last line: it is cut off so the next append
  * starts on a fresh line. The last row per image wins.
  */
-export async function loadCheckpoint(path: string): Promise<Map<string, BatchRow>> {
-  const rows = new Map<string, BatchRow>();
+export async function loadCheckpoint<Row extends CheckpointRow = BatchRow>(
+  path: string,
+): Promise<Map<string, Row>> {
+  const rows = new Map<string, Row>();
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -98,7 +107,7 @@ export async function loadCheckpoint(path: string): Promise<Map<string, BatchRow
       continue;
     }
     try {
-      const row = JSON.parse(line) as BatchRow;
+      const row = JSON.parse(line) as Row;
       if (typeof row.file !== 'string' || typeof row.ok !== 'boolean') break;
       rows.set(unitKey(row.file, row.frame), row);
       goodBytes += lineBytes;
@@ -112,11 +121,11 @@ export async function loadCheckpoint(path: string): Promise<Map<string, BatchRow
 }
 
 /** Append-only writer: each row is written and fsynced before the promise resolves. */
-export async function openCheckpoint(path: string) {
+export async function openCheckpoint<Row extends CheckpointRow = BatchRow>(path: string) {
   const handle = await open(path, 'a');
   let chain: Promise<void> = Promise.resolve();
   return {
-    append(row: BatchRow): Promise<void> {
+    append(row: Row): Promise<void> {
       chain = chain.then(async () => {
         await handle.appendFile(`${JSON.stringify(row)}\n`);
         await handle.sync();
@@ -130,7 +139,7 @@ export async function openCheckpoint(path: string) {
   };
 }
 
-const csvCell = (value: string | number | boolean | null | undefined): string => {
+export const csvCell = (value: string | number | boolean | null | undefined): string => {
   const text = value === null || value === undefined ? '' : String(value);
   // RFC 4180 quoting; a leading = + - @ is defused so a spreadsheet never runs model text as a formula.
   const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
-import cliProgress from 'cli-progress';
 import { createReadPipeline, type ReadPipeline } from '../api/pipeline.ts';
 import type { Config } from '../config.ts';
 import type { PreparedImage } from '../core/types.ts';
@@ -20,6 +19,7 @@ import {
   writeSummaries,
 } from './batch-report.ts';
 import type { CommandIO } from './output.ts';
+import { createProgress } from './progress.ts';
 
 /**
  * `quickread batch` (DESIGN §5): read a case series — every file of a folder, and every frame of a
@@ -39,7 +39,7 @@ export interface BatchDeps {
   progress?: NodeJS.WriteStream;
 }
 
-const BATCH_QUESTION =
+export const BATCH_QUESTION =
   'Review this image as a radiologist. List every finding with its location, and give an overall impression and urgency.';
 
 /** Files of the case series in a stable order; hidden files, DICOMDIR and the output folder are skipped. */
@@ -117,7 +117,7 @@ export async function runBatch(
     const row = rows.get(key);
     return row !== undefined && isFinished(row);
   };
-  const progress = createProgress(deps.progress ?? process.stderr);
+  const progress = createProgress(deps.progress ?? process.stderr, 'batch');
   const queue: Unit[] = files.map((file) => ({ file }));
   let total = files.length;
   let finished = 0;
@@ -138,6 +138,7 @@ export async function runBatch(
   progress.start(total, finished);
 
   const prepareOptions = (frame?: number): PrepareOptions => ({
+    source: 'file',
     maxSide: config.MAX_IMAGE_SIZE,
     maxBytes: config.MAX_UPLOAD_MB * 1024 * 1024,
     burnedInText: config.BURNED_IN_TEXT,
@@ -238,37 +239,4 @@ export async function runBatch(
     `quickread batch: ${ordered.length} images, ${ordered.length - failures} read, ${failures} failed → ${join(options.outputDir, 'results.jsonl')}, ${written.join(', ')}`,
   );
   return failures > 0 ? 1 : 0;
-}
-
-/** cli-progress on a terminal; one plain line per image otherwise (logs, CI, a parent process). */
-function createProgress(stream: NodeJS.WriteStream) {
-  if (stream.isTTY) {
-    const bar = new cliProgress.SingleBar(
-      {
-        stream,
-        format: 'reading [{bar}] {value}/{total} · {failed} failed · ETA {eta_formatted}',
-        hideCursor: true,
-      },
-      cliProgress.Presets.shades_classic,
-    );
-    return {
-      start: (total: number, value: number) => bar.start(total, value, { failed: 0 }),
-      setTotal: (total: number) => bar.setTotal(total),
-      update: (value: number, failed: number) => bar.update(value, { failed }),
-      stop: () => bar.stop(),
-    };
-  }
-  let total = 0;
-  return {
-    start: (t: number, value: number) => {
-      total = t;
-      stream.write(`batch: ${value}/${total} already done\n`);
-    },
-    setTotal: (t: number) => {
-      total = t;
-    },
-    update: (value: number, failed: number) =>
-      stream.write(`batch: ${value}/${total} done, ${failed} failed\n`),
-    stop: () => undefined,
-  };
 }

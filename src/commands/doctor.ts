@@ -6,6 +6,7 @@ import { loadRotas } from '../core/escalation/rota.ts';
 import type { PageTarget } from '../core/escalation/targets.ts';
 import type { DoctorCheck } from '../engine/doctor-check.ts';
 import { AppError } from '../errors.ts';
+import { checkTeams } from './doctor-teams.ts';
 import type { CommandIO } from './output.ts';
 
 export interface DoctorDeps {
@@ -100,7 +101,13 @@ export async function checkOpenAiEngine(config: Config, deps: DoctorDeps = {}): 
   const served = (body?.data ?? []).map((model) => String(model.id));
   const reachable: DoctorCheck = { name: 'engine', ok: true, detail: `model server reachable at ${base}` };
   if (served.includes(config.ENGINE_MODEL)) {
-    return [reachable, { name: 'model', ok: true, detail: `serves ${config.ENGINE_MODEL}` }];
+    const { checkConfidenceProbes } = await import('../engine/openai/probe-check.ts');
+    const probes = await checkConfidenceProbes(config, deps);
+    return [
+      reachable,
+      { name: 'model', ok: true, detail: `serves ${config.ENGINE_MODEL}` },
+      { name: 'confidence', ...probes },
+    ];
   }
   return [
     reachable,
@@ -228,6 +235,7 @@ export async function runDoctor(config: Config, io: CommandIO, deps: DoctorDeps 
   checks.push(...(await engineChecks[config.ENGINE](config, deps)));
   checks.push(...checkCredentials(config));
   checks.push(...checkEscalation(config));
+  checks.push(...(await checkTeams(config, deps)));
   for (const check of checks) {
     io.out(`${check.ok ? '✓' : '✗'} ${check.name}: ${check.detail}`);
     if (!check.ok && check.fix) io.out(`    fix: ${check.fix}`);

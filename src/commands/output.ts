@@ -1,4 +1,5 @@
 import { AppError, toAppError } from '../errors.ts';
+import type { Logger } from '../log.ts';
 
 /** Where command output goes: injectable so tests can capture it without touching process streams. */
 export interface CommandIO {
@@ -11,9 +12,13 @@ export const processIO: CommandIO = {
   err: (line) => process.stderr.write(`${line}\n`),
 };
 
-/** Print an error as its safe user message with its code, never a stack; return the exit code. */
-export function reportError(error: unknown, io: CommandIO): number {
+/**
+ * Print an error as its safe user message with its code, never a stack; return the exit code. An
+ * INTERNAL error is a bug: its message says so, and the log (stderr, JSON) gets the stack and causes.
+ */
+export function reportError(error: unknown, io: CommandIO, logger?: Logger): number {
   const appError = toAppError(error);
+  if (appError.code === 'INTERNAL') logger?.error({ err: appError }, 'internal error (a bug in quickread)');
   io.err(`quickread: ${appError.userMessage} [${appError.code}]`);
   return appError.exitCode;
 }

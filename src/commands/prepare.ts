@@ -183,6 +183,7 @@ export async function runPrepare(
 ): Promise<number> {
   const options: PrepareOptions = {
     ...internal,
+    source: 'file',
     maxSide: parseSize(cli.size, config.MAX_IMAGE_SIZE),
     window: parseWindow(cli.window),
     frame: parseFrame(cli.frame),

@@ -34,16 +34,23 @@ export async function runServeApi(
       model: pipeline.engine.model,
       promptVersion: PROMPT_VERSION,
     },
-    { port, host },
-  );
+    { port, host, variable: options.port === undefined ? 'API_PORT' : '--port' },
+  ).catch(async (error: unknown) => {
+    // Nothing is served (port in use…): let go of the engine client and workers, so the command exits.
+    metrics.close();
+    await pipeline.close();
+    throw error;
+  });
   io.out(`quickread API listening on ${server.url} — POST /v1/visualqa, GET /healthz, GET /metrics`);
   const health = await pipeline.engine
     .health(AbortSignal.timeout(3000))
     .catch(() => ({ ok: false, detail: 'unreachable' }));
+  // Known down from the start: requests wait at most API_WAIT_S from the first one, not after a failed read.
+  if (!health.ok) pipeline.dispatcher.engineUnavailable();
   io.out(
     health.ok
       ? `engine: ${pipeline.engine.id} reachable at ${config.ENGINE_URL}`
-      : `engine: not reachable yet at ${config.ENGINE_URL}; requests wait in the queue until it is back (quickread doctor says how to start one)`,
+      : `engine: not reachable yet at ${config.ENGINE_URL}; requests wait up to API_WAIT_S=${config.API_WAIT_S} s for it, then get 503 with Retry-After (quickread doctor says how to start one)`,
   );
   await new Promise<void>((resolve) => {
     const done = () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.ts';
 import type { Dispatcher } from '../dispatch/types.ts';
-import { AppError, toAppError } from '../errors.ts';
+import { AppError, isAppError, toAppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { type Store, type StoredJob, threadKeyOf } from '../store/types.ts';
 import type {
@@ -46,13 +46,19 @@ export interface BotCoreDeps {
   rotas?: Rotas;
   /** The escalation's timers (tests pass a fake clock's). */
   timers?: Timers;
+  /** First wait before a resumed answer the platform refused is tried again, doubling (default 5 s). */
+  resumeRetryMs?: number;
 }
+
+/** A resumed answer the platform keeps refusing is left owed for the next start after this many tries. */
+const resumeTries = 5;
 
 export type RunningBotCore = BotCore & {
   attach(adapter: ChatAdapter): void;
   /** Resume queued and interrupted jobs and start the retention sweep. */
   start(): Promise<void>;
-  stop(): Promise<void>;
+  /** Stop producing: refuse new requests, give in-flight reads up to `graceMs`, leave the rest owed. */
+  stop(options?: { graceMs?: number }): Promise<void>;
 };
 
 /** A job interrupted this often (crashes while reading it) is failed instead of retried forever. */
@@ -101,7 +107,40 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
 
   function track(done: Promise<void>): void {
     flows.add(done);
-    void done.finally(() => flows.delete(done));
+    // Never an unhandled rejection: a flow that fails is logged with its code, the process carries on.
+    void done.then(
+      () => flows.delete(done),
+      (error: unknown) => {
+        flows.delete(done);
+        logger.error({ code: toAppError(error).code }, 'job flow failed');
+      },
+    );
+  }
+
+  const resumeTimers = new Set<NodeJS.Timeout>();
+  /**
+   * Resume: post a stored answer (or end a job with an error answer). A platform error is logged with
+   * its code; a retryable one (CHAT_API_FAILED) is tried again with backoff, anything else — or the
+   * last try — leaves the job owed for the next start.
+   */
+  function resumeJob(jobId: string, run: () => Promise<void>, attempt = 1): void {
+    track(
+      run().catch((error: unknown) => {
+        const appError = toAppError(error);
+        const again = appError.retryable && attempt < resumeTries && !stopping;
+        logger.warn({ job: jobId, code: appError.code, attempt, again }, 'resumed job not delivered');
+        if (!again) return;
+        const timer = setTimeout(
+          () => {
+            resumeTimers.delete(timer);
+            resumeJob(jobId, () => runner.deliver(jobId), attempt + 1);
+          },
+          (deps.resumeRetryMs ?? 5000) * 2 ** (attempt - 1),
+        );
+        timer.unref();
+        resumeTimers.add(timer);
+      }),
+    );
   }
 
   const refusal = (code: string, text: string): HandleOutcome => ({
@@ -244,6 +283,9 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
       await stored;
     } catch (error) {
       await store.releaseEvent(keys);
+      // A full or failing disk: a coded refusal now, not a request the platform thinks was taken.
+      if (isAppError(error, 'STORE_FULL') || isAppError(error, 'STORE_IO_ERROR'))
+        return refuse(request, error);
       throw error;
     }
     const { position, etaSec, done } = runner.launch(job, false);
@@ -390,20 +432,12 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
       const pending = await store.listJobs(['queued', 'running']);
       for (const job of pending) {
         if (job.answer) {
-          track(
-            runner
-              .deliver(job.id)
-              .catch((error) => logger.error({ err: error, job: job.id }, 'resume failed')),
-          );
+          resumeJob(job.id, () => runner.deliver(job.id));
         } else if (job.attempts >= maxResumes || !job.request) {
-          track(
-            runner.fail(
-              job.id,
-              new AppError('INTERNAL', 'job interrupted too often', {
-                userMessage: refusals.interruptedTooOften,
-              }),
-            ),
-          );
+          const error = new AppError('INTERNAL', 'job interrupted too often', {
+            userMessage: refusals.interruptedTooOften,
+          });
+          resumeJob(job.id, () => runner.fail(job.id, error));
         } else {
           track(runner.launch(job, true).done);
         }
@@ -419,16 +453,23 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
       sweepTimer.unref();
     },
 
-    async stop() {
+    async stop(options: { graceMs?: number } = {}) {
       if (stopping) return;
       stopping = true;
       clearInterval(sweepTimer);
+      for (const timer of resumeTimers) clearTimeout(timer);
+      // In-flight reads get up to graceMs (STOP_TIMEOUT_S) to finish and post; the rest stay owed.
+      if (options.graceMs)
+        await Promise.race([
+          Promise.allSettled([...flows]),
+          new Promise((resolve) => setTimeout(resolve, options.graceMs).unref()),
+        ]);
       await dispatcher.stop();
       runner.abortAll();
       await escalations.stop();
       await Promise.race([
         Promise.allSettled([...flows]),
-        new Promise((resolve) => setTimeout(resolve, 5000)),
+        new Promise((resolve) => setTimeout(resolve, 5000).unref()),
       ]);
     },
   };

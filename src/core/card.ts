@@ -22,8 +22,12 @@ export function toReadCard(
       confidencePct: Math.round(Math.min(1, Math.max(0, finding.confidence.value)) * 100),
       confidenceSource: finding.confidence.source,
       calibrated: finding.confidence.calibrated,
+      ...(finding.confidence.calibratedOn !== undefined
+        ? { calibratedOn: finding.confidence.calibratedOn }
+        : {}),
       ...(finding.confidence.grounded !== undefined ? { grounded: finding.confidence.grounded } : {}),
     })),
+    ...(result.omittedFindings ? { omittedFindings: result.omittedFindings } : {}),
     recommendations: [...result.recommendations],
     ...(result.imageQuality !== undefined ? { imageQuality: result.imageQuality } : {}),
     model: result.model,

@@ -37,6 +37,9 @@ export function createJobImages(deps: JobDeps) {
       question: job.request?.question ?? '',
       maxBytes: config.MAX_UPLOAD_MB * 1024 * 1024,
       burnedInText: config.BURNED_IN_TEXT,
+      ...(job.platform === 'slack' || job.platform === 'discord' || job.platform === 'console'
+        ? { source: job.platform }
+        : {}),
     });
     // Discord has no BAA (DISCORD_PHI=refuse): a DICOM whose header still named the patient is refused
     // even though de-identification removed it, because the original already crossed Discord.

@@ -119,7 +119,9 @@ export const cardText = {
   acknowledgedBy: (who: string, when: string) => `Acknowledged by ${who} at ${when}`,
   notCritical: 'Not critical',
   notGrounded: 'not image-grounded',
-  calibrated: (yes: boolean) => (yes ? 'calibrated' : 'uncalibrated'),
+  /** With the table's size when known: "calibrated on 240 cases" (quickread calibrate / eval --write-calibration). */
+  calibrated: (yes: boolean, cases?: number) =>
+    !yes ? 'uncalibrated' : cases === undefined ? 'calibrated' : `calibrated on ${cases} cases`,
   previewAlt: 'De-identified preview the model saw',
   previewCaption: 'What the model saw: de-identified, downsized — not for diagnostic use.',
 } as const;
@@ -133,6 +135,24 @@ export function cardNotes(card: ReadCard): string[] {
   return notes;
 }
 
+/** The line every renderer shows when findings were left out (issue 16: say so, never fail the read). */
+export function omittedFindingsNote(count: number | undefined): string | undefined {
+  if (!count) return undefined;
+  return `${count} less confident finding${count === 1 ? ' was' : 's were'} left out (the model listed more than quickread shows).`;
+}
+
+/** Words of a read too long for one message (Slack's compact card and its continuations). */
+export const longReadText = {
+  topFindings: (shown: number, total: number) => `Top findings (${shown} of ${total}, most confident first)`,
+  continuesBelow: (messages: number) =>
+    `↓ The whole read follows in ${messages} ${messages === 1 ? 'message' : 'messages'} in this thread.`,
+  continued: (jobId: string, part: number, parts: number) => `Read ${jobId}, continued (${part}/${parts})`,
+  impressionInFull: 'Impression (in full)',
+  allFindings: (count: number) => `All findings (${count})`,
+  refused: (platform: string, reason: string, jobId: string) =>
+    `The read is done but ${platform} refused to show it (${reason}). An administrator can find job ${jobId} in the log; asking again in this thread may help.`,
+} as const;
+
 const info = (title: string, ...lines: string[]): OutboundMessage => ({ kind: 'info', title, lines });
 const error = (code: string, text: string): OutboundMessage => ({ kind: 'error', code, text });
 
@@ -145,6 +165,10 @@ const howTo: Partial<Record<Platform, string[]>> = {
   discord: [
     'Mention me in a message with an image or DICOM file attached, or use the /read command.',
     'Discord has no business associate agreement: post de-identified or teaching images only.',
+  ],
+  teams: [
+    'Mention me in a channel message with the image pasted in, or send me the image or DICOM file in a personal chat.',
+    'Replies in that thread are follow-up questions about the same image.',
   ],
   console: [
     'Drop a DICOM, PNG or JPEG here (or use 📎) and type your question.',
@@ -204,6 +228,10 @@ export const notes = {
   voteRecorded: (vote: 'up' | 'down') =>
     info(`Thanks — your ${vote === 'up' ? '👍' : '👎'} was recorded for this read.`),
   cancelled: info('Cancelled', 'Your pending request in this thread was withdrawn.'),
+  previewTooLarge: info(
+    'Preview not shown',
+    'The chat refused the read card with the de-identified preview in it (message too large), so the card above is shown without it. The read itself is complete.',
+  ),
   nothingToCancel: info('Nothing to cancel', 'You have no request waiting in this thread.'),
   criticalAcknowledged: (minutes: number) =>
     info(

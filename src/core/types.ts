@@ -127,6 +127,8 @@ export interface Confidence {
   value: number;
   source: ConfidenceSource;
   calibrated: boolean;
+  /** Labelled cases the applied calibration was fitted on (`quickread calibrate` / `eval --write-calibration`). */
+  calibratedOn?: number;
   /** false when the blank-image probe says the finding is not supported by the image. */
   grounded?: boolean;
 }
@@ -142,6 +144,8 @@ export interface ReadCardFinding {
   confidencePct: number;
   confidenceSource: ConfidenceSource;
   calibrated: boolean;
+  /** Cases the calibration was fitted on, when calibrated. */
+  calibratedOn?: number;
   /** false → show "not image-grounded" */
   grounded?: boolean;
 }
@@ -151,6 +155,8 @@ export interface ReadCard {
   urgency: Urgency;
   impression: string;
   findings: ReadCardFinding[];
+  /** Findings the model listed beyond the maximum and quickread left out (the least confident). */
+  omittedFindings?: number;
   recommendations: string[];
   imageQuality?: string;
   model: string;
@@ -190,6 +196,8 @@ export interface InferenceResult {
   latencyMs: number;
   /** Set when the out-of-memory ladder had to shrink the image; the size actually sent. */
   downscaled?: { width: number; height: number; tokens: number };
+  /** Findings the model listed beyond the schema's maximum, left out (the least confident). */
+  omittedFindings?: number;
 }
 
 export interface Turn {
@@ -219,11 +227,29 @@ export interface EngineHealth {
   code?: string;
 }
 
+/** A yes/no probe request: "is <finding> present?" for each text, on the image and on a blank one. */
+export interface ProbeInput {
+  image: PreparedImage;
+  /** Finding texts as asked, e.g. "pneumothorax". */
+  findings: string[];
+}
+
+/** P(yes) on the image and on a blank image of the same size; undefined where the answer had no logprobs. */
+export interface ProbeOutcome {
+  real: number | undefined;
+  blank: number | undefined;
+}
+
 export interface Engine {
   readonly id: string;
   readonly model: string;
   health(signal?: AbortSignal): Promise<EngineHealth>;
   infer(input: InferenceInput, signal: AbortSignal): Promise<InferenceResult>;
+  /**
+   * Optional: the confidence probe for findings the caller names (not those the read listed), one
+   * outcome per finding in order. `quickread eval` uses it; engines without log-probabilities omit it.
+   */
+  probe?(input: ProbeInput, signal: AbortSignal): Promise<ProbeOutcome[]>;
   close?(): Promise<void>;
 }
 

@@ -17,6 +17,8 @@ export interface Entry extends QueueItem {
   firstQueuedAt: number;
   lastUpdate?: string;
   toldDown: boolean;
+  /** The engine process died under this job once already (it gets one retry, smaller). */
+  crashedOnce?: boolean;
   cancelled: boolean;
   settled: boolean;
 }

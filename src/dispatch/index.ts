@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Config } from '../config.ts';
 import type { Engine, InferenceResult } from '../core/types.ts';
+import { smallerInput } from '../engine/ladder.ts';
 import { AppError, isAppError, toAppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { admissionRefusal, createUserAdmission } from './admission.ts';
@@ -149,13 +150,32 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         entry.attempts -= 1;
         return requeue(entry);
       }
+      if (appError.code === 'ENGINE_CRASHED') {
+        // The engine process died under this read (vLLM's EngineCore, Ollama's runner): nothing is sent
+        // until health answers again, and this read gets one more try, one ladder step smaller.
+        gate.down();
+        publish();
+        const smaller = entry.crashedOnce
+          ? undefined
+          : await smallerInput(entry.input!).catch(() => undefined);
+        if (smaller && !stopped && !entry.cancelled) {
+          // The attempt counts (unlike ENGINE_UNAVAILABLE): this retry is the read's second try, and a
+          // new Bottleneck job id is needed while this one is still finishing.
+          entry.crashedOnce = true;
+          entry.input = smaller;
+          logger.warn({ job: entry.id }, 'engine died during a read; retrying once smaller when it is back');
+          return requeue(entry);
+        }
+        if (stopped) return;
+      }
       if (appError.code === 'ENGINE_RATE_LIMITED') {
         // The server said when to come back (Retry-After); nobody is sent before then.
         gate.pause(appError.retryAfterSec ?? 1);
         entry.attempts -= 1;
         return requeue(entry);
       }
-      if (appError.retryable && appError.code !== 'CANCELLED' && entry.attempts < maxAttempts) {
+      const retryable = appError.retryable && appError.code !== 'ENGINE_CRASHED';
+      if (retryable && appError.code !== 'CANCELLED' && entry.attempts < maxAttempts) {
         logger.warn({ job: entry.id, code: appError.code }, 'transient engine failure; retrying');
         return requeue(entry);
       }

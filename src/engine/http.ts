@@ -1,5 +1,6 @@
 import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { classifyEngineMessage, isMidAnswerDisconnect } from './failure.ts';
 
 /**
  * One JSON POST/GET to a model server, with the failure taxonomy every engine shares:
@@ -7,8 +8,9 @@ import type { Logger } from '../log.ts';
  * - 429/503 → wait what Retry-After says (RFC 9110 §10.2.3: delay-seconds or an HTTP-date), else
  *   exponential back-off with full jitter, a bounded number of times, then ENGINE_RATE_LIMITED /
  *   ENGINE_UNAVAILABLE carrying retryAfterSec;
- * - "CUDA out of memory" / "maximum context length" / "max_model_len" → ENGINE_OUT_OF_MEMORY, which the
- *   out-of-memory ladder catches to retry smaller;
+ * - out of memory, context or encoder cache overflow → ENGINE_OUT_OF_MEMORY, which the out-of-memory
+ *   ladder catches to retry smaller; the engine process dying (vLLM's EngineCore, Ollama's runner, or the
+ *   socket reset in the middle of an answer) → ENGINE_CRASHED (./failure.ts says which strings);
  * - our timeout → ENGINE_TIMEOUT; the caller's abort → CANCELLED.
  */
 
@@ -33,11 +35,8 @@ export interface HttpDeps {
   random: () => number;
 }
 
-const OOM_PATTERN =
-  /CUDA out of memory|out of memory|OutOfMemory|maximum context length|max_model_len|context length|exceeds? the model'?s? (maximum|max)|too many (image )?tokens|decoder prompt .* longer than/i;
-
 export function isOutOfMemoryText(text: string): boolean {
-  return OOM_PATTERN.test(text);
+  return classifyEngineMessage(text) === 'out-of-memory';
 }
 
 /** Retry-After as seconds: delay-seconds or an HTTP-date (RFC 9110 §10.2.3); undefined if absent or junk. */
@@ -148,7 +147,7 @@ export async function requestJson(
       });
       raw = await response.text();
     } catch (error) {
-      throw classifyThrown(error, signal, timeout, deps, init.what);
+      throw classifyThrown(error, signal, timeout, deps, init);
     }
     let body: unknown;
     try {
@@ -162,7 +161,13 @@ export async function requestJson(
     }
     const message = errorMessageOf(body, raw);
     const status = response.status;
-    if (isOutOfMemoryText(message)) {
+    const failure = classifyEngineMessage(message);
+    if (failure === 'engine-died') {
+      throw new AppError('ENGINE_CRASHED', `${init.what}: HTTP ${status} engine process died`, {
+        details: { status },
+      });
+    }
+    if (failure === 'out-of-memory') {
       throw new AppError('ENGINE_OUT_OF_MEMORY', `${init.what}: HTTP ${status} out of memory or context`, {
         details: { status },
       });
@@ -211,8 +216,9 @@ function classifyThrown(
   signal: AbortSignal,
   timeout: AbortSignal,
   deps: HttpDeps,
-  what: string,
+  init: { method: 'GET' | 'POST'; what: string },
 ): AppError {
+  const { what } = init;
   if (error instanceof AppError) return error;
   if (signal.aborted) return new AppError('CANCELLED', `${what}: cancelled by caller`, { cause: error });
   if (timeout.aborted) {
@@ -221,6 +227,14 @@ function classifyThrown(
     });
   }
   const code = connectionCode(error);
+  // A read (POST) whose socket the server dropped: the server went away under it, most often its engine
+  // process dying of GPU memory. A GET that cannot connect is just a server that is not up.
+  if (init.method === 'POST' && isMidAnswerDisconnect(code)) {
+    return new AppError('ENGINE_CRASHED', `${what}: ${code} in the middle of an answer`, {
+      cause: error,
+      details: { code },
+    });
+  }
   return new AppError('ENGINE_UNAVAILABLE', `${what}: ${code ?? 'network error'}`, {
     cause: error,
     details: { code: code ?? 'unknown' },

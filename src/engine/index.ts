@@ -1,7 +1,14 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config.ts';
-import type { Engine, EngineHealth, InferenceInput, InferenceResult } from '../core/types.ts';
+import type {
+  Engine,
+  EngineHealth,
+  InferenceInput,
+  InferenceResult,
+  ProbeInput,
+  ProbeOutcome,
+} from '../core/types.ts';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { abortableSleep, DEFAULT_RETRY, type RetryPolicy } from './http.ts';
@@ -100,6 +107,11 @@ function createLazyOnnxEngine(config: Config, deps: CreateEngineDeps): Engine {
     },
     async infer(input: InferenceInput, signal: AbortSignal): Promise<InferenceResult> {
       return (await load()).infer(input, signal);
+    },
+    async probe(input: ProbeInput, signal: AbortSignal): Promise<ProbeOutcome[]> {
+      const engine = await load();
+      if (!engine.probe) return input.findings.map(() => ({ real: undefined, blank: undefined }));
+      return engine.probe(input, signal);
     },
     async close() {
       if (loaded) await (await loaded).close?.();

@@ -34,6 +34,22 @@ async function shrink(input: InferenceInput, maxSide: number): Promise<PreparedI
   };
 }
 
+/**
+ * The input one ladder step smaller (0.75× the longest side, on the model's grid), or undefined when that
+ * would go below the floor. Used after the engine process died under a read: the retry goes smaller.
+ */
+export async function smallerInput(
+  input: InferenceInput,
+  floorPx: number = LADDER_FLOOR_PX,
+): Promise<InferenceInput | undefined> {
+  const side = Math.max(input.image.width, input.image.height);
+  const target = Math.floor(side * LADDER_STEP);
+  if (target < floorPx) return undefined;
+  const image = await shrink(input, target);
+  if (Math.max(image.width, image.height) >= side) return undefined;
+  return { ...input, image };
+}
+
 export async function withImageLadder<T>(
   input: InferenceInput,
   attempt: (image: PreparedImage) => Promise<T>,

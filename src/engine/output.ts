@@ -27,7 +27,9 @@ export const modelFindingSchema = z.object({
 });
 
 export const modelReadSchema = z.object({
-  findings: z.array(modelFindingSchema).max(24),
+  // No upper bound here: a server that ignores response_format may list 30 findings, and that must not
+  // fail the read. keepMostConfident() trims to the schema's maxItems afterwards and counts the rest.
+  findings: z.array(modelFindingSchema),
   impression: z.string().trim().min(1).max(4000),
   urgency: z.preprocess(lower, z.enum(['routine', 'urgent', 'critical'])),
   recommendations: z.array(z.string().trim().max(600)).max(12).default([]),
@@ -38,7 +40,10 @@ export const modelReadSchema = z.object({
 });
 
 export type ModelFinding = z.infer<typeof modelFindingSchema>;
-export type ModelRead = z.infer<typeof modelReadSchema>;
+export type ModelRead = z.infer<typeof modelReadSchema> & {
+  /** Findings beyond the schema's maxItems that were left out (the least confident ones). */
+  omittedFindings?: number;
+};
 
 let jsonSchema: Record<string, unknown> | undefined;
 /** prompts/findings.schema.json, sent as `response_format.json_schema.schema`. */
@@ -77,7 +82,34 @@ export function parseModelRead(text: string): ParseOutcome {
     const fields = [...new Set(parsed.error.issues.map((issue) => issue.path.join('.') || 'root'))];
     return { ok: false, problem: `these fields were missing or invalid: ${fields.slice(0, 8).join(', ')}` };
   }
-  return { ok: true, read: parsed.data };
+  return { ok: true, read: keepMostConfident(parsed.data, maxFindings()) };
+}
+
+/** prompts/findings.schema.json's `findings.maxItems` (12): what guided decoding would have allowed. */
+export function maxFindings(): number {
+  const findings = (findingsJsonSchema().properties as Record<string, { maxItems?: number }> | undefined)
+    ?.findings;
+  return findings?.maxItems ?? 12;
+}
+
+/**
+ * Keep the `max` most confident findings (model-stated confidence; none stated counts as 0.5, as in
+ * statedConfidence), in the model's own order, and count the rest. Ties keep the earlier finding: the
+ * model tends to list the most important first.
+ */
+export function keepMostConfident(read: ModelRead, max: number): ModelRead {
+  if (read.findings.length <= max) return read;
+  const ranked = read.findings
+    .map((finding, index) => ({ index, confidence: finding.confidence ?? 0.5 }))
+    .sort((a, b) => b.confidence - a.confidence || a.index - b.index)
+    .slice(0, max)
+    .map((entry) => entry.index)
+    .sort((a, b) => a - b);
+  return {
+    ...read,
+    findings: ranked.map((index) => read.findings[index]!),
+    omittedFindings: read.findings.length - max,
+  };
 }
 
 export function extractJsonObject(text: string): string | undefined {

@@ -1,8 +1,21 @@
-import type { Confidence, InferenceInput, InferenceResult, PreparedImage } from '../core/types.ts';
+import type {
+  Confidence,
+  InferenceInput,
+  InferenceResult,
+  PreparedImage,
+  ProbeInput,
+  ProbeOutcome,
+} from '../core/types.ts';
 import { AppError, isAppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { loadTables } from './confidence/calibration.ts';
-import { blankPng, describeFinding, mapLimit, probeConfidence } from './confidence/probe.ts';
+import {
+  blankPng,
+  describeFinding,
+  mapLimit,
+  probeConfidence,
+  probeNamedFindings,
+} from './confidence/probe.ts';
 import { withImageLadder } from './ladder.ts';
 import { looksLikeLoop } from './loop.ts';
 import { type ChatMessage, readMessages } from './openai/messages.ts';
@@ -158,5 +171,29 @@ export function createReadLoop<G extends Generated>(
       ...(outcome.downscaled ? { downscaled: outcome.downscaled } : {}),
     });
     return logRead(deps.logger, result);
+  };
+}
+
+/**
+ * Engine.probe for findings the caller names (`quickread eval`): the same probe on the image and on a
+ * blank one, through the same backend. A failure that makes the backend give up probing (a server that
+ * rejects logprobs) means "no probe"; any other failure is the caller's to retry.
+ */
+export function createNamedProbe(
+  backend: Pick<ReadBackend<Generated>, 'probe' | 'probeConcurrency' | 'canProbe' | 'probeFailed'>,
+): (input: ProbeInput, signal: AbortSignal) => Promise<ProbeOutcome[]> {
+  return async (input, signal) => {
+    const none = () => input.findings.map(() => ({ real: undefined, blank: undefined }));
+    if (backend.canProbe?.() === false) return none();
+    try {
+      return await probeNamedFindings(input.image, input.findings, backend.probeConcurrency, (png, text) =>
+        backend.probe(png, text, signal),
+      );
+    } catch (error) {
+      if (isAppError(error, 'CANCELLED')) throw error;
+      backend.probeFailed?.(error);
+      if (backend.canProbe?.() === false) return none();
+      throw error;
+    }
   };
 }

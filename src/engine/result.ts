@@ -15,7 +15,12 @@ export type CalibrationTables = Partial<Record<Confidence['source'], Calibration
 export function calibrate(confidence: Confidence, tables: CalibrationTables): Confidence {
   const table = tables[confidence.source];
   if (!table) return confidence;
-  return { ...confidence, value: clamp(applyTable(table, confidence.value)), calibrated: true };
+  return {
+    ...confidence,
+    value: clamp(applyTable(table, confidence.value)),
+    calibrated: true,
+    calibratedOn: table.n,
+  };
 }
 
 export const clamp = (value: number) => Math.min(1, Math.max(0, Number.isFinite(value) ? value : 0));
@@ -72,6 +77,7 @@ export function buildResult(input: {
   };
   if (input.read.imageQuality) result.imageQuality = input.read.imageQuality;
   if (input.downscaled) result.downscaled = input.downscaled;
+  if (input.read.omittedFindings) result.omittedFindings = input.read.omittedFindings;
   return result;
 }
 

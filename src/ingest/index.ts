@@ -1,6 +1,7 @@
 import type { PreparedImage } from '../core/types.ts';
-import { AppError } from '../errors.ts';
+import { AppError, isAppError } from '../errors.ts';
 import type { WindowChoice } from './display.ts';
+import { htmlInputError, type InputSource } from './input-source.ts';
 import { closeTextScanner, shouldScanForText, warmTextScanner } from './ocr/index.ts';
 import { type BurnedInTextMode, scanForBurnedInText } from './prepare-burned-in.ts';
 import type { DecodeTask } from './prepare-core.ts';
@@ -15,6 +16,7 @@ export type { WindowChoice } from './display.ts';
 export { WINDOW_PRESETS } from './display.ts';
 export { fitDimensions, tokensFor } from './fit.ts';
 export { fitPng } from './fit-png.ts';
+export type { InputSource } from './input-source.ts';
 export { type SniffKind, type SniffResult, sniff } from './sniff.ts';
 
 export interface PrepareOptions {
@@ -34,6 +36,8 @@ export interface PrepareOptions {
   maxPixels?: number;
   /** Frame cap (defaults: raster 1000; DICOM per src/ingest/dicom). */
   maxFrames?: number;
+  /** Where the bytes came from, so a refusal can say so (a web page from Slack is a missing scope). */
+  source?: InputSource;
   /** What to do with text found in the pixels (default 'redact'). */
   burnedInText?: BurnedInTextMode;
   /**
@@ -70,6 +74,14 @@ export async function closeIngestWorkers(): Promise<void> {
   await Promise.all([closeDecodePool(), closeTextScanner()]);
 }
 
+function sniffFrom(bytes: Uint8Array, source: InputSource | undefined) {
+  try {
+    return sniff(bytes);
+  } catch (error) {
+    throw isAppError(error, 'INPUT_HTML') ? htmlInputError(source) : error;
+  }
+}
+
 export async function prepareImage(
   bytes: Uint8Array,
   options: PrepareOptions = {},
@@ -82,7 +94,7 @@ export async function prepareImage(
       details: { bytes: bytes.byteLength, maxBytes },
     });
   }
-  const { kind } = sniff(bytes);
+  const { kind } = sniffFrom(bytes, options.source);
   const task: DecodeTask = {
     bytes,
     kind,

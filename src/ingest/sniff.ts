@@ -1,4 +1,5 @@
 import { AppError } from '../errors.ts';
+import { htmlInputError } from './input-source.ts';
 
 /**
  * Content sniffing: what a file is, from its bytes alone. Names and MIME types lie (a PNG called
@@ -107,7 +108,8 @@ export function sniff(bytes: Uint8Array): SniffResult {
   }
   const text = leadingText(bytes);
   if (text.startsWith('<!doctype html') || text.startsWith('<html') || /^<\?xml[^>]*>\s*<html/.test(text)) {
-    throw new AppError('INPUT_HTML', 'sniffed an HTML page', { details: { sniffed: 'html' } });
+    // The wording depends on where the bytes came from: prepareImage rewords it (input-source.ts).
+    throw htmlInputError(undefined);
   }
   if ((text.startsWith('{') || text.startsWith('[')) && /"vr"\s*:/.test(text)) {
     throw unsupported(

@@ -13,6 +13,9 @@ import type {
   Urgency,
   WindowInfo,
 } from '../core/types.ts';
+import type { StoreHealth } from './faults.ts';
+
+export type { StoreHealth } from './faults.ts';
 
 /**
  * The state the bot keeps between restarts (DESIGN §1, §8). `Store` is an interface so a Redis-backed
@@ -161,7 +164,7 @@ export interface SweepResult {
   threads: number;
   jobs: number;
   events: number;
-  /** Damaged state files moved aside at start-up (state.json.corrupt-*) once older than the retention. */
+  /** Damaged state files moved aside (`<file>.corrupt-<time>`) deleted once older than the retention. */
   corrupt: number;
 }
 
@@ -201,6 +204,8 @@ export interface Store {
   addFeedback(entry: FeedbackEntry): Promise<void>;
   listFeedback(): Promise<FeedbackEntry[]>;
   audit(entry: AuditEntry): Promise<void>;
+  /** Whether changes can be stored now; when not, the code and reason (/healthz shows them). */
+  health(): StoreHealth;
   /** A keyed hash of an identifier for logs and audit lines. */
   hashId(value: string): string;
   /** Delete prepared images, thread bodies and finished jobs older than the retention period. */

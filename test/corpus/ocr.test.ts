@@ -7,6 +7,7 @@ import { closeDecodePool, prepareImage } from '../../src/ingest/index.ts';
 import { closeTextScanner, scanBurnedInText } from '../../src/ingest/ocr/index.ts';
 import { isPositionMarker } from '../../src/ingest/ocr/markers.ts';
 import { decodePng } from '../../src/ingest/ocr/raster.ts';
+import { burnedInTextSet, measureRecall } from '../unit/ocr/burned-in-set.ts';
 import { changedPixels, meanIn, readAllText, squash } from '../unit/ocr/images.ts';
 
 /**
@@ -135,6 +136,15 @@ describe.skipIf(!hasCorpus)('burned-in text over the corpus', () => {
       expect(await changedPixels(png, redacted.png, { x0: 906, y0: 40, x1: 930, y1: 90 })).toBe(0);
     },
   );
+
+  it('the burned-in text set, corpus cases included, is blacked out region by region at the depth prepare picks', async () => {
+    const cases = await burnedInTextSet({ corpus: true });
+    const recall = await measureRecall(cases, async (png, depth) => {
+      return (await scanBurnedInText(png, { mode: 'redact', depth })).png;
+    });
+    expect(recall.missed).toEqual([]);
+    expect(recall.total).toBeGreaterThanOrEqual(40);
+  }, 240_000);
 
   it('the Philips probe-orientation letters are kept as markers', async () => {
     const result = await scanBurnedInText(await dicomPng('us_palette_philips_ob_burned_in.dcm'), {

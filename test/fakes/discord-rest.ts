@@ -153,6 +153,49 @@ async function readBody(req: IncomingMessage): Promise<{ body: unknown; files: R
   return { body: text ? JSON.parse(text) : undefined, files: [] };
 }
 
+/**
+ * What Discord checks on a message body ("Message Resource → Embed Limits", "Create Message"): content
+ * ≤ 2,000, ≤ 10 embeds, title 256, description 4,096, 25 fields, field name 256 / value 1,024, footer
+ * 2,048, author 256, and 6,000 characters over all embeds. A breach is 400 Invalid Form Body (50035).
+ */
+export function discordBodyProblems(body: Record<string, unknown> | undefined): string[] {
+  const problems: string[] = [];
+  if (!body) return problems;
+  if (typeof body.content === 'string' && body.content.length > 2000) problems.push('content');
+  type Embed = {
+    title?: string;
+    description?: string;
+    footer?: { text?: string };
+    author?: { name?: string };
+    fields?: Array<{ name: string; value: string }>;
+  };
+  const embeds = Array.isArray(body.embeds) ? (body.embeds as Embed[]) : [];
+  if (embeds.length > 10) problems.push('embeds');
+  let total = 0;
+  for (const embed of embeds) {
+    const title = String(embed.title ?? '');
+    const description = String(embed.description ?? '');
+    const footer = String(embed.footer?.text ?? '');
+    const author = String(embed.author?.name ?? '');
+    if (title.length > 256) problems.push('title');
+    if (description.length > 4096) problems.push('description');
+    if (footer.length > 2048) problems.push('footer');
+    if (author.length > 256) problems.push('author');
+    const fields = Array.isArray(embed.fields)
+      ? (embed.fields as Array<{ name: string; value: string }>)
+      : [];
+    if (fields.length > 25) problems.push('fields');
+    total += title.length + description.length + footer.length + author.length;
+    for (const field of fields) {
+      if (field.name.length > 256 || field.name.length === 0) problems.push('field name');
+      if (field.value.length > 1024 || field.value.length === 0) problems.push('field value');
+      total += field.name.length + field.value.length;
+    }
+  }
+  if (total > 6000) problems.push('embeds total');
+  return problems;
+}
+
 async function listen(server: Server): Promise<{ port: number; sockets: Set<Socket> }> {
   const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
@@ -265,6 +308,9 @@ export async function startFakeDiscordRest(options: FakeDiscordRestOptions): Pro
         }),
       );
       return;
+    }
+    if ((m === 'POST' || m === 'PATCH') && discordBodyProblems(body).length > 0) {
+      return send(res, 400, { message: 'Invalid Form Body', code: 50035, errors: {} });
     }
     const needsAuth = !(a === 'interactions' || a === 'webhooks');
     if (needsAuth && auth !== `Bot ${options.token}`)

@@ -8,6 +8,8 @@ export interface ImageFacts {
   tokens: number;
   /** Every pixel has the same value (the blind-image probe sends such an image). */
   blank: boolean;
+  /** Mean of the first channel, 0..255 (lets a test derive a probe's answer from the pixels). */
+  mean: number;
   bytes: number;
 }
 
@@ -28,6 +30,7 @@ export async function imageFacts(bytes: Buffer): Promise<ImageFacts> {
     height,
     tokens: Math.max(1, Math.ceil(width / 32)) * Math.max(1, Math.ceil(height / 32)),
     blank: stats.channels.every((channel) => channel.min === channel.max),
+    mean: stats.channels[0]?.mean ?? 0,
     bytes: bytes.length,
   };
 }

@@ -89,7 +89,9 @@ export function probeCompletion(
   const named = findings.find((finding) => text.includes(finding.label.toLowerCase()));
   const blank = image?.blank ?? true;
   let pYes = 0.05;
-  if (named) {
+  const fromImage = image && !blank ? options.probeYesFor?.(image, text) : undefined;
+  if (fromImage !== undefined) pYes = fromImage;
+  else if (named) {
     const sees = !blank || (options.ungrounded ?? []).includes(named.label);
     pYes = sees ? (options.probeYes ?? 0.9) : (options.blankProbeYes ?? 0.1);
   }

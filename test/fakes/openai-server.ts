@@ -45,7 +45,14 @@ export type FakeMode =
   /** The next read loops; the one after is fine. */
   | 'loop-once'
   /** Chat requests are accepted and never answered. */
-  | 'hang';
+  | 'hang'
+  /**
+   * The next chat request finds the engine process dead: HTTP 500 with vLLM's EngineDeadError text (or
+   * Ollama's dead-runner text, `deathStyle`); then 'ok', as after a supervisor restarted the server.
+   */
+  | 'engine-dead-once'
+  /** The next chat request's socket is destroyed before any answer (the process died mid-read); then 'ok'. */
+  | 'reset-once';
 
 export interface FakeOpenAIOptions {
   /** The served model name (default Qwen/Qwen3-VL-8B-Instruct). */
@@ -60,18 +67,31 @@ export interface FakeOpenAIOptions {
   probeYes?: number;
   /** P(yes) of the probe on a blank image (default 0.1). */
   blankProbeYes?: number;
+  /**
+   * P(yes) of a probe on a non-blank image, from the image and the probe's text (lower case); undefined
+   * falls back to `probeYes`. Lets a test give each image a known score, so AUROC has a known value.
+   */
+  probeYesFor?: (image: ImageFacts, probeText: string) => number | undefined;
   /** Labels the model "sees" even on a blank image: their blank probe answers like the real one. */
   ungrounded?: string[];
   /** Token spelling of probe answers: English, Chinese or both cases and languages (default 'mixed'). */
   probeTokens?: 'en' | 'zh' | 'mixed';
-  /** Out-of-memory text for 'oom-above': CUDA OOM (HTTP 500) or vLLM's context-length 400. */
-  oomStyle?: 'cuda' | 'context';
+  /** Out-of-memory text for 'oom-above': CUDA OOM (HTTP 500), vLLM's context-length 400 or encoder-cache 400. */
+  oomStyle?: 'cuda' | 'context' | 'encoder-cache';
+  /** Whose dead-engine text 'engine-dead-once' sends (default vLLM's). */
+  deathStyle?: 'vllm' | 'ollama';
   /** vLLM's legacy flat error body (default) or the newer nested `{error: {...}}`. */
   errorShape?: 'flat' | 'nested';
   /** When set, requests without `Authorization: Bearer <apiKey>` get 401. */
   apiKey?: string;
   /** Delay before answering each chat completion, in ms (lets tests see concurrency). */
   delayMs?: number;
+  /**
+   * Answer like Ollama (GET /api/version). `thinking`: the model thinks unless the request says
+   * `reasoning_effort: "none"`, so a one-token probe comes back as the start of a thinking block.
+   * `refusesReasoningEffort`: a server version that rejects the field with HTTP 400.
+   */
+  ollama?: { version: string; thinking?: boolean; refusesReasoningEffort?: boolean };
 }
 
 export interface RecordedRequest {
@@ -144,6 +164,10 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       sendError(res, 401, 'Unauthorized', 'Unauthorized');
       return;
     }
+    if (req.method === 'GET' && path === '/api/version' && options.ollama) {
+      sendJson(res, 200, { version: options.ollama.version });
+      return;
+    }
     if (req.method === 'GET' && path === '/v1/models') {
       sendJson(res, 200, {
         object: 'list',
@@ -166,6 +190,16 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     }
     const imageUrl = lastImageUrl(request.messages);
     if (imageUrl) recorded.image = await imageFacts(decodeImageRef(imageUrl)).catch(() => undefined);
+    const reasoning = (body as { reasoning_effort?: unknown }).reasoning_effort;
+    if (options.ollama?.refusesReasoningEffort && reasoning !== undefined) {
+      sendError(
+        res,
+        400,
+        'invalid_request_error',
+        `invalid reasoning_effort value: ${JSON.stringify(reasoning)}`,
+      );
+      return;
+    }
     const probe = request.max_tokens === 1 && request.logprobs === true;
     recorded.kind = probe ? 'probe' : 'read';
     inFlight++;
@@ -188,9 +222,37 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       else sendError(res, 503, 'ServiceUnavailableError', 'Service Unavailable', retryAfter);
       return;
     }
+    if (mode === 'reset-once') {
+      mode = 'ok';
+      res.socket?.destroy();
+      return;
+    }
+    if (mode === 'engine-dead-once') {
+      mode = 'ok';
+      // vllm/v1/engine/exceptions.py EngineDeadError; ollama/llm/server.go when the runner exits.
+      if (options.deathStyle === 'ollama') {
+        sendJson(res, 500, { error: 'llama runner process has terminated: exit status 2' });
+      } else {
+        sendError(
+          res,
+          500,
+          'InternalServerError',
+          'EngineCore encountered an issue. See stack trace (above) for the root cause.',
+        );
+      }
+      return;
+    }
     const imageTokens = recorded.image?.tokens ?? 0;
     if (mode === 'oom-above' && imageTokens > (modeArg ?? 0)) {
-      if (options.oomStyle === 'context') {
+      if (options.oomStyle === 'encoder-cache') {
+        // vllm/v1/engine/processor.py: the image's embeddings do not fit the encoder cache (HTTP 400).
+        sendError(
+          res,
+          400,
+          'BadRequestError',
+          `The decoder prompt contains a(n) image item with length ${imageTokens}, which exceeds the pre-allocated encoder cache size ${modeArg ?? 0}. Please reduce the input size or increase the encoder cache size by setting --limit-mm-per-prompt at startup.`,
+        );
+      } else if (options.oomStyle === 'context') {
         const total = imageTokens + 200;
         sendError(
           res,
@@ -209,6 +271,18 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       return;
     }
     const promptTokens = imageTokens + Math.ceil(JSON.stringify(request.messages).length / 4);
+    if (probe && options.ollama?.thinking && reasoning !== 'none') {
+      // A thinking model spends its one token opening the thinking block: no Yes or No in sight.
+      const top = ['<think>', '\n', 'Okay'].map((token, i) => ({
+        token,
+        logprob: Math.log(0.9 / 3 ** i),
+        bytes: [],
+      }));
+      const answer = completion(model, '<think>', 'length', promptTokens, 1);
+      answer.choices[0]!.logprobs = { content: [{ ...top[0]!, top_logprobs: top }] };
+      sendJson(res, 200, answer);
+      return;
+    }
     if (probe) {
       sendJson(res, 200, probeCompletion(model, request, recorded.image, promptTokens, options));
       return;

@@ -62,6 +62,12 @@ export interface FakeSlack {
   /** GET `path` answers a redirect to `location`. */
   addRedirect(path: string, location: string): void;
   rateLimitOnce(method: string, retryAfterSec: number): void;
+  /** The next `count` chat.postMessage / chat.update calls that carry blocks are refused with `error`. */
+  refuseBlocks(error: string, count?: number): void;
+  /** The next `count` chat.postMessage / chat.update calls are refused with `error`, blocks or not. */
+  refuseMessages(error: string, count?: number): void;
+  /** What a message shows now (after its edits), by ts. */
+  message(ts: string): { text: string; blocks: SlackArgs[]; thread_ts?: string } | undefined;
   /**
    * Socket Mode (https://docs.slack.dev/apis/events-api/using-socket-mode): send one envelope over the
    * open WebSocket and resolve with the app's ack frame ({envelope_id, payload}).
@@ -80,6 +86,36 @@ export interface FakeSlack {
 
 const loginPage =
   '<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in to Slack</body></html>';
+
+/**
+ * What Slack checks before it takes a message's blocks (https://docs.slack.dev/reference/block-kit/blocks):
+ * at most 50 blocks, 3,000 characters per section text, 150 per header (invalid_blocks), and about
+ * 12,000 characters of text over all blocks (msg_blocks_too_long; slackapi/bolt-js issues 2509, 2867).
+ */
+export const SLACK_TOTAL_BLOCKS_TEXT = 12_000;
+
+function textLength(value: unknown): number {
+  if (Array.isArray(value)) return value.reduce((sum: number, item) => sum + textLength(item), 0);
+  if (!value || typeof value !== 'object') return 0;
+  return Object.entries(value).reduce(
+    (sum, [key, child]) =>
+      sum + (key === 'text' && typeof child === 'string' ? child.length : textLength(child)),
+    0,
+  );
+}
+
+export function blocksRefusal(blocks: unknown): string | undefined {
+  if (blocks === undefined) return undefined;
+  if (!Array.isArray(blocks) || blocks.length > 50) return 'invalid_blocks';
+  for (const block of blocks as SlackArgs[]) {
+    if (block.type === 'section' && typeof block.text?.text === 'string' && block.text.text.length > 3000)
+      return 'invalid_blocks';
+    if (block.type === 'header' && String(block.text?.text ?? '').length > 150) return 'invalid_blocks';
+    if (block.type === 'context' && (block.elements?.length ?? 0) > 10) return 'invalid_blocks';
+  }
+  if (textLength(blocks) > SLACK_TOTAL_BLOCKS_TEXT) return 'msg_blocks_too_long';
+  return undefined;
+}
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -124,6 +160,9 @@ export async function startFakeSlack(options: {
   const redirects = new Map<string, string>();
   const rateLimits = new Map<string, number>();
   const reactions = new Set<string>();
+  const messages = new Map<string, { text: string; blocks: SlackArgs[]; thread_ts?: string }>();
+  let blockRefusals: { error: string; count: number } | undefined;
+  let messageRefusals: { error: string; count: number } | undefined;
   let tsCounter = 0;
   let fileCounter = 0;
   let origin = '';
@@ -137,7 +176,26 @@ export async function startFakeSlack(options: {
     res.end(JSON.stringify(body));
   };
 
+  /** The refusal a chat.postMessage / chat.update gets, as Slack would send it, or undefined. */
+  function refusal(args: SlackArgs): string | undefined {
+    if (messageRefusals && messageRefusals.count > 0) {
+      messageRefusals.count -= 1;
+      return messageRefusals.error;
+    }
+    const hasBlocks = Array.isArray(args.blocks) && args.blocks.length > 0;
+    if (hasBlocks && blockRefusals && blockRefusals.count > 0) {
+      blockRefusals.count -= 1;
+      return blockRefusals.error;
+    }
+    if (typeof args.text === 'string' && args.text.length > 40_000) return 'msg_too_long';
+    return blocksRefusal(args.blocks);
+  }
+
   function answer(method: string, args: SlackArgs): Record<string, unknown> {
+    if (method === 'chat.postMessage' || method === 'chat.update') {
+      const refused = refusal(args);
+      if (refused) return { ok: false, error: refused };
+    }
     switch (method) {
       case 'auth.test':
         return {
@@ -151,6 +209,7 @@ export async function startFakeSlack(options: {
         };
       case 'chat.postMessage': {
         const ts = nextTs();
+        messages.set(ts, { text: args.text, blocks: args.blocks ?? [], thread_ts: args.thread_ts });
         return {
           ok: true,
           channel: args.channel,
@@ -159,6 +218,15 @@ export async function startFakeSlack(options: {
         };
       }
       case 'chat.update':
+        {
+          const before = messages.get(String(args.ts));
+          // chat.update keeps the message's blocks unless the call names new ones (an empty list clears them).
+          messages.set(String(args.ts), {
+            ...(before ?? {}),
+            text: args.text,
+            blocks: args.blocks ?? before?.blocks ?? [],
+          });
+        }
         return { ok: true, channel: args.channel, ts: args.ts, text: args.text };
       case 'chat.postEphemeral':
         return { ok: true, message_ts: nextTs() };
@@ -325,6 +393,13 @@ export async function startFakeSlack(options: {
     },
     addRedirect: (path, location) => redirects.set(path, location),
     rateLimitOnce: (method, retryAfterSec) => rateLimits.set(method, retryAfterSec),
+    refuseBlocks(error, count = 1) {
+      blockRefusals = { error, count };
+    },
+    refuseMessages(error, count = 1) {
+      messageRefusals = { error, count };
+    },
+    message: (ts) => messages.get(ts),
     socketSend(type, payload) {
       if (!socket) return Promise.reject(new Error('fake slack: no Socket Mode connection'));
       envelopes += 1;

@@ -37,7 +37,17 @@ describe('quickread command', () => {
   it('lists every DESIGN §5 command in --help', async () => {
     const { code, out } = await runCliCaptured(['--help']);
     expect(code).toBe(0);
-    for (const command of ['start', 'prepare', 'ask', 'serve-api', 'batch', 'model', 'calibrate', 'doctor']) {
+    for (const command of [
+      'start',
+      'prepare',
+      'ask',
+      'serve-api',
+      'batch',
+      'eval',
+      'model',
+      'calibrate',
+      'doctor',
+    ]) {
       expect(out).toMatch(new RegExp(`\\n  ${command}\\b`));
     }
   });

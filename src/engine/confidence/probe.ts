@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import type { Confidence } from '../../core/types.ts';
+import type { Confidence, PreparedImage, ProbeOutcome } from '../../core/types.ts';
 import type { ModelFinding } from '../output.ts';
 
 /**
@@ -110,4 +110,27 @@ export async function mapLimit<T, R>(
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
+}
+
+/** PNG colour type from the IHDR chunk: grey (0) and grey + alpha (4) get a grey blank image. */
+export const pngChannels = (png: Buffer): 1 | 3 => (png[25] === 0 || png[25] === 4 ? 1 : 3);
+
+/**
+ * Probe each named finding on the image and on a blank image of the same size (Engine.probe): the
+ * caller names the findings, so an evaluation can ask about every labelled finding, listed or not.
+ */
+export async function probeNamedFindings(
+  image: PreparedImage,
+  findings: readonly string[],
+  limit: number,
+  probeOne: (png: Buffer, finding: string) => Promise<number | undefined>,
+): Promise<ProbeOutcome[]> {
+  if (findings.length === 0) return [];
+  const blank = await blankPng(image.width, image.height, pngChannels(image.png));
+  const tasks = findings.flatMap((text) => [
+    { png: image.png, text },
+    { png: blank, text },
+  ]);
+  const values = await mapLimit(tasks, limit, (task) => probeOne(task.png, task.text));
+  return findings.map((_, i) => ({ real: values[2 * i], blank: values[2 * i + 1] }));
 }

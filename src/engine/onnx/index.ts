@@ -1,11 +1,18 @@
 import type { Config } from '../../config.ts';
-import type { Engine, EngineHealth, InferenceInput, InferenceResult } from '../../core/types.ts';
+import type {
+  Engine,
+  EngineHealth,
+  InferenceInput,
+  InferenceResult,
+  ProbeInput,
+  ProbeOutcome,
+} from '../../core/types.ts';
 import { AppError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { blankPng, yesProbability } from '../confidence/probe.ts';
 import { probeMessages } from '../openai/messages.ts';
 import { defaultPrompts, type PromptSet } from '../prompts.ts';
-import { createReadLoop } from '../read-loop.ts';
+import { createNamedProbe, createReadLoop } from '../read-loop.ts';
 import { tokenConfidences } from './confidence.ts';
 import { manifestRepo } from './files.ts';
 import { type Generation, loadRuntime, type OnnxRuntime } from './runtime.ts';
@@ -94,6 +101,7 @@ export async function createOnnxEngine(config: Config, deps: OnnxEngineDeps): Pr
     return answer.firstTop ? yesProbability(answer.firstTop) : undefined;
   };
 
+  const probeNamed = createNamedProbe({ probe, probeConcurrency: 1 });
   const read = createReadLoop<Generation>(
     {
       engineId: 'onnx',
@@ -130,6 +138,10 @@ export async function createOnnxEngine(config: Config, deps: OnnxEngineDeps): Pr
     model,
     async health(): Promise<EngineHealth> {
       return { ok: true, model, detail: `in process on ${config.ONNX_DEVICE} (${config.ONNX_DTYPE})` };
+    },
+    probe(input: ProbeInput, signal: AbortSignal): Promise<ProbeOutcome[]> {
+      // One generation at a time, like reads: the probes queue behind the read in flight.
+      return exclusive(() => probeNamed(input, signal));
     },
     infer(input: InferenceInput, signal: AbortSignal): Promise<InferenceResult> {
       return exclusive(async () => {

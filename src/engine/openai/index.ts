@@ -1,11 +1,19 @@
-import type { Engine, EngineHealth, InferenceInput, InferenceResult } from '../../core/types.ts';
+import type {
+  Engine,
+  EngineHealth,
+  InferenceInput,
+  InferenceResult,
+  ProbeInput,
+  ProbeOutcome,
+} from '../../core/types.ts';
 import { AppError, isAppError } from '../../errors.ts';
 import { type TopLogprob, yesProbability } from '../confidence/probe.ts';
 import { type HttpDeps, requestJson } from '../http.ts';
 import { findingsJsonSchema } from '../output.ts';
 import type { PromptSet } from '../prompts.ts';
-import { createReadLoop } from '../read-loop.ts';
+import { createNamedProbe, createReadLoop, type Generated, type ReadBackend } from '../read-loop.ts';
 import { type ChatMessage, probeMessages } from './messages.ts';
+import { createThinkingState } from './thinking.ts';
 
 /**
  * The OpenAI-compatible engine (vLLM, SGLang, Ollama, LM Studio, llama.cpp server): POST
@@ -56,6 +64,8 @@ export function createOpenAiEngine(endpoint: EngineEndpoint, deps: EngineDeps): 
   let modelChecked = false;
   /** Learned from the first probe: a server that returns no logprobs is not probed again. */
   let logprobsSupported: boolean | undefined;
+  /** Ollama: thinking off per request; probes that never say Yes/No stop (./thinking.ts). */
+  const thinking = createThinkingState(deps, base, deps.logger);
 
   const listModels = async (signal: AbortSignal): Promise<string[]> => {
     const body = await requestJson(deps, `${base}/models`, { method: 'GET', what: 'GET /models' }, signal);
@@ -70,6 +80,7 @@ export function createOpenAiEngine(endpoint: EngineEndpoint, deps: EngineDeps): 
     });
 
   const ensureModel = async (signal: AbortSignal) => {
+    await thinking.detect(signal);
     if (modelChecked) return;
     const served = await listModels(signal);
     if (!served.includes(model)) throw modelMissing(served);
@@ -81,7 +92,19 @@ export function createOpenAiEngine(endpoint: EngineEndpoint, deps: EngineDeps): 
     signal: AbortSignal,
     what: string,
   ): Promise<Completion> => {
-    const json = await requestJson(deps, `${base}/chat/completions`, { method: 'POST', body, what }, signal);
+    const url = `${base}/chat/completions`;
+    const extra = thinking.fields();
+    let json: Awaited<ReturnType<typeof requestJson>>;
+    try {
+      json = await requestJson(deps, url, { method: 'POST', body: { ...body, ...extra }, what }, signal);
+    } catch (error) {
+      // A server that refuses the thinking field says so on the first request: send it once without,
+      // and if that works, never send the field again.
+      const refused = isAppError(error, 'ENGINE_ERROR') && error.details.status === 400;
+      if (Object.keys(extra).length === 0 || !refused) throw error;
+      json = await requestJson(deps, url, { method: 'POST', body, what }, signal);
+      thinking.refused();
+    }
     const choice = json?.choices?.[0];
     const content = choice?.message?.content;
     if (typeof content !== 'string') throw new AppError('ENGINE_ERROR', `${what}: no message content`);
@@ -109,6 +132,41 @@ export function createOpenAiEngine(endpoint: EngineEndpoint, deps: EngineDeps): 
     },
   });
 
+  const backend: ReadBackend<Generated> = {
+    async generate(messages, _image, { temperature, loopRetry }, signal) {
+      const presence = loopRetry ? LOOP_RETRY_PRESENCE_PENALTY : PRESENCE_PENALTY;
+      const answer = await complete(
+        readBody(messages, temperature, presence),
+        signal,
+        'POST /chat/completions',
+      );
+      return { text: answer.content, finish: answer.finish, usage: answer.usage };
+    },
+    async probe(png, finding, signal) {
+      const answer = await complete(
+        {
+          model,
+          messages: probeMessages(deps.prompts, png, finding),
+          temperature: 0,
+          max_tokens: 1,
+          logprobs: true,
+          top_logprobs: PROBE_TOP_LOGPROBS,
+        },
+        signal,
+        'POST /chat/completions (probe)',
+      );
+      logprobsSupported = answer.top !== undefined;
+      thinking.recordProbe(answer.top);
+      return answer.top ? yesProbability(answer.top) : undefined;
+    },
+    probeConcurrency: PROBE_CONCURRENCY,
+    canProbe: () => logprobsSupported !== false && thinking.probesOff === undefined,
+    probeFailed(error) {
+      // A server that rejects logprobs/top_logprobs (HTTP 400) will keep rejecting them: stop probing it.
+      if (isAppError(error, 'ENGINE_ERROR') && error.details.status === 400) logprobsSupported = false;
+    },
+  };
+  const probeNamed = createNamedProbe(backend);
   const read = createReadLoop(
     {
       engineId: 'openai',
@@ -120,39 +178,7 @@ export function createOpenAiEngine(endpoint: EngineEndpoint, deps: EngineDeps): 
       temperature: deps.temperature,
       ...(deps.floorPx ? { floorPx: deps.floorPx } : {}),
     },
-    {
-      async generate(messages, _image, { temperature, loopRetry }, signal) {
-        const presence = loopRetry ? LOOP_RETRY_PRESENCE_PENALTY : PRESENCE_PENALTY;
-        const answer = await complete(
-          readBody(messages, temperature, presence),
-          signal,
-          'POST /chat/completions',
-        );
-        return { text: answer.content, finish: answer.finish, usage: answer.usage };
-      },
-      async probe(png, finding, signal) {
-        const answer = await complete(
-          {
-            model,
-            messages: probeMessages(deps.prompts, png, finding),
-            temperature: 0,
-            max_tokens: 1,
-            logprobs: true,
-            top_logprobs: PROBE_TOP_LOGPROBS,
-          },
-          signal,
-          'POST /chat/completions (probe)',
-        );
-        logprobsSupported = answer.top !== undefined;
-        return answer.top ? yesProbability(answer.top) : undefined;
-      },
-      probeConcurrency: PROBE_CONCURRENCY,
-      canProbe: () => logprobsSupported !== false,
-      probeFailed(error) {
-        // A server that rejects logprobs/top_logprobs (HTTP 400) will keep rejecting them: stop probing it.
-        if (isAppError(error, 'ENGINE_ERROR') && error.details.status === 400) logprobsSupported = false;
-      },
-    },
+    backend,
   );
 
   return {
@@ -161,7 +187,11 @@ export function createOpenAiEngine(endpoint: EngineEndpoint, deps: EngineDeps): 
     async health(signal = AbortSignal.timeout(5000)): Promise<EngineHealth> {
       try {
         const served = await listModels(signal);
-        if (served.includes(model)) return { ok: true, model };
+        if (served.includes(model)) {
+          return thinking.probesOff
+            ? { ok: true, model, detail: `confidence probes off: ${thinking.probesOff}` }
+            : { ok: true, model };
+        }
         return { ok: false, model, code: 'ENGINE_MODEL_MISSING', detail: modelMissing(served).userMessage };
       } catch (error) {
         const app = isAppError(error) ? error : undefined;
@@ -172,6 +202,10 @@ export function createOpenAiEngine(endpoint: EngineEndpoint, deps: EngineDeps): 
           detail: app?.userMessage ?? 'unreachable',
         };
       }
+    },
+    async probe(input: ProbeInput, signal: AbortSignal): Promise<ProbeOutcome[]> {
+      await ensureModel(signal);
+      return probeNamed(input, signal);
     },
     async infer(input: InferenceInput, signal: AbortSignal): Promise<InferenceResult> {
       await ensureModel(signal);

@@ -12,7 +12,13 @@ import { requestJson } from '../http.ts';
 import { withImageLadder } from '../ladder.ts';
 import type { EngineDeps, EngineEndpoint } from '../openai/index.ts';
 import { boundHistory, systemPrompt } from '../openai/messages.ts';
-import { type ModelRead, modelReadSchema, parseModelRead } from '../output.ts';
+import {
+  keepMostConfident,
+  type ModelRead,
+  maxFindings,
+  modelReadSchema,
+  parseModelRead,
+} from '../output.ts';
 import { PROMPT_VERSION, renderPrompt } from '../prompts.ts';
 import { buildResult, type CalibrationTables, clamp, logRead } from '../result.ts';
 import { parseFreeText } from './parse-text.ts';
@@ -47,7 +53,7 @@ export function parseVisualQaAnswer(body: unknown): ModelRead | undefined {
       recommendations: record.recommendations ?? [],
       imageQuality: record.imageQuality,
     });
-    if (direct.success) return direct.data;
+    if (direct.success) return keepMostConfident(direct.data, maxFindings());
   }
   const response = typeof record.response === 'string' ? record.response : '';
   if (response.trim() === '') return undefined;

@@ -18,8 +18,12 @@ export interface ParsedDicom {
 
 const IMPLICIT_LE = '1.2.840.10008.1.2';
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
-/** A deflated dataset may not inflate beyond this (zip-bomb guard). */
-const MAX_INFLATED_BYTES = 512 * 1024 * 1024;
+/**
+ * A deflated dataset may not inflate beyond this (zip-bomb guard): the pixel cap's bytes (64 Mi pixels
+ * at 16 bits, DEFAULT_MAX_PIXELS in index.ts) — no image quickread decodes needs more. zlib stops at the
+ * cap as it goes, so a 2 GiB bomb costs at most this much memory before it is refused.
+ */
+export const MAX_INFLATED_BYTES = 128 * 1024 * 1024;
 
 const VRS = new Set(
   'AE AS AT CS DA DS DT FL FD IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV'.split(
@@ -103,6 +107,12 @@ function inflateBody(byteArray: Uint8Array, position: number): Uint8Array {
       },
     );
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new AppError('INPUT_TOO_LARGE', 'deflated dataset inflates beyond the cap', {
+        cause: error,
+        userMessage: `This deflated DICOM expands to more than ${MAX_INFLATED_BYTES / 1024 / 1024} MB, more than quickread reads.`,
+      });
+    }
     throw corrupt('deflated dataset does not inflate', error);
   }
   return Buffer.concat([head, inflated]);

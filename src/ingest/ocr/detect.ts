@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import type { Raster } from './raster.ts';
+import { contentBounds, type Raster } from './raster.ts';
 
 /** An axis-aligned text box in source-image pixels; x1/y1 exclusive. */
 export interface TextBox {
@@ -68,14 +68,26 @@ export async function detectText(
   // A black margin on every side (and right/bottom up to a multiple of 32): DB misses text that
   // touches the border (dates in the top corner of ultrasound screens). No resampling, so
   // coordinates map back by the margin and the scale alone.
-  const tw = Math.ceil((sw + 2 * MARGIN) / BASE) * BASE;
-  const th = Math.ceil((sh + 2 * MARGIN) / BASE) * BASE;
+  const canvasWidth = Math.ceil((sw + 2 * MARGIN) / BASE) * BASE;
+  const canvasHeight = Math.ceil((sh + 2 * MARGIN) / BASE) * BASE;
+  // Only the window of that canvas around what is not black goes to the network (issue 21: the air
+  // around a CT or MR slice, an ultrasound screen's black frame). Nothing legible is drawn where all
+  // is black, the window keeps a margin of context, and it starts on the 32-px grid, so the
+  // network's features inside it are the ones it computes on the whole canvas.
+  const content = contentBounds({ data: pixels, width: sw, height: sh, channels: 3 });
+  if (!content) return [];
+  const left = Math.floor(content.x0 / BASE) * BASE;
+  const top = Math.floor(content.y0 / BASE) * BASE;
+  const tw = Math.min(canvasWidth, Math.ceil((content.x1 + 2 * MARGIN) / BASE) * BASE) - left;
+  const th = Math.min(canvasHeight, Math.ceil((content.y1 + 2 * MARGIN) / BASE) * BASE) - top;
   const plane = tw * th;
   const input = new Float32Array(plane * 3);
-  for (let y = 0; y < sh; y += 1) {
-    for (let x = 0; x < sw; x += 1) {
+  const x0 = Math.max(0, left - MARGIN);
+  const x1 = Math.min(sw, left + tw - MARGIN);
+  for (let y = Math.max(0, top - MARGIN); y < Math.min(sh, top + th - MARGIN); y += 1) {
+    for (let x = x0; x < x1; x += 1) {
       const i = (y * sw + x) * 3;
-      const o = (y + MARGIN) * tw + x + MARGIN;
+      const o = (y + MARGIN - top) * tw + x + MARGIN - left;
       // BGR planes scaled to 0..1, as @gutenye/ocr-common feeds this model.
       input[o] = pixels[i + 2]! / 255;
       input[plane + o] = pixels[i + 1]! / 255;
@@ -90,19 +102,21 @@ export async function detectText(
     boxThreshold: options.boxThreshold ?? 0.6,
   });
   const back = 1 / scale;
+  const dx = left - MARGIN;
+  const dy = top - MARGIN;
   return boxes.map((box) => {
     const out: TextBox = {
-      x0: clamp(Math.floor((box.x0 - MARGIN) * back), 0, rgb.width),
-      y0: clamp(Math.floor((box.y0 - MARGIN) * back), 0, rgb.height),
-      x1: clamp(Math.ceil((box.x1 - MARGIN) * back), 0, rgb.width),
-      y1: clamp(Math.ceil((box.y1 - MARGIN) * back), 0, rgb.height),
+      x0: clamp(Math.floor((box.x0 + dx) * back), 0, rgb.width),
+      y0: clamp(Math.floor((box.y0 + dy) * back), 0, rgb.height),
+      x1: clamp(Math.ceil((box.x1 + dx) * back), 0, rgb.width),
+      y1: clamp(Math.ceil((box.y1 + dy) * back), 0, rgb.height),
       score: box.score,
     };
     if (box.slant) {
       out.slant = {
         angle: box.slant.angle,
-        cx: (box.slant.cx - MARGIN) * back,
-        cy: (box.slant.cy - MARGIN) * back,
+        cx: (box.slant.cx + dx) * back,
+        cy: (box.slant.cy + dy) * back,
         length: box.slant.length * back,
         thickness: box.slant.thickness * back,
       };

@@ -139,10 +139,8 @@ export function classifyRegion(input: {
   box: TextBox;
   imageHeight: number;
 }): RegionKind {
-  // Slanted writing is measured along and across its own line, not by its upright bounding box.
-  const width = input.box.slant?.length ?? input.box.x1 - input.box.x0;
-  const height = input.box.slant?.thickness ?? input.box.y1 - input.box.y0;
-  if (height > Math.max(64, input.imageHeight / 4)) return 'noise';
+  const { width, height } = lineExtent(input.box);
+  if (tooTallForText(input.box, input.imageHeight)) return 'noise';
   if (isPositionMarker(input.text, input.confidence)) return 'marker';
   const characters = input.text.replace(/[^\p{L}\p{N}]/gu, '').length;
   const needed = characters < 3 ? SHORT_TEXT_MIN_CONFIDENCE : TEXT_MIN_CONFIDENCE;
@@ -150,4 +148,18 @@ export function classifyRegion(input: {
   const lineShaped =
     input.box.score >= 0.85 && width >= 3 * height && height >= 8 && height <= input.imageHeight / 10;
   return readable || lineShaped ? 'text' : 'noise';
+}
+
+/** Slanted writing is measured along and across its own line, not by its upright bounding box. */
+function lineExtent(box: TextBox): { width: number; height: number } {
+  return { width: box.slant?.length ?? box.x1 - box.x0, height: box.slant?.thickness ?? box.y1 - box.y0 };
+}
+
+/**
+ * A box taller than any line of burned-in writing (over 64 px and a quarter of the image): the
+ * detector firing on anatomy, the body outline on nearly every CT slice. classifyRegion calls it
+ * noise whatever is read in it, so the scan decides it from the geometry alone, without reading it.
+ */
+export function tooTallForText(box: TextBox, imageHeight: number): boolean {
+  return lineExtent(box).height > Math.max(64, imageHeight / 4);
 }

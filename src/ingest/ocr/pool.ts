@@ -1,7 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import { AppError } from '../../errors.ts';
+import { defaultPoolSize } from '../worker/pool.ts';
 import type { ScanRequest, ScanResponse, WarmRequest } from './protocol.ts';
-import type { BurnedInTextMode } from './scan.ts';
+import type { BurnedInTextMode, ScanDepth } from './scan.ts';
 
 interface Pending {
   resolve: (response: ScanResponse) => void;
@@ -11,12 +12,17 @@ interface Pending {
 }
 
 /**
- * The OCR worker threads (worker.ts): started lazily, up to `size` of them, each scanning one image
- * at a time with its own models. A scan goes to an idle worker, else to a new one while there is
- * room, else to the least busy. Idle workers never keep the process alive.
+ * The OCR worker threads (worker.ts): started lazily, each scanning one image at a time with its own
+ * models (~100 MB). `size` workers stay once started; under a backlog (a scan arrives while every
+ * worker is busy) more start, up to `burst` (the decode pool's size: the cores, at most 4), and each
+ * of those stops as soon as it is idle again, so a bot that is usually idle keeps one copy of the
+ * models while a queue of reads is scanned on every core (issue 21). A scan goes to an idle worker,
+ * else to a new one while there is room, else to the least busy. Idle workers never keep the process
+ * alive.
  */
-export function createScanPool() {
+export function createScanPool(options: { burst?: number } = {}) {
   let size = 1;
+  const burst = Math.max(1, Math.floor(options.burst ?? defaultPoolSize()));
   const workers: Worker[] = [];
   let nextId = 1;
   const pending = new Map<number, Pending>();
@@ -54,7 +60,7 @@ export function createScanPool() {
       pending.delete(response.id);
       if (load(created) === 0) {
         created.unref();
-        // A worker beyond the size (the pool shrank while it was busy) stops once idle.
+        // A worker beyond the size (started for a backlog, or the pool shrank while it was busy) stops once idle.
         if (workers.indexOf(created) >= size) {
           forget(created);
           void created.terminate();
@@ -79,7 +85,7 @@ export function createScanPool() {
   const pick = (): Worker => {
     const idle = workers.find((worker) => load(worker) === 0);
     if (idle) return idle;
-    if (workers.length < size) return start();
+    if (workers.length < Math.max(size, burst)) return start();
     return workers.reduce((best, worker) => (load(worker) < load(best) ? worker : best));
   };
 
@@ -91,7 +97,12 @@ export function createScanPool() {
       warmed = first;
       first.postMessage({ warm: true } satisfies WarmRequest);
     },
-    run(png: Uint8Array, mode: BurnedInTextMode, timeoutMs: number): Promise<ScanResponse> {
+    run(
+      png: Uint8Array,
+      mode: BurnedInTextMode,
+      timeoutMs: number,
+      depth: ScanDepth = 'full',
+    ): Promise<ScanResponse> {
       const current = pick();
       // Keep the process alive only while a scan is in flight; an idle worker must not hold it open.
       current.ref();
@@ -110,7 +121,7 @@ export function createScanPool() {
           );
         }, timeoutMs);
         pending.set(id, { resolve, reject, timer, worker: current });
-        const request: ScanRequest = { id, png: new Uint8Array(png), mode };
+        const request: ScanRequest = { id, png: new Uint8Array(png), mode, depth };
         current.postMessage(request, [request.png.buffer as ArrayBuffer]);
       });
     },

@@ -1,11 +1,12 @@
 import type { BurnedInTextReport } from '../../core/types.ts';
-import type { BurnedInTextMode } from './scan.ts';
+import type { BurnedInTextMode, ScanDepth } from './scan.ts';
 
 /** Messages between index.ts and worker.ts. No field ever carries recognised text. */
 export interface ScanRequest {
   id: number;
   png: Uint8Array;
   mode: BurnedInTextMode;
+  depth: ScanDepth;
 }
 
 /** Asks the worker to load its models now, ahead of the first scan (no reply). */

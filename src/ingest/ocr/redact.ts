@@ -1,7 +1,7 @@
 import type * as ort from 'onnxruntime-node';
 import { detectText, type TextBox } from './detect.ts';
 import { isPositionMarker, SHORT_TEXT_MIN_CONFIDENCE, TEXT_MIN_CONFIDENCE } from './markers.ts';
-import { type Raster, toRgb } from './raster.ts';
+import { cropRaster, type Raster, toRgb } from './raster.ts';
 import { type RecognisedLine, recogniseBox } from './recognize.ts';
 import { fillRect, foreignInk, type Rect } from './spare.ts';
 
@@ -96,16 +96,4 @@ function leaks(line: RecognisedLine): boolean {
   const characters = line.text.replace(/[^\p{L}\p{N}]/gu, '').length;
   const needed = characters < 3 ? SHORT_TEXT_MIN_CONFIDENCE : TEXT_MIN_CONFIDENCE;
   return characters > 0 && line.confidence >= needed && !isPositionMarker(line.text, line.confidence);
-}
-
-function cropRaster(raster: Raster, rect: Rect): Raster {
-  const width = rect.x1 - rect.x0;
-  const height = rect.y1 - rect.y0;
-  const { channels } = raster;
-  const data = new Uint8Array(width * height * channels);
-  for (let y = 0; y < height; y += 1) {
-    const from = ((rect.y0 + y) * raster.width + rect.x0) * channels;
-    data.set(raster.data.subarray(from, from + width * channels), y * width * channels);
-  }
-  return { data, width, height, channels };
 }

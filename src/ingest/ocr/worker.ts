@@ -22,7 +22,7 @@ async function handle(request: ScanRequest): Promise<void> {
   let response: ScanResponse;
   const transfer: ArrayBuffer[] = [];
   try {
-    const result = await scanner.scan(request.png, request.mode);
+    const result = await scanner.scan(request.png, request.mode, request.depth);
     response = { id: request.id, ok: true, report: result.report, found: result.found };
     if (result.report.redacted > 0) {
       const png = new Uint8Array(result.png);

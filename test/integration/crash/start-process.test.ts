@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../../fakes/openai-server.ts';
+import { stateOnDisk } from '../../helpers/state-on-disk.ts';
 
 /**
  * The real `quickread start` process, driven through the console's HTTP API, killed with SIGKILL while
@@ -81,16 +82,24 @@ async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 15_000)
 }
 
 const jobsOnDisk = async (dataDir: string) =>
-  Object.values(JSON.parse(await readFile(join(dataDir, 'state.json'), 'utf8')).jobs) as Array<{
+  Object.values((await stateOnDisk(dataDir)).jobs) as Array<{
     id: string;
     status: string;
     imageRef?: string;
     postedMessageId?: string;
   }>;
 
+/** How many "read" lines the audit log holds for a job. */
+const auditReads = async (dataDir: string, jobId: string) =>
+  (await readFile(join(dataDir, 'audit.jsonl'), 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { event: string; job?: string })
+    .filter((line) => line.event === 'read' && line.job === jobId).length;
+
 const chatRequests = () => engine.requests.filter((r) => r.path.endsWith('/chat/completions')).length;
 
-describe('quickread start survives SIGKILL', () => {
+describe('quickread start survives SIGKILL and stops on SIGTERM', () => {
   for (const phase of ['queued', 'reading'] as const) {
     it(`resumes a request killed while ${phase}`, async () => {
       const dir = await mkdtemp(join(tmpdir(), `qr-start-${phase}-`));
@@ -133,11 +142,9 @@ describe('quickread start survives SIGKILL', () => {
         });
         expect(done.id).toBe(job!.id);
         expect(done.postedMessageId).toBeDefined();
-        const audit = (await readFile(join(dir, 'audit.jsonl'), 'utf8'))
-          .trim()
-          .split('\n')
-          .map((l) => JSON.parse(l));
-        expect(audit.filter((line) => line.event === 'read' && line.job === job!.id)).toHaveLength(1);
+        // The audit line follows the job's last state write: wait for it rather than race it.
+        await until(async () => ((await auditReads(dir, job!.id)) > 0 ? true : undefined));
+        expect(await auditReads(dir, job!.id)).toBe(1);
         second.child.kill('SIGTERM');
         await new Promise((resolve) => second.child.once('exit', resolve));
       } finally {
@@ -145,4 +152,87 @@ describe('quickread start survives SIGKILL', () => {
       }
     });
   }
+
+  it('stops on SIGTERM with a read in flight within STOP_TIMEOUT_S, exits 0, and the restart answers it once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'qr-start-sigterm-'));
+    try {
+      const env = {
+        DATA_DIR: dir,
+        CONSOLE_PORT: String(await freePort()),
+        ENGINE_URL: engine.url,
+        STOP_TIMEOUT_S: '2',
+      };
+      await engine.setMode('hang');
+      const before = chatRequests();
+      const first = await start(env);
+      await postScan(first.url);
+      const jobId = (await jobsOnDisk(dir))[0]!.id;
+      await until(async () => (chatRequests() > before ? true : undefined));
+      const stopped = Date.now();
+      const exited = new Promise<number | null>((resolve) => first.child.once('exit', resolve));
+      first.child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      // STOP_TIMEOUT_S for the read, then the rest of the stop; a loaded machine gets some slack.
+      expect(Date.now() - stopped).toBeLessThan(12_000);
+      expect((await jobsOnDisk(dir)).find((job) => job.id === jobId)?.status).not.toBe('succeeded');
+
+      await engine.setMode('ok');
+      const second = await start(env);
+      await until(async () => {
+        const jobs = await jobsOnDisk(dir);
+        return jobs.length === 1 && jobs[0]!.status === 'succeeded' && jobs[0]!.postedMessageId
+          ? true
+          : undefined;
+      });
+      await until(async () => ((await auditReads(dir, jobId)) > 0 ? true : undefined));
+      expect(await auditReads(dir, jobId)).toBe(1);
+      const exitedAgain = new Promise<number | null>((resolve) => second.child.once('exit', resolve));
+      second.child.kill('SIGINT');
+      expect(await exitedAgain).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('exits at once on a second signal, however long the read would take', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'qr-start-twice-'));
+    try {
+      const env = {
+        DATA_DIR: dir,
+        CONSOLE_PORT: String(await freePort()),
+        ENGINE_URL: engine.url,
+        STOP_TIMEOUT_S: '600',
+      };
+      await engine.setMode('hang');
+      const before = chatRequests();
+      const first = await start(env);
+      await postScan(first.url);
+      await until(async () => (chatRequests() > before ? true : undefined));
+      const exited = new Promise<number | null>((resolve) => first.child.once('exit', resolve));
+      first.child.kill('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(first.child.exitCode).toBeNull();
+      const again = Date.now();
+      first.child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(Date.now() - again).toBeLessThan(3000);
+      // The request is still owed: on disk, not answered.
+      expect((await jobsOnDisk(dir))[0]?.status).toMatch(/queued|running/);
+    } finally {
+      await engine.setMode('ok');
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
+
+/** Posts a scan through the console's HTTP API and checks it was accepted (stored). */
+async function postScan(url: string): Promise<void> {
+  const cookie = ((await fetch(`${url}/`)).headers.get('set-cookie') ?? '').split(';')[0]!;
+  const form = new FormData();
+  form.append('channel', 'radiology');
+  form.append('question', 'any nodule?');
+  form.append('file', new Blob([image], { type: 'image/png' }), 'scan.png');
+  const posted = await fetch(`${url}/api/messages`, { method: 'POST', body: form, headers: { cookie } });
+  expect(posted.status).toBe(202);
+  expect(((await posted.json()) as { outcome: string }).outcome).toBe('accepted');
+}

@@ -97,6 +97,19 @@ describe('ENGINE=onnx on a tiny Qwen3-VL export (CPU)', () => {
     expect(result.tokens.prompt).toBeGreaterThan(100);
   });
 
+  it('probes findings the caller names, on the image and on a blank one (quickread eval)', async () => {
+    const outcomes = await engine.probe!(
+      { image: await image(), findings: ['pneumothorax', 'pleural effusion'] },
+      AbortSignal.timeout(20_000),
+    );
+    // The scripted model answers every probe alike, with or without the image.
+    expect(outcomes).toHaveLength(2);
+    for (const outcome of outcomes) {
+      expect(outcome.real).toBeCloseTo(scriptedYesProbability(), 5);
+      expect(outcome.blank).toBeCloseTo(scriptedYesProbability(), 5);
+    }
+  });
+
   it('sends the thread history on a follow-up (a longer prompt) and still answers', async () => {
     const first = await engine.infer(
       { image: await image(), question: 'Any nodule?', history: [] },

@@ -110,3 +110,11 @@ describe('console renderer', () => {
     expect(html).toContain('DICOM · 2.4 MB');
   });
 });
+
+describe('console render: findings left out', () => {
+  it('says how many less confident findings the model listed beyond the maximum', () => {
+    const { html } = renderMessage({ kind: 'read', card: card({ omittedFindings: 18 }) });
+    expect(html).toContain('18 less confident findings were left out');
+    expect(renderMessage({ kind: 'read', card: card() }).html).not.toContain('left out');
+  });
+});

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createUploadStore } from '../../../adapters/console/download.ts';
 import { cleanQuestion, describeUpload, toInboundRequest } from '../../../adapters/console/to-request.ts';
-import { isAppError } from '../../../src/errors.ts';
+import { type AppError, isAppError } from '../../../src/errors.ts';
 
 describe('console request mapping', () => {
   it('maps a top-level post with an upload to a new thread rooted at the message', () => {
@@ -42,23 +42,44 @@ describe('console request mapping', () => {
     expect(describeUpload('image/jpeg', 'a.JPG')).toBe('JPEG image');
   });
 
-  it('holds uploads in memory, evicting the oldest beyond the caps', () => {
+  it('holds every upload a queued request needs; beyond QUEUE_MAX it refuses the new one with an ETA', () => {
     let n = 0;
     let now = 0;
-    const store = createUploadStore({ maxFiles: 2, ttlMs: 1000, clock: () => now, newId: () => `u${++n}` });
+    const store = createUploadStore({
+      maxHeld: 2,
+      maxTotalBytes: 10,
+      ttlMs: 1000,
+      clock: () => now,
+      newId: () => `u${++n}`,
+      etaSec: () => 150,
+    });
     const a = store.put(Buffer.from('a'));
     const b = store.put(Buffer.from('bb'));
-    const c = store.put(Buffer.from('ccc'));
+    const refused = (() => {
+      try {
+        store.put(Buffer.from('ccc'));
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(isAppError(refused, 'QUEUE_FULL')).toBe(true);
+    expect((refused as AppError).retryAfterSec).toBe(150);
+    expect((refused as AppError).userMessage).toContain('about 3 minutes');
+    // Both accepted uploads are still there: nothing an accepted request needs was pushed out.
+    expect(store.get(a).toString()).toBe('a');
+    expect(store.size()).toEqual({ files: 2, held: 1, bytes: 3 });
+    // A downloaded upload makes room, and is the first to go when bytes run short.
+    const c = store.put(Buffer.from('cccccccc'));
+    expect(store.size()).toEqual({ files: 2, held: 2, bytes: 10 });
+    expect(() => store.get(a)).toThrow(/no longer held/);
+    store.release(c);
     expect(store.get(b).toString()).toBe('bb');
-    expect(store.get(c).toString()).toBe('ccc');
-    expect(() => store.get(a)).toThrow();
+    now = 5000;
+    expect(() => store.get(b)).toThrow(/no longer held/);
     try {
-      store.get(a);
+      store.get(b);
     } catch (error) {
       expect(isAppError(error, 'DOWNLOAD_FAILED')).toBe(true);
     }
-    now = 5000;
-    expect(() => store.get(c)).toThrow(/no longer held/);
-    expect(store.size()).toEqual({ files: 0, bytes: 0 });
   });
 });

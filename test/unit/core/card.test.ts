@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cardAsTurn, toReadCard } from '../../../src/core/card.ts';
-import { DISCLAIMER } from '../../../src/core/reply.ts';
+import { cardText, DISCLAIMER } from '../../../src/core/reply.ts';
 import { fakePrepare, resultFor } from '../../helpers/core-doubles.ts';
 
 describe('InferenceResult → ReadCard', () => {
@@ -21,7 +21,10 @@ describe('InferenceResult → ReadCard', () => {
       { image, question: 'q', history: [] },
       {
         findings: [
-          { label: 'a', confidence: { value: 0.996, source: 'token-logprob', calibrated: true } },
+          {
+            label: 'a',
+            confidence: { value: 0.996, source: 'token-logprob', calibrated: true, calibratedOn: 240 },
+          },
           {
             label: 'b',
             confidence: { value: 1.7, source: 'model-stated', calibrated: false, grounded: false },
@@ -38,6 +41,12 @@ describe('InferenceResult → ReadCard', () => {
         [100, 'model-stated', false, false],
       ],
     );
+    // Every renderer words calibration from the catalogue, with the table's size when it is known.
+    expect(card.findings.map((f) => cardText.calibrated(f.calibrated, f.calibratedOn))).toEqual([
+      'calibrated on 240 cases',
+      'uncalibrated',
+    ]);
+    expect(cardText.calibrated(true)).toBe('calibrated');
     expect(card).toMatchObject({
       jobId: 'job-1',
       urgency: 'critical',

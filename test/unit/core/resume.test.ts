@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { toReadCard } from '../../../src/core/card.ts';
+import { AppError } from '../../../src/errors.ts';
 import type { StoredJob } from '../../../src/store/types.ts';
 import { fakePrepare, resultFor } from '../../helpers/core-doubles.ts';
 import { visibleMessages } from '../../helpers/recording-adapter.ts';
@@ -110,6 +111,48 @@ describe('resume on start', () => {
     expect(shown).toHaveLength(1);
     expect(shown[0]!.message).toMatchObject({ kind: 'error', code: 'INTERNAL' });
     expect(bot.engine.calls).toHaveLength(0);
+    await bot.close(false);
+  });
+
+  it('survives a platform that refuses while resuming: logs the code, tries again, posts once', async () => {
+    let refusals = 0;
+    const bot = await setupBot({
+      dataDir,
+      start: false,
+      adapter: {
+        before: () => {
+          if (refusals < 2) {
+            refusals += 1;
+            throw new AppError('CHAT_API_FAILED', 'channel_not_found');
+          }
+        },
+      },
+    });
+    await bot.store.insertJob(await storedJob('refused', { statusMessageId: 'status-1' }));
+    await bot.store.insertJob(await storedJob('poison', { attempts: 3, answer: undefined }));
+    await bot.core.start();
+    await until(async () => (await bot.store.getJob('refused'))?.status === 'succeeded');
+    await until(async () => (await bot.store.getJob('poison'))?.status === 'failed');
+    expect(refusals).toBe(2);
+    // Exactly one answer each: the read edited into its status message, the error posted.
+    const reads = bot.adapter.ops.filter((op) => op.op === 'update' && op.messageId === 'status-1');
+    expect(reads).toHaveLength(1);
+    expect(reads[0]).toMatchObject({ message: { kind: 'read' } });
+    expect(answers(bot.adapter.ops).map((m) => m.message.kind)).toEqual(['error']);
+    await bot.close(false);
+  });
+
+  it('leaves a job of a platform no longer configured owed, without crashing the start', async () => {
+    const bot = await setupBot({ dataDir, start: false });
+    await bot.store.insertJob(
+      await storedJob('gone', { platform: 'slack', threadKey: 'slack:radiology:gone', statusMessageId: 's' }),
+    );
+    await bot.store.insertJob(await storedJob('here', { statusMessageId: 'status-2' }));
+    await bot.core.start();
+    await until(async () => (await bot.store.getJob('here'))?.status === 'succeeded');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Still owed: answered by a later start that has the Slack adapter again.
+    expect((await bot.store.getJob('gone'))?.status).toBe('running');
     await bot.close(false);
   });
 });

@@ -69,6 +69,7 @@ export async function setupBot(options: BotSetupOptions = {}) {
     prepare: options.prepare ?? fakePrepare,
     promptVersion: 'radiologist@test',
     statusEditIntervalMs: 0,
+    resumeRetryMs: 50,
   });
   const adapter = createRecordingAdapter({ platform: options.platform ?? 'console', ...options.adapter });
   core.attach(adapter);

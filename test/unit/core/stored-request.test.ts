@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { allStateText } from '../../helpers/state-on-disk.ts';
 import { request, setupBot, until } from './setup.ts';
 
 type Bot = Awaited<ReturnType<typeof setupBot>>;
@@ -19,7 +18,7 @@ describe('what the store keeps of a request', () => {
     const jobId = (outcome as { jobId: string }).jobId;
     await until(async () => (await bot!.store.getJob(jobId))?.status === 'succeeded');
     await bot.store.close();
-    const state = await readFile(join(bot.dataDir, 'state.json'), 'utf8');
+    const state = await allStateText(bot.dataDir);
     expect(state).toContain(jobId);
     expect(state).not.toContain('CANARY-DOE');
   });

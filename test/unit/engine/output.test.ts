@@ -95,3 +95,35 @@ describe('visualqa answers', () => {
     expect(parseVisualQaAnswer({ response: '   \n ' })).toBeUndefined();
   });
 });
+
+describe('more findings than the schema allows', () => {
+  const many = (count: number) =>
+    Array.from({ length: count }, (_, i) => ({
+      ...valid.findings[0],
+      label: `Finding ${i}`,
+      // Finding 29 is the most confident, 0 the least: the kept ones are not simply the first twelve.
+      confidence: Math.round((i / count) * 100) / 100,
+    }));
+
+  it('keeps the twelve most confident of 30, in the model’s order, and counts the rest', () => {
+    const parsed = parseModelRead(JSON.stringify({ ...valid, findings: many(30) }));
+    expect(parsed.ok).toBe(true);
+    if (!parsed.ok) return;
+    expect(parsed.read.findings.map((f) => f.label)).toEqual(
+      Array.from({ length: 12 }, (_, i) => `Finding ${18 + i}`),
+    );
+    expect(parsed.read.omittedFindings).toBe(18);
+  });
+
+  it('leaves a read within the limit untouched', () => {
+    const parsed = parseModelRead(JSON.stringify({ ...valid, findings: many(12) }));
+    expect(parsed.ok && parsed.read.findings).toHaveLength(12);
+    expect(parsed.ok && parsed.read.omittedFindings).toBeUndefined();
+  });
+
+  it('does the same for a visualqa server’s structured answer', () => {
+    const read = parseVisualQaAnswer({ response: 'ok', findings: many(25) });
+    expect(read?.findings).toHaveLength(12);
+    expect(read?.omittedFindings).toBe(13);
+  });
+});

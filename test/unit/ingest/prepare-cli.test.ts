@@ -115,7 +115,8 @@ describe('quickread prepare', () => {
     expect(html).toEqual({
       file: join(dir, 'in', 'nested', 'login.dcm'),
       ok: false,
-      error: { code: 'INPUT_HTML', message: expect.stringContaining('files:read') },
+      // A local file: the message speaks of a saved web page, not of a chat platform's permissions.
+      error: { code: 'INPUT_HTML', message: expect.stringContaining('This file is a web page') },
     });
   });
 

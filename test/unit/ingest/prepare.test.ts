@@ -77,6 +77,17 @@ describe('prepareImage', () => {
     });
   });
 
+  it('says where a web page came from: Slack (a missing scope), the console upload, a file', async () => {
+    const page = Buffer.from('<!doctype html><p>login');
+    const messageFor = async (source: 'slack' | 'console' | 'file') =>
+      ((await prepareImage(page, { source }, pool).catch((e: unknown) => e)) as { userMessage: string })
+        .userMessage;
+    expect(await messageFor('slack')).toContain('files:read');
+    expect(await messageFor('console')).toContain('The uploaded file is a web page');
+    expect(await messageFor('console')).not.toContain('files:read');
+    expect(await messageFor('file')).toContain('This file is a web page');
+  });
+
   it('refuses aspect ratios over 200:1 with a coded error from the worker', async () => {
     const png = await sharp(Buffer.alloc(4020 * 20, 1), { raw: { width: 4020, height: 20, channels: 1 } })
       .toColourspace('b-w')

@@ -71,11 +71,12 @@ describe('sniff (content only)', () => {
     expect(refusal(shifted).code).toBe('INPUT_UNSUPPORTED');
   });
 
-  it('gives an HTML page its own code and the file-permission hint', () => {
+  it('gives an HTML page its own code, worded without guessing where it came from', () => {
     for (const page of ['<!DOCTYPE html><html><body>Sign in</body></html>', '\ufeff  <html lang="en">']) {
       const error = refusal(Buffer.from(page));
       expect(error.code).toBe('INPUT_HTML');
-      expect(error.userMessage).toContain('files:read');
+      expect(error.userMessage).toContain('web page');
+      expect(error.userMessage).not.toContain('files:read');
     }
   });
 

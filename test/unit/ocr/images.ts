@@ -21,6 +21,22 @@ function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+function textElements(texts: readonly PlantedText[]): string {
+  return texts
+    .map(
+      (t) =>
+        `<text x="${t.x}" y="${t.y}"${t.rotate ? ` transform="rotate(${t.rotate} ${t.x} ${t.y})"` : ''} font-family="${FONT}" font-size="${t.size}" fill="${t.fill ?? '#f0f0f0'}">${escapeXml(t.text)}</text>`,
+    )
+    .join('');
+}
+
+/** The planted text alone, white on transparent: to composite onto a real image, or as a glyph mask. */
+export function textOnlySvg(width: number, height: number, texts: readonly PlantedText[]): string {
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${textElements(
+    texts.map((t) => ({ ...t, fill: '#ffffff' })),
+  )}</svg>`;
+}
+
 export function sceneSvg(
   width: number,
   height: number,
@@ -30,12 +46,7 @@ export function sceneSvg(
   const cx = width / 2;
   const cy = height / 2;
   const r = Math.min(width, height) / 2;
-  const words = texts
-    .map(
-      (t) =>
-        `<text x="${t.x}" y="${t.y}"${t.rotate ? ` transform="rotate(${t.rotate} ${t.x} ${t.y})"` : ''} font-family="${FONT}" font-size="${t.size}" fill="${t.fill ?? '#f0f0f0'}">${escapeXml(t.text)}</text>`,
-    )
-    .join('');
+  const words = textElements(texts);
   // Anatomy-like content: soft gradients, ellipses, a rib-like arc, a bright round "nodule".
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
   <defs>

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { componentBoxes } from '../../../src/ingest/ocr/detect.ts';
-import { shouldScanForText } from '../../../src/ingest/ocr/index.ts';
+import { scanDepth, shouldScanForText } from '../../../src/ingest/ocr/index.ts';
 import { classifyRegion, isPositionMarker } from '../../../src/ingest/ocr/markers.ts';
+import { contentBounds } from '../../../src/ingest/ocr/raster.ts';
 import { ctcGreedyDecode } from '../../../src/ingest/ocr/recognize.ts';
 import { fillBoxes } from '../../../src/ingest/ocr/scan.ts';
 
@@ -22,6 +23,65 @@ describe('shouldScanForText', () => {
     ['dicom', false, 'flag', false],
   ] as const)('%s, flagged=%s, mode=%s → %s', (kind, burnedInAnnotation, mode, expected) => {
     expect(shouldScanForText({ kind, burnedInAnnotation, mode })).toBe(expected);
+  });
+});
+
+describe('scanDepth', () => {
+  it.each([
+    // CT and MR slices that ingest did not flag: the fast pass first
+    ['dicom', 'CT', false, 'fast'],
+    ['dicom', 'MR', false, 'fast'],
+    ['dicom', 'ct', false, 'fast'],
+    // flagged (BurnedInAnnotation YES, or a secondary capture) CT/MR: the full scan
+    ['dicom', 'CT', true, 'full'],
+    ['dicom', 'MR', true, 'full'],
+    // ultrasound, radiographs, modalities the header leaves unknown: the full scan
+    ['dicom', 'US', true, 'full'],
+    ['dicom', 'CR', false, 'full'],
+    ['dicom', 'MG', false, 'full'],
+    ['dicom', 'OT', false, 'full'],
+    ['dicom', undefined, false, 'full'],
+    // raster images (a CT screenshot is still a screenshot): the full scan
+    ['png', 'CT', false, 'full'],
+    ['jpeg', undefined, false, 'full'],
+  ] as const)('%s, modality %s, flagged=%s → %s', (kind, modality, burnedInAnnotation, expected) => {
+    expect(scanDepth({ kind, modality, burnedInAnnotation })).toBe(expected);
+  });
+});
+
+describe('contentBounds', () => {
+  const raster = (width: number, height: number, lit: Array<[number, number, number]>) => {
+    const data = new Uint8Array(width * height * 3);
+    for (const [x, y, value] of lit) data.fill(value, (y * width + x) * 3, (y * width + x) * 3 + 3);
+    return { data, width, height, channels: 3 as const };
+  };
+
+  it('is the rectangle around every pixel brighter than the black border', () => {
+    expect(
+      contentBounds(
+        raster(40, 30, [
+          [5, 7, 200],
+          [30, 20, 9],
+        ]),
+      ),
+    ).toEqual({ x0: 5, y0: 7, x1: 31, y1: 21 });
+  });
+
+  it('counts a single bright channel (coloured text) as content', () => {
+    const image = raster(10, 10, []);
+    image.data[(4 * 10 + 6) * 3 + 2] = 255;
+    expect(contentBounds(image)).toEqual({ x0: 6, y0: 4, x1: 7, y1: 5 });
+  });
+
+  it('an image of black and codec noise up to 8 has no content', () => {
+    expect(
+      contentBounds(
+        raster(20, 20, [
+          [3, 3, 8],
+          [10, 12, 5],
+        ]),
+      ),
+    ).toBeUndefined();
   });
 });
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createOutbound } from '../../../adapters/slack/outbound.ts';
 import { createChannelPacer } from '../../../adapters/slack/pacing.ts';
 import type { OutboundMessage } from '../../../src/core/reply.ts';
+import { silentLogger } from '../../../src/log.ts';
 
 const status = (position: number): OutboundMessage => ({
   kind: 'status',
@@ -24,7 +25,7 @@ describe('slack status edits in a busy channel', () => {
       },
     } as unknown as WebClient;
     const pacer = createChannelPacer({ minTimeMs: 80 });
-    const outbound = createOutbound({ client, pacer, fetch, uploadOrigins: [] });
+    const outbound = createOutbound({ client, pacer, fetch, logger: silentLogger, uploadOrigins: [] });
     const thread = { channelId: 'C1', threadId: '1.0' };
     const a = { thread, messageId: '100.1' };
     const b = { thread, messageId: '200.2' };
