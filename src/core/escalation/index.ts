@@ -37,6 +37,7 @@ export interface EscalationDeps {
 export type Escalations = ReturnType<typeof createEscalations>;
 
 const stepEvent = { 1: 'paged', 2: 'escalated', 3: 'channel-alerted' } as const;
+const retryMs = 60_000;
 
 /** One line of the impression for a phone's lock screen. */
 function oneLine(text: string, max = 200): string {
@@ -56,7 +57,7 @@ export function createEscalations(deps: EscalationDeps) {
   /** Steps and acknowledgements of one job never interleave. */
   function serially(jobId: string, work: () => Promise<void>): Promise<void> {
     const next = (chains.get(jobId) ?? Promise.resolve()).then(work, work);
-    const settled = next.catch((error) => logger.error({ err: error, job: jobId }, 'escalation step failed'));
+    const settled = next.catch((error) => logger.error({ err: error, job: jobId }, 'escalation failed'));
     chains.set(jobId, settled);
     void settled.then(() => {
       if (chains.get(jobId) === settled) chains.delete(jobId);
@@ -102,7 +103,28 @@ export function createEscalations(deps: EscalationDeps) {
     return adapter.linkTo({ thread: job.thread, messageId: job.postedMessageId }).catch(() => undefined);
   }
 
+  /**
+   * A step whose message the platform would not take (after the client's own retries) is tried again
+   * a minute later rather than left to the next restart: a page must not stall on one outage.
+   */
   async function runStep(jobId: string, step: 1 | 2 | 3): Promise<void> {
+    try {
+      await runStepOnce(jobId, step);
+    } catch (error) {
+      logger.warn({ err: error, job: jobId, step }, 'escalation step failed; trying again in a minute');
+      if (stopped) return;
+      timers.clearTimeout(pending.get(jobId));
+      pending.set(
+        jobId,
+        timers.setTimeout(() => {
+          pending.delete(jobId);
+          void serially(jobId, () => runStep(jobId, step));
+        }, retryMs),
+      );
+    }
+  }
+
+  async function runStepOnce(jobId: string, step: 1 | 2 | 3): Promise<void> {
     const job = await store.getJob(jobId);
     const record = job?.escalation;
     if (!job || !open(record) || record.step > step || stopped) return;
@@ -259,7 +281,11 @@ export function createEscalations(deps: EscalationDeps) {
       stopped = true;
       for (const handle of pending.values()) timers.clearTimeout(handle);
       pending.clear();
-      await Promise.allSettled([...chains.values()]);
+      // A step stuck in the platform client's retries must not hold the stop: it resumes on the next start.
+      await Promise.race([
+        Promise.allSettled([...chains.values()]),
+        new Promise((resolve) => setTimeout(resolve, 5000).unref()),
+      ]);
     },
   };
 }
