@@ -310,6 +310,21 @@ describe('slack critical results', () => {
     );
   }, 40_000);
 
+  it('tries a step again a minute later when Slack refuses its message', async () => {
+    slack.refuseOnce('chat.postMessage', 'paging the on-call', 'fatal_error');
+    const ts = await postScan();
+    const { jobId } = await cardOf(ts);
+    await slack.waitFor(() => clock.waiting().includes(60_000), 10_000);
+    // The refused attempt is the only one so far, and no DM went out before the thread page.
+    expect(threadPages(ts, '<@UONCALL>')).toHaveLength(1);
+    expect(directTo('UONCALL', jobId)).toHaveLength(0);
+    clock.advance(60_000);
+    await slack.waitFor(() => directTo('UONCALL', jobId).length === 1, 10_000);
+    expect(threadPages(ts, '<@UONCALL>')).toHaveLength(2);
+    await press('qr_ack', jobId, 'UONCALL', 'DUONCALL', '4');
+    await slack.waitFor(() => clock.waiting().length === 0, 10_000);
+  }, 40_000);
+
   it('pages nobody for a routine read', async () => {
     engineOptions.urgency = 'routine';
     try {
