@@ -171,6 +171,8 @@ export const notes = {
     'The chat refused the read card with the de-identified preview in it (message too large), so the card above is shown without it. The read itself is complete.',
   ),
   nothingToCancel: info('Nothing to cancel', 'You have no request waiting in this thread.'),
+  /** What a status message becomes when its answer had to be posted as a new message below it. */
+  answerBelow: (what: 'read' | 'answer') => info(`The ${what} is below.`),
   burnedInTextFlagged: (regions: number) =>
     info(
       'Text found in the image pixels',
