@@ -103,6 +103,7 @@ function buildProgram(
     .requiredOption('--output-dir <dir>')
     .option('--split-every <n>', 'start a new summary part every N images')
     .option('--resume', 'skip images already read')
+    .option('--question <text>', 'ask every image this instead of the standard review question')
     .action(async (options: import('./commands/batch.ts').BatchCliOptions) => {
       const { runBatch } = await import('./commands/batch.ts');
       setExit(await runBatch(config(), io, options));

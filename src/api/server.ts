@@ -4,12 +4,14 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../config.ts';
 import { DISCLAIMER } from '../core/reply.ts';
 import type { BurnedInTextReport, InferenceResult, PreparedImage } from '../core/types.ts';
+import { windowJson } from '../core/wording.ts';
 import { isStoppedError } from '../dispatch/index.ts';
 import type { Dispatcher } from '../dispatch/types.ts';
 import { AppError, botStoppingError, type ErrorCode, toAppError } from '../errors.ts';
 import type { PrepareOptions } from '../ingest/index.ts';
 import type { Logger } from '../log.ts';
 import { createBoundedServer, throttledWarn } from '../net/http-bounds.ts';
+import { bearerToken, hostServed, isLoopbackAddress, secretMatches } from '../net/http-guard.ts';
 import { listenError } from '../net/listen-error.ts';
 import { watchEngineDown } from './engine-wait.ts';
 import type { Metrics } from './metrics.ts';
@@ -50,6 +52,7 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   BURNED_IN_TEXT: 422,
   DECODE_TIMEOUT: 422,
   IMAGE_TOO_LARGE_FOR_ENGINE: 422,
+  NOT_ALLOWED: 401,
   RATE_LIMITED: 429,
   QUEUE_FULL: 503,
   BOT_STOPPING: 503,
@@ -82,7 +85,11 @@ function sendJson(
 }
 
 /** The answer shape of the original service, plus the facts every quickread reply carries. */
-export function toVisualQaResponse(result: InferenceResult, burnedInText?: BurnedInTextReport) {
+export function toVisualQaResponse(
+  result: InferenceResult,
+  prepared?: Pick<PreparedImage, 'window' | 'deid'>,
+) {
+  const burnedInText: BurnedInTextReport | undefined = prepared?.deid.burnedInText;
   const confidences = result.findings.map((finding) => finding.confidence.value);
   return {
     response: result.impression,
@@ -94,6 +101,8 @@ export function toVisualQaResponse(result: InferenceResult, burnedInText?: Burne
     recommendations: result.recommendations,
     promptVersion: result.promptVersion,
     image: { tokens: result.tokens.image },
+    // Issue 18: which display window the model saw.
+    window: prepared ? windowJson(prepared.window) : null,
     ...(result.downscaled ? { downscaled: result.downscaled } : {}),
     // Issue #9: the read says when text found in the pixels was blacked out (counts only, never the text).
     burnedInText: burnedInText ?? null,
@@ -101,11 +110,23 @@ export function toVisualQaResponse(result: InferenceResult, burnedInText?: Burne
   };
 }
 
+/** Refuse to serve reads to the network without API_TOKEN: exit 2, before anything listens (issue 18). */
+export function checkApiExposure(config: Config, host: string): void {
+  if (config.API_TOKEN === '' && !isLoopbackAddress(host)) {
+    throw new AppError('CONFIG_INVALID', 'serve-api beyond loopback without API_TOKEN', {
+      userMessage:
+        'serve-api on a non-loopback address needs API_TOKEN (24+ characters); callers then send "Authorization: Bearer <API_TOKEN>". Or keep --host 127.0.0.1.',
+      details: { variables: ['API_TOKEN'] },
+    });
+  }
+}
+
 export async function startApiServer(
   deps: ApiServerDeps,
   /** `variable` names the setting the port came from, for a PORT_IN_USE message (default API_PORT). */
   listen: { port: number; host: string; variable?: string },
 ): Promise<ApiServer> {
+  checkApiExposure(deps.config, listen.host);
   const logger = deps.logger.child({ component: 'api' });
   // Queue full, rate limited, engine down: one line a minute per code with a count, not one per refusal.
   const refusalLogs = new Map<string, (fields?: Record<string, unknown>) => void>();
@@ -122,6 +143,7 @@ export async function startApiServer(
     metrics: deps.metrics,
     source: deps.dispatcher,
     model: deps.model,
+    metricsPublic: deps.config.METRICS_PUBLIC,
     ...(deps.promptVersion ? { promptVersion: deps.promptVersion } : {}),
   });
 
@@ -202,7 +224,7 @@ export async function startApiServer(
     } finally {
       watch.stop();
     }
-    sendJson(res, 200, toVisualQaResponse(result, prepared?.deid.burnedInText));
+    sendJson(res, 200, toVisualQaResponse(result, prepared));
   };
 
   /** Set by close(): a request that still arrives is refused with BOT_STOPPING before its body is read. */
@@ -211,8 +233,24 @@ export async function startApiServer(
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     try {
+      if (!hostServed(req, deps.config.SERVER_NAMES)) {
+        sendJson(res, 421, {
+          error: {
+            code: 'NOT_ALLOWED',
+            message:
+              'This host name is not served here: call the API by its address, or add the name to SERVER_NAMES.',
+          },
+        });
+        return;
+      }
       if (await ops(req, res)) return;
       if (path === '/v1/visualqa') {
+        const token = deps.config.API_TOKEN;
+        if (token !== '' && !secretMatches(bearerToken(req) ?? '', token)) {
+          throw new AppError('NOT_ALLOWED', 'visualqa: missing or wrong bearer token', {
+            userMessage: 'Send "Authorization: Bearer <API_TOKEN>" (the token this server was started with).',
+          });
+        }
         if (stopping) throw botStoppingError('visualqa');
         if (req.method !== 'POST') {
           sendJson(res, 405, { error: { code: 'USAGE', message: 'Use POST.' } }, { allow: 'POST' });
@@ -232,7 +270,10 @@ export async function startApiServer(
       else if (status >= 500) logger.warn({ code: appError.code, err: appError }, 'visualqa failed');
       else logger.info({ code: appError.code }, 'visualqa refused');
       const retry = appError.retryAfterSec ?? (status === 503 ? 5 : undefined);
-      sendJson(res, status, { error: appError.toJSON() }, retry ? { 'retry-after': String(retry) } : {});
+      const headers: Record<string, string> = retry ? { 'retry-after': String(retry) } : {};
+      // RFC 6750 §3: a 401 names the scheme the client should use.
+      if (status === 401) headers['www-authenticate'] = 'Bearer realm="quickread"';
+      sendJson(res, status, { error: appError.toJSON() }, headers);
       // Drain what is left of a refused body so the client sees the answer, not a reset.
       if (!req.readableEnded) req.resume();
     }

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { Config } from '../config.ts';
-import { cardText, confidenceSourceLabel, DISCLAIMER, urgencyBadge } from '../core/reply.ts';
+import { DISCLAIMER, urgencyBadge } from '../core/reply.ts';
 import type { Finding, InferenceResult, PreparedImage } from '../core/types.ts';
+import { confidenceBand, confidenceText, windowJson, windowWords } from '../core/wording.ts';
 import { createEngine } from '../engine/index.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { closeDecodePool, type PrepareOptions, prepareImage } from '../ingest/index.ts';
@@ -103,8 +104,10 @@ export function askJson(result: InferenceResult, image: PreparedImage) {
       sizeMm: finding.sizeMm ?? null,
       laterality: finding.laterality ?? null,
       severity: finding.severity ?? null,
+      characteristics: finding.characteristics ?? null,
       confidence: {
         value: round(finding.confidence.value, 3),
+        band: confidenceBand(finding.confidence.value),
         source: finding.confidence.source,
         calibrated: finding.confidence.calibrated,
         calibratedOn: finding.confidence.calibratedOn ?? null,
@@ -119,6 +122,7 @@ export function askJson(result: InferenceResult, image: PreparedImage) {
     promptVersion: result.promptVersion,
     image: { width: sent.width, height: sent.height, tokens: sent.tokens },
     downscaled: result.downscaled !== undefined,
+    window: windowJson(image.window),
     // Issue #9: counts of text found in the pixels (never the text), null when no scan ran.
     burnedInText: image.deid.burnedInText ?? null,
   };
@@ -145,9 +149,9 @@ function findingLine(finding: Finding, index: number): string {
     finding.severity,
   ].filter(Boolean);
   const c = finding.confidence;
-  const label = `${confidenceSourceLabel[c.source]}, ${cardText.calibrated(c.calibrated, c.calibratedOn)}`;
   const grounded = c.grounded === false ? ' · not image-grounded' : '';
-  return `  ${index + 1}. ${finding.label}${where.length > 0 ? ` — ${where.join(', ')}` : ''} · confidence ${Math.round(c.value * 100)}% (${label})${grounded}`;
+  const described = finding.characteristics ? `\n     ${finding.characteristics}` : '';
+  return `  ${index + 1}. ${finding.label}${where.length > 0 ? ` — ${where.join(', ')}` : ''} · confidence ${confidenceText(c.value, c.source, c.calibrated)}${grounded}${described}`;
 }
 
 export function askText(result: InferenceResult, image: PreparedImage): string[] {
@@ -165,6 +169,7 @@ export function askText(result: InferenceResult, image: PreparedImage): string[]
   const text = burnedInTextLine(image);
   if (text) lines.push(text);
   const shrunk = result.downscaled ? ' (downscaled: the model server ran out of memory at full size)' : '';
+  lines.push(`Display window: ${windowWords(image.window)}`);
   lines.push(
     `Model: ${result.model} · prompt ${result.promptVersion} · image ${sent.width}×${sent.height} px, ${sent.tokens} tokens${shrunk}`,
   );

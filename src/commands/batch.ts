@@ -7,6 +7,7 @@ import type { PreparedImage } from '../core/types.ts';
 import { AppError, toAppError } from '../errors.ts';
 import type { PrepareOptions } from '../ingest/index.ts';
 import { createLogger } from '../log.ts';
+import { countFrames } from './batch-frames.ts';
 import {
   type BatchRow,
   fatalCodes,
@@ -31,6 +32,8 @@ export interface BatchCliOptions {
   outputDir: string;
   splitEvery?: string;
   resume?: boolean;
+  /** Asked of every image instead of the standard review question. */
+  question?: string;
 }
 
 export interface BatchDeps {
@@ -61,6 +64,17 @@ async function listInputs(inputDir: string, outputDir: string): Promise<string[]
   return found.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
 }
 
+function parseQuestion(value: string | undefined): string {
+  if (value === undefined) return BATCH_QUESTION;
+  const question = value.trim();
+  if (question === '' || question.length > 2000) {
+    throw new AppError('USAGE', 'batch: bad --question', {
+      userMessage: '--question must be a question of 1 to 2000 characters.',
+    });
+  }
+  return question;
+}
+
 function parseSplit(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
@@ -88,6 +102,7 @@ export async function runBatch(
   const inputDir = resolve(options.inputDir);
   const outputDir = resolve(options.outputDir);
   const splitEvery = parseSplit(options.splitEvery);
+  const question = parseQuestion(options.question);
   const inputStat = await stat(inputDir).catch(() => undefined);
   if (!inputStat?.isDirectory()) {
     throw new AppError('USAGE', 'batch: input dir missing', {
@@ -118,12 +133,23 @@ export async function runBatch(
     return row !== undefined && isFinished(row);
   };
   const progress = createProgress(deps.progress ?? process.stderr, 'batch');
-  const queue: Unit[] = files.map((file) => ({ file }));
-  let total = files.length;
+  // Files known to be multi-frame (each frame is a unit of its own); expanded once.
+  const expanded = new Set<string>();
+  // Frames are counted from the headers before the first read, so the progress total is right from the
+  // start instead of growing as multi-frame files are opened.
+  const queue: Unit[] = [];
+  for (const file of files) {
+    const frames = await countFrames(join(inputDir, file));
+    if (frames <= 1) {
+      queue.push({ file });
+      continue;
+    }
+    expanded.add(file);
+    for (let frame = 1; frame <= frames; frame += 1) queue.push({ file, frame, frames });
+  }
+  let total = queue.length;
   let finished = 0;
   let failed = 0;
-  // Files known to be multi-frame (frames 2..N are units of their own); expanded once.
-  const expanded = new Set<string>();
   const expand = (file: string, frames: number, front: boolean) => {
     if (expanded.has(file)) return;
     expanded.add(file);
@@ -142,11 +168,20 @@ export async function runBatch(
     maxSide: config.MAX_IMAGE_SIZE,
     maxBytes: config.MAX_UPLOAD_MB * 1024 * 1024,
     burnedInText: config.BURNED_IN_TEXT,
-    question: BATCH_QUESTION,
+    question,
     ...(frame ? { frame } : {}),
   });
 
   let aborted = false;
+  // Ctrl-C (or a service stop): drop the reads in flight, keep every finished row, say how to go on.
+  const interrupt = new AbortController();
+  const onSignal = () => {
+    aborted = true;
+    interrupt.abort();
+    pump();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const readUnit = async (unit: Unit) => {
     const firstPass = unit.frame === undefined;
     // Frame 1 of a multi-frame file is keyed "file#1"; a single-frame file by its name.
@@ -156,32 +191,40 @@ export async function runBatch(
       ? { index: unit.frame, count: unit.frames }
       : {};
     let row: BatchRow;
+    let image: PreparedImage | undefined;
     try {
       const bytes = await readFile(path);
+      if (aborted) return;
       const options = prepareOptions(unit.frame ?? 1);
-      const result = await pipeline.dispatcher.schedule({
-        id: `batch-${randomUUID()}`,
-        userId: 'batch',
-        channelId: 'batch',
-        priority: 0,
-        input: async () => {
-          const image: PreparedImage = await pipeline.prepare(bytes, options);
-          if (firstPass && image.source.frames > 1) {
-            frameInfo = { index: 1, count: image.source.frames };
-            expand(unit.file, image.source.frames, true);
-            progress.setTotal(total);
-            pump();
-          }
-          return {
-            image,
-            question: BATCH_QUESTION,
-            history: [],
-            refit: (maxSide: number) => pipeline.prepare(bytes, { ...options, maxSide }),
-            temperature: config.TEMPERATURE,
-          };
+      const result = await pipeline.dispatcher.schedule(
+        {
+          id: `batch-${randomUUID()}`,
+          userId: 'batch',
+          channelId: 'batch',
+          priority: 0,
+          input: async () => {
+            image = await pipeline.prepare(bytes, options);
+            if (firstPass && image.source.frames > 1) {
+              frameInfo = { index: 1, count: image.source.frames };
+              expand(unit.file, image.source.frames, true);
+              progress.setTotal(total);
+              pump();
+            }
+            return {
+              image,
+              question,
+              history: [],
+              refit: (maxSide: number) => pipeline.prepare(bytes, { ...options, maxSide }),
+              temperature: config.TEMPERATURE,
+            };
+          },
         },
+        interrupt.signal,
+      );
+      row = rowFromResult(unit.file, frameInfo, result, {
+        question,
+        ...(image ? { window: image.window } : {}),
       });
-      row = rowFromResult(unit.file, frameInfo, result);
     } catch (error) {
       const appError = toAppError(error);
       if (aborted || (appError.code === 'INTERNAL' && appError.details.stopped)) return;
@@ -189,7 +232,7 @@ export async function runBatch(
         aborted = true;
         throw appError;
       }
-      row = rowFromError(unit.file, frameInfo, appError, pipeline.engine.model);
+      row = rowFromError(unit.file, frameInfo, appError, pipeline.engine.model, { question });
       logger.warn({ code: appError.code }, 'batch image failed');
     }
     if (aborted) return;
@@ -216,7 +259,7 @@ export async function runBatch(
         (error: unknown) => settle?.reject(error),
       );
     }
-    if (active === 0 && queue.length === 0) settle?.resolve();
+    if (active === 0 && (aborted || queue.length === 0)) settle?.resolve();
   };
   try {
     await new Promise<void>((resolveAll, rejectAll) => {
@@ -224,9 +267,18 @@ export async function runBatch(
       pump();
     });
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     progress.stop();
     await checkpoint.close();
     if (!deps.pipeline) await pipeline.close();
+  }
+  if (interrupt.signal.aborted) {
+    io.err(
+      `quickread batch: stopped after ${finished} of ${total} images; each finished image is saved in ${join(options.outputDir, 'results.jsonl')}.`,
+    );
+    io.err('Rerun the same command with --resume to continue where it stopped.');
+    return 130;
   }
 
   const order = new Map(files.map((file, index) => [file, index]));

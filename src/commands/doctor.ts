@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Config } from '../config.ts';
 import type { DoctorCheck } from '../engine/doctor-check.ts';
 import { AppError } from '../errors.ts';
+import { checkConsoleExposure } from '../net/http-guard.ts';
 import { checkTeams } from './doctor-teams.ts';
 import type { CommandIO } from './output.ts';
 
@@ -154,6 +155,21 @@ function checkCredentials(config: Config): DoctorCheck[] {
   return checks;
 }
 
+/** Who can reach the console, and whether that is allowed (the start refuses what fails here). */
+function checkConsoleAccess(config: Config): DoctorCheck {
+  const name = 'console access';
+  if (config.CONSOLE_PORT === 0) return { name, ok: true, detail: 'console off (CONSOLE_PORT=0)' };
+  try {
+    checkConsoleExposure(config);
+  } catch (error) {
+    const message = error instanceof AppError ? error.userMessage : 'not allowed';
+    return { name, ok: false, detail: `${config.CONSOLE_HOST} without a usable sign-in`, fix: message };
+  }
+  const signIn =
+    config.CONSOLE_AUTH === 'none' ? 'this machine only, no sign-in' : `sign-in: ${config.CONSOLE_AUTH}`;
+  return { name, ok: true, detail: `${config.CONSOLE_HOST}:${config.CONSOLE_PORT} · ${signIn}` };
+}
+
 export type EngineCheck = (config: Config, deps: DoctorDeps) => Promise<DoctorCheck[]>;
 
 /** The prompt files load and validate (front matter, declared variables, version). */
@@ -206,6 +222,7 @@ export async function runDoctor(config: Config, io: CommandIO, deps: DoctorDeps 
   checks.push(...(await engineChecks[config.ENGINE](config, deps)));
   checks.push(...checkCredentials(config));
   checks.push(...(await checkTeams(config, deps)));
+  checks.push(checkConsoleAccess(config));
   for (const check of checks) {
     io.out(`${check.ok ? '✓' : '✗'} ${check.name}: ${check.detail}`);
     if (!check.ok && check.fix) io.out(`    fix: ${check.fix}`);

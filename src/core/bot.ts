@@ -202,8 +202,9 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
     const attachment = request.attachments[0];
     if (!attachment) {
       if (isCancelCommand(request.question) && thread) {
-        await cancelInThread(request, threadKey);
-        return { kind: 'ignored', reason: 'not-for-bot' };
+        // A withdrawn job answers in its own status message; with nothing left to withdraw, say so.
+        if (await cancelInThread(request, threadKey)) return { kind: 'ignored', reason: 'not-for-bot' };
+        return { kind: 'ignored', reason: 'not-for-bot', reply: notes.nothingToCancel };
       }
       if (!thread?.active || !thread.imageRef) {
         // Not ours to read — but another delivery of the same message may carry the file (Slack

@@ -59,8 +59,12 @@ export function createJobRunner(deps: JobDeps) {
       if (job.answer?.kind === 'read' && adapter.uploadPreview && !job.previewAttempted && job.imageRef) {
         await store.updateJob(jobId, { previewAttempted: true });
         const image = await store.loadImage(job.imageRef);
-        if (image)
-          await adapter.uploadPreview(job.thread, image.png, cardText.previewCaption).catch(() => undefined);
+        if (image) {
+          const resized = image.width !== image.source.columns || image.height !== image.source.rows;
+          await adapter
+            .uploadPreview(job.thread, image.png, cardText.previewCaption(resized))
+            .catch(() => undefined);
+        }
       }
     }
     await finish(job);

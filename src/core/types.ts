@@ -148,6 +148,8 @@ export interface ReadCardFinding {
   calibratedOn?: number;
   /** false → show "not image-grounded" */
   grounded?: boolean;
+  /** Shape, margins, density… in the model's words (untrusted text). */
+  characteristics?: string;
 }
 
 export interface ReadCard {
@@ -162,6 +164,8 @@ export interface ReadCard {
   model: string;
   promptVersion: string;
   image: { width: number; height: number; tokens: number };
+  /** The display window the model saw, in words (src/core/wording.ts windowWords). */
+  window?: string;
   downscaled: boolean;
   /** Text found in the pixels was blacked out before the model saw the image. */
   burnedInTextRedacted: boolean;
@@ -179,6 +183,8 @@ export interface Finding {
   sizeMm?: number;
   laterality?: 'left' | 'right' | 'bilateral' | 'midline' | 'none';
   severity?: Severity;
+  /** Shape, margins, density… as the model described them (untrusted model text). */
+  characteristics?: string;
   confidence: Confidence;
 }
 

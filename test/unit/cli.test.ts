@@ -99,4 +99,19 @@ describe('quickread command', () => {
     expect(slack.out).toContain('SLACK_APP_TOKEN');
     expect(slack.out).not.toContain('xoxb-test');
   });
+
+  it('doctor reports a console open to the network without a sign-in, as start would refuse it', async () => {
+    const served = { DATA_DIR: dataDir, ENGINE_URL: serverUrl, ENGINE_MODEL: 'Qwen/Qwen3-VL-2B-Instruct' };
+    const open = await runCliCaptured(['doctor'], { ...served, CONSOLE_HOST: '0.0.0.0' });
+    expect(open.code).toBe(1);
+    expect(open.out).toContain('✗ console access: 0.0.0.0 without a usable sign-in');
+    expect(open.out).toContain('CONSOLE_AUTH=token');
+    const signedIn = await runCliCaptured(['doctor'], {
+      ...served,
+      CONSOLE_HOST: '0.0.0.0',
+      CONSOLE_AUTH: 'token',
+    });
+    expect(signedIn.code).toBe(0);
+    expect(signedIn.out).toContain('✓ console access: 0.0.0.0:8787 · sign-in: token');
+  });
 });

@@ -99,6 +99,9 @@ describe('POST /v1/visualqa through prepareImage and the dispatcher', () => {
     expect(body.model).toBe('Qwen/Qwen3-VL-8B-Instruct');
     expect(body.findings.length).toBeGreaterThan(0);
     expect(body.findings[0].label).toMatch(/nodule/i);
+    // Issue 18: the finding's description and the display window the model saw are in the answer.
+    expect(body.findings[0].characteristics).toBe('solid, smooth margins');
+    expect(body.window).toMatchObject({ source: expect.any(String), description: expect.any(String) });
     expect(body.confidence).toBeGreaterThan(0);
     expect(body.confidence).toBeLessThanOrEqual(1);
     expect(body.disclaimer).toMatch(/not a diagnosis/);

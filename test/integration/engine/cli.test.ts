@@ -49,8 +49,12 @@ describe('quickread ask', () => {
     expect(read.findings[0]).toMatchObject({
       label: 'Pulmonary nodule',
       location: 'right upper lobe',
-      confidence: { source: 'probe-logprob', calibrated: false, grounded: true },
+      // Issue 18: the model's description of the finding reaches the reader.
+      characteristics: 'solid, smooth margins',
+      confidence: { source: 'probe-logprob', calibrated: false, grounded: true, band: 'high' },
     });
+    // Issue 18: every result says which display window the model saw (a PNG is shown as stored).
+    expect(read.window).toMatchObject({ source: expect.any(String), description: expect.any(String) });
     const sent = fake.requests.find((r) => r.kind === 'read');
     expect(sent?.image).toMatchObject({ width: 512, height: 384 });
   });
@@ -59,7 +63,9 @@ describe('quickread ask', () => {
     const { code, out } = await runCliCaptured(['ask', scan, 'Any nodules?'], env());
     expect(code).toBe(0);
     expect(out).toMatch(/Pulmonary nodule — right upper lobe/);
-    expect(out).toMatch(/confidence 90% \(yes\/no probe, uncalibrated\)/);
+    expect(out).toMatch(/confidence high \(90%\) · model probability · not calibrated/);
+    expect(out).toContain('solid, smooth margins');
+    expect(out).toMatch(/Display window: /);
     expect(out).toContain('not for diagnostic use');
     expect(out).not.toContain('Doe_Jane');
   });
