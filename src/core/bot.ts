@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.ts';
 import type { Dispatcher } from '../dispatch/types.ts';
-import { AppError, isAppError, toAppError } from '../errors.ts';
+import { AppError, BOT_STOPPING_RETRY_S, botStoppingError, isAppError, toAppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { type Store, type StoredJob, threadKeyOf } from '../store/types.ts';
 import type {
@@ -373,7 +373,12 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
     },
 
     async handle(request) {
-      if (stopping) throw new AppError('INTERNAL', 'bot stopping', { retryable: true });
+      // After SIGTERM nothing new is taken: the poster is told to post again once the bot is back.
+      if (stopping) {
+        const error = botStoppingError('handle');
+        logger.info({ platform: request.platform, code: error.code }, 'request refused');
+        return { ...refusal(error.code, error.userMessage), retryAfterSec: BOT_STOPPING_RETRY_S };
+      }
       return oneAtATime(request.messageKey, () => handleMessage(request));
     },
 

@@ -184,6 +184,8 @@ export const notes = {
     'Nothing to cancel',
     'Your requests in this thread are finished (read, failed or already withdrawn): there is nothing left to cancel.',
   ),
+  /** What a status message becomes when its answer had to be posted as a new message below it. */
+  answerBelow: (what: 'read' | 'answer') => info(`The ${what} is below.`),
   burnedInTextFlagged: (regions: number) =>
     info(
       'Text found in the image pixels',
