@@ -77,13 +77,20 @@ function buildProgram(
 
   program
     .command('ask')
-    .description('prepare a file and ask the configured engine one question')
-    .argument('<file>')
-    .argument('<question>')
+    .description(
+      'prepare one or more files (views, slices, a zip of a series) and ask one question about them',
+    )
+    .argument('<file...>', 'the files, then the question (the last argument)')
     .option('--json', 'print the read as JSON')
-    .action(async (file: string, question: string, options: { json?: boolean }) => {
+    .action(async (args: string[], options: { json?: boolean }) => {
       const { runAsk } = await import('./commands/ask.ts');
-      setExit(await runAsk(config(), io, file, question, options));
+      if (args.length < 2) {
+        const { AppError } = await import('./errors.ts');
+        throw new AppError('USAGE', 'ask: no question', {
+          userMessage: 'Usage: quickread ask FILE... QUESTION (the question comes last).',
+        });
+      }
+      setExit(await runAsk(config(), io, args.slice(0, -1), args.at(-1)!, options));
     });
 
   program
@@ -103,6 +110,8 @@ function buildProgram(
     .requiredOption('--output-dir <dir>')
     .option('--split-every <n>', 'start a new summary part every N images')
     .option('--resume', 'skip images already read')
+    .option('--question <text>', 'ask every image this instead of the standard review question')
+    .option('--group-by <unit>', 'file: one read per image (default); folder: each folder is one study read')
     .action(async (options: import('./commands/batch.ts').BatchCliOptions) => {
       const { runBatch } = await import('./commands/batch.ts');
       setExit(await runBatch(config(), io, options));

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { allPageTargets, pageTargetForms } from './core/escalation/targets.ts';
@@ -19,6 +20,25 @@ const list = z.string().default('').transform(splitList);
 
 /** Who to page for critical reads (issue 19): each entry one of the forms in targets.ts. */
 const pageTargets = list.refine(allPageTargets, { message: `must be a comma list of ${pageTargetForms}` });
+/** A comma list of IP addresses (no names: a trusted proxy is recognised by the socket's address). */
+const ipList = z
+  .string()
+  .default('')
+  .transform(splitList)
+  .refine((items) => items.every((item) => isIP(item) !== 0), {
+    message: 'must be a comma list of IP addresses like 127.0.0.1',
+  });
+
+const flag = z
+  .enum(['true', 'false'])
+  .default('false')
+  .transform((value) => value === 'true');
+
+/** A shared secret typed by people: long enough that guessing it over HTTP is hopeless. */
+const secret = z
+  .string()
+  .default('')
+  .refine((value) => value === '' || value.length >= 24, { message: 'must be at least 24 characters' });
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -93,6 +113,8 @@ export const configSchema = z.object({
   ONNX_DEVICE: z.enum(['cuda', 'cpu']).default('cuda'),
   ONNX_DTYPE: z.enum(['q8', 'q4f16', 'fp16', 'fp32']).default('q8'),
   MAX_IMAGE_SIZE: z.coerce.number().int().min(64).max(8192).default(1024),
+  STUDY_MAX_IMAGES: positiveInt.max(16).default(4),
+  STUDY_MAX_TOKENS: z.coerce.number().int().min(64).max(65_536).default(2048),
   MAX_UPLOAD_MB: positiveInt.max(2048).default(100),
   TEMPERATURE: z.coerce.number().min(0).max(2).default(0.3),
   SLACK_BOT_TOKEN: z.string().default(''),
@@ -118,7 +140,22 @@ export const configSchema = z.object({
   TEAMS_FILE_HOSTS: hostList('*.sharepoint.com,*.sharepoint.us,*.blob.core.windows.net'),
   CONSOLE_PORT: port.default(8787),
   CONSOLE_HOST: z.string().min(1).default('127.0.0.1'),
+  CONSOLE_AUTH: z.enum(['none', 'token', 'proxy']).default('none'),
+  CONSOLE_TOKEN: secret,
+  CONSOLE_SESSION_HOURS: z.coerce
+    .number()
+    .positive()
+    .max(24 * 30)
+    .default(12),
+  CONSOLE_PROXY_HEADER: z
+    .string()
+    .regex(/^[A-Za-z0-9-]+$/, { message: 'must be an HTTP header name like X-Forwarded-User' })
+    .default('X-Forwarded-User'),
+  CONSOLE_TRUSTED_PROXY: ipList,
+  SERVER_NAMES: list,
   API_PORT: port.default(7860),
+  API_TOKEN: secret,
+  METRICS_PUBLIC: flag,
   API_WAIT_S: positiveInt.max(3600).default(30),
   ALLOWED_CHANNELS: list,
   ALLOWED_USERS: list,

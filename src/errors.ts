@@ -39,6 +39,18 @@ export const errorCodes = {
     retryable: false,
     user: 'The image is too long and thin to read (aspect ratio over 200:1).',
   },
+  ARCHIVE_TOO_LARGE: {
+    exit: 1,
+    retryable: false,
+    user: 'The zip holds more files or bytes than quickread unpacks; zip one series or post the slices you want read.',
+  },
+  ARCHIVE_UNSAFE: {
+    exit: 1,
+    retryable: false,
+    user: 'The zip was not opened: it holds a path outside the archive or another archive.',
+  },
+  ARCHIVE_CORRUPT: { exit: 1, retryable: false, user: 'The zip is damaged and could not be unpacked.' },
+  ARCHIVE_EMPTY: { exit: 1, retryable: false, user: 'The zip holds no image quickread can read.' },
   TRANSFER_SYNTAX_UNSUPPORTED: {
     exit: 1,
     retryable: false,
@@ -137,6 +149,11 @@ export const errorCodes = {
     retryable: true,
     user: "The bot's storage cannot be written right now; try again later.",
   },
+  BOT_STOPPING: {
+    exit: 1,
+    retryable: true,
+    user: 'quickread is restarting; post again in a minute.',
+  },
   INTERNAL: {
     exit: 1,
     retryable: false,
@@ -182,6 +199,16 @@ export class AppError extends Error {
   toJSON(): { code: ErrorCode; message: string } {
     return { code: this.code, message: this.userMessage };
   }
+}
+
+/** How long a caller refused with BOT_STOPPING is told to wait (a restart by systemd or Docker). */
+export const BOT_STOPPING_RETRY_S = 60;
+
+/** A request that arrived after SIGTERM: refused with a code, never taken and then dropped (issue 15). */
+export function botStoppingError(where: string): AppError {
+  return new AppError('BOT_STOPPING', `${where}: quickread stopping`, {
+    retryAfterSec: BOT_STOPPING_RETRY_S,
+  });
 }
 
 /** Wrap anything thrown into an AppError without leaking its text to users. */

@@ -13,6 +13,7 @@ import type { Engine } from './core/types.ts';
 import { createDispatcher } from './dispatch/index.ts';
 import { createEngine, PROMPT_VERSION } from './engine/index.ts';
 import { closeIngestWorkers, prepareImage } from './ingest/index.ts';
+import { prepareStudy } from './ingest/study/index.ts';
 import { createLogger, type Logger } from './log.ts';
 import { openStore } from './store/index.ts';
 
@@ -36,6 +37,7 @@ export async function runStart(config: Config, io: CommandIO, deps: StartDeps = 
   const metrics = createMetrics(dispatcher);
   const extraRoutes = createOpsRoutes({
     metrics,
+    metricsPublic: config.METRICS_PUBLIC,
     source: dispatcher,
     model: engine.model,
     promptVersion: PROMPT_VERSION,
@@ -48,6 +50,7 @@ export async function runStart(config: Config, io: CommandIO, deps: StartDeps = 
     dispatcher,
     engine,
     prepare: prepareImage,
+    prepareStudy,
     promptVersion: PROMPT_VERSION,
   });
   const on = enabledPlatforms(config);
@@ -57,7 +60,12 @@ export async function runStart(config: Config, io: CommandIO, deps: StartDeps = 
   if (on.slack) adapters.push(createSlackAdapter(config, { logger }));
   if (on.discord) adapters.push(createDiscordAdapter(config, { logger }));
   if (on.teams) adapters.push(createTeamsAdapter(config, { logger }));
-  if (on.console) adapters.push(createConsoleAdapter(config, { logger, extraRoutes, engineCommand: hint }));
+  let signIn: string | undefined; // printed once, to the terminal only: it may hold the sign-in token
+  const onListening = (_url: string, notice?: string) => {
+    signIn = notice;
+  };
+  if (on.console)
+    adapters.push(createConsoleAdapter(config, { logger, extraRoutes, engineCommand: hint, onListening }));
 
   const started: ChatAdapter[] = [];
   /**
@@ -108,6 +116,7 @@ export async function runStart(config: Config, io: CommandIO, deps: StartDeps = 
       : 'adapters on: none (set SLACK_BOT_TOKEN, DISCORD_TOKEN, TEAMS_APP_ID or CONSOLE_PORT)',
   );
   for (const adapter of adapters) if (adapter.url) io.out(`${adapter.platform}: ${adapter.url}`);
+  if (signIn) io.out(signIn);
 
   // Signal handlers do not keep Node alive; with no adapter listening the loop would empty and exit.
   const keepAlive = setInterval(() => undefined, 1 << 30);

@@ -46,19 +46,6 @@ export function identify(req: IncomingMessage, res: ServerResponse, issue: boole
   return userFromSecret(secret);
 }
 
-const loopbackNames = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
-
-/**
- * DNS rebinding guard: while the console listens on a loopback address, only requests addressed to a
- * loopback name are served, so a web page whose host name was re-pointed at 127.0.0.1 gets nothing.
- */
-export function hostAllowed(req: IncomingMessage, bindHost: string): boolean {
-  if (!loopbackNames.has(bindHost)) return true;
-  const host = req.headers.host ?? '';
-  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!;
-  return loopbackNames.has(name.toLowerCase());
-}
-
 /**
  * Refuse cross-origin writes and DNS-rebinding: a browser always sends Origin on a POST, and it must be
  * this server's own origin.
@@ -73,9 +60,15 @@ export function sameOrigin(req: IncomingMessage): boolean {
   }
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
+    ...headers,
     'content-type': 'application/json; charset=utf-8',
     'cache-control': 'no-store',
     'content-length': Buffer.byteLength(text),

@@ -9,6 +9,7 @@ import { AppError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
 import { createBoundedServer, type HttpBounds } from '../../src/net/http-bounds.ts';
 import { listenError } from '../../src/net/listen-error.ts';
+import { createConsoleAuth } from './auth.ts';
 import { createUploadStore, tooLargeError } from './download.ts';
 import { renderPreviewMessage } from './render.ts';
 import { createConsoleRoutes } from './server.ts';
@@ -26,8 +27,8 @@ export interface ConsoleAdapterDeps {
   extraRoutes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
   /** Shown in the banner when the engine is unreachable (e.g. the vLLM command from `doctor`). */
   engineCommand?: string;
-  /** Told the address once listening, so the CLI can print it. */
-  onListening?: (url: string) => void;
+  /** Told the address once listening, and the sign-in notice when there is one, so the CLI can print them. */
+  onListening?: (url: string, signIn?: string) => void;
   /** Overrides CONSOLE_PORT (tests pass 0 for an ephemeral port; the config uses 0 for "off"). */
   port?: number;
   channels?: readonly string[];
@@ -98,17 +99,21 @@ export function createConsoleAdapter(config: Config, deps: ConsoleAdapterDeps): 
 
     async start(botCore) {
       core = botCore;
+      // Throws CONFIG_INVALID (exit 2) before listening when the console would be open to the network.
+      const auth = createConsoleAuth(config, clock);
       const route = createConsoleRoutes({
         logger,
         maxUploadBytes,
-        bindHost: config.CONSOLE_HOST,
+        serverNames: config.SERVER_NAMES,
+        auth,
         channels,
         state,
         uploads,
         previews,
         core: () => core,
-        postBot: (thread, message) => {
-          postBot(thread, message);
+        postBot: (thread, message, visibleTo) => {
+          if (visibleTo) state.setBotMessage(`b-${randomUUID()}`, thread, message, now(), visibleTo);
+          else postBot(thread, message);
         },
         clock,
         ...(deps.extraRoutes ? { extraRoutes: deps.extraRoutes } : {}),
@@ -134,8 +139,8 @@ export function createConsoleAdapter(config: Config, deps: ConsoleAdapterDeps): 
       timers.push(setInterval(refreshBanner, deps.bannerIntervalMs ?? 1000));
       timers.push(setInterval(() => state.heartbeat(), 15_000));
       for (const timer of timers) timer.unref();
-      logger.info(`console listening on ${url}`);
-      deps.onListening?.(url);
+      logger.info({ auth: auth.mode }, `console listening on ${url}`);
+      deps.onListening?.(url, auth.notice(url));
     },
 
     async stop() {

@@ -1,7 +1,9 @@
 import {
   cardNotes,
   cardText,
-  confidenceSourceLabel,
+  confidenceBand,
+  confidenceExplanation,
+  confidenceSourceWords,
   type OutboundMessage,
   omittedFindingsNote,
   type PageNotice,
@@ -112,19 +114,24 @@ function findingMeta(finding: ReadCardFinding): string {
 
 function renderFinding(finding: ReadCardFinding): string {
   const pct = Math.max(0, Math.min(100, Math.round(finding.confidencePct)));
-  const source = `${confidenceSourceLabel[finding.confidenceSource]}, ${cardText.calibrated(finding.calibrated, finding.calibratedOn)}`;
+  const band = confidenceBand(pct / 100);
   const meta = findingMeta(finding);
   const ungrounded =
     finding.grounded === false
       ? `<span class="ungrounded" title="A blank-image probe gave the same answer: the image may not support this">${cardText.notGrounded}</span>`
       : '';
+  // Issue 18: the band is what a glance takes in; the % is secondary and always with its source, and
+  // a tap on the source explains what the number is (a <details>, so it works without script).
   return [
     '<li class="finding">',
     `<div class="f-head"><span class="f-label">${escapeHtml(finding.label)}</span>`,
-    `<span class="conf" title="confidence">${pct}%</span></div>`,
+    `<span class="conf band-${band}"><span class="band">${band}</span> <span class="pct">${pct}%</span></span></div>`,
     `<meter class="bar" min="0" max="100" value="${pct}" aria-hidden="true"></meter>`,
     meta ? `<div class="f-meta">${meta}</div>` : '',
-    `<div class="f-src">${escapeHtml(source)} ${ungrounded}</div>`,
+    finding.characteristics ? `<div class="f-char">${escapeHtml(finding.characteristics)}</div>` : '',
+    `<details class="f-src"><summary>${escapeHtml(confidenceSourceWords(finding.confidenceSource, finding.calibrated, finding.calibratedOn))}</summary>`,
+    `<p>${escapeHtml(confidenceExplanation(finding.confidenceSource, finding.calibrated))}</p></details>`,
+    ungrounded,
     '</li>',
   ].join('');
 }
@@ -145,30 +152,35 @@ export function renderCard(card: ReadCard, extras: CardExtras = {}): string {
     `prompt ${escapeHtml(card.promptVersion)}`,
     `image ${card.image.width}×${card.image.height} (${card.image.tokens} tokens)`,
   ].join(' · ');
+  const windowLine = card.window ? `<p class="window">Display window: ${escapeHtml(card.window)}</p>` : '';
   const preview = extras.previewSameAsAbove
     ? '<p class="note muted">The model saw the same de-identified image as above.</p>'
     : extras.previewUrl
       ? `<figure class="preview"><img src="${escapeHtml(extras.previewUrl)}" alt="De-identified preview the model saw" loading="lazy"><figcaption>${escapeHtml(extras.previewCaption ?? 'De-identified preview — not for diagnostic use')}</figcaption></figure>`
       : '';
   const ack = card.acknowledgedBy
-    ? `<span class="acked">✓ ${escapeHtml(cardText.acknowledgedBy(extras.acknowledgedByName ?? 'a colleague', shortTime(card.acknowledgedBy.at)))}</span>`
+    ? // The catalogue's words hold no markup; the name is escaped and the time is our own element.
+      `<span class="acked">✓ ${cardText.acknowledgedBy(escapeHtml(extras.acknowledgedByName ?? 'a colleague'), timeElement(card.acknowledgedBy.at))}</span>`
     : `<button type="button" class="btn ack" data-action="ack" data-job="${job}">${cardText.acknowledge}</button>`;
   const votes = extras.votes ?? { up: 0, down: 0 };
   return [
     `<article class="card urgency-${card.urgency}" data-job="${job}">`,
-    `<header class="headline"><span class="badge">${badge.emoji} ${escapeHtml(card.urgency.toUpperCase())}</span>`,
+    // The emoji is decoration: the urgency is in words (and there is no emoji font everywhere).
+    `<header class="headline"><span class="badge"><span aria-hidden="true">${badge.emoji}</span> ${escapeHtml(card.urgency.toUpperCase())}</span>`,
     card.isFollowUp ? `<span class="tag">${cardText.followUp}</span>` : '',
     `<p class="impression">${escapeHtml(card.impression)}</p></header>`,
+    // Issue 18: the disclaimer sits above the findings and the full-width preview, in view on a phone.
+    `<p class="disclaimer">${escapeHtml(card.disclaimer)}</p>`,
     `<section><h4>${cardText.findings}</h4>${findings}${omitted ? `<p class="muted">${escapeHtml(omitted)}</p>` : ''}</section>`,
     recs,
     notes.map((note) => `<p class="note">${note}</p>`).join(''),
+    windowLine,
     preview,
     `<p class="model">${modelLine}</p>`,
-    `<p class="disclaimer">${escapeHtml(card.disclaimer)}</p>`,
     '<footer class="actions">',
     ack,
-    `<button type="button" class="btn vote" data-action="up" data-job="${job}" aria-label="Helpful">👍 <span>${votes.up || ''}</span></button>`,
-    `<button type="button" class="btn vote" data-action="down" data-job="${job}" aria-label="Not helpful">👎 <span>${votes.down || ''}</span></button>`,
+    `<button type="button" class="btn vote" data-action="up" data-job="${job}"><span aria-hidden="true">👍</span> Helpful <span class="count">${votes.up || ''}</span></button>`,
+    `<button type="button" class="btn vote" data-action="down" data-job="${job}"><span aria-hidden="true">👎</span> Not helpful <span class="count">${votes.down || ''}</span></button>`,
     '</footer></article>',
   ].join('');
 }
@@ -179,7 +191,7 @@ export function renderUserMessage(
   attachment?: { kind: string; sizeBytes: number },
 ): string {
   const file = attachment
-    ? `<p class="attach">📎 ${escapeHtml(attachment.kind)} · ${formatBytes(attachment.sizeBytes)}</p>`
+    ? `<p class="attach"><span aria-hidden="true">📎</span> Attached: ${escapeHtml(attachment.kind)} · ${formatBytes(attachment.sizeBytes)}</p>`
     : '';
   const text = question.trim() ? `<p class="text">${escapeHtml(question)}</p>` : '';
   return `${text}${file}`;
@@ -198,8 +210,13 @@ export function formatBytes(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 }
 
-function shortTime(iso: string): string {
+/**
+ * A time the page shows in the reader's own time zone (app.js rewrites `time.local`); the server does
+ * not know that zone, so the text it writes first is UTC and says so.
+ */
+function timeElement(iso: string): string {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return '';
-  return `${String(date.getUTCHours()).padStart(2, '0')}:${String(date.getUTCMinutes()).padStart(2, '0')} UTC`;
+  const utc = `${String(date.getUTCHours()).padStart(2, '0')}:${String(date.getUTCMinutes()).padStart(2, '0')} UTC`;
+  return `<time class="local" datetime="${escapeHtml(date.toISOString())}">${utc}</time>`;
 }

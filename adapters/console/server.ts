@@ -5,11 +5,11 @@ import type { BotCore, HandleOutcome } from '../../src/core/adapter.ts';
 import type { OutboundMessage } from '../../src/core/reply.ts';
 import { AppError, isErrorCode, toAppError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
+import { hostServed } from '../../src/net/http-guard.ts';
+import type { ConsoleAuth } from './auth.ts';
 import type { UploadStore } from './download.ts';
 import {
   type ConsoleUser,
-  hostAllowed,
-  identify,
   readMultipart,
   readSmallJson,
   sameOrigin,
@@ -17,9 +17,16 @@ import {
   sendJson,
   statusFor,
 } from './http.ts';
+import { loginRoutes, sendSignInPage } from './login.ts';
 import { renderUserMessage } from './render.ts';
 import type { ConsoleState } from './state.ts';
-import { cleanQuestion, describeUpload, isValidChannel, toInboundRequest } from './to-request.ts';
+import {
+  cleanQuestion,
+  consoleCommand,
+  describeUpload,
+  isValidChannel,
+  toInboundRequest,
+} from './to-request.ts';
 
 /** The console's routes: the page, its event stream, posting, card buttons, previews. */
 
@@ -37,14 +44,20 @@ const csp =
 export interface ConsoleRoutesDeps {
   logger: Logger;
   maxUploadBytes: number;
-  /** The address the server is bound to (CONSOLE_HOST). */
-  bindHost: string;
+  /** Host names the console is reached by besides localhost and IP addresses (SERVER_NAMES). */
+  serverNames: readonly string[];
+  auth: ConsoleAuth;
   channels: readonly string[];
   state: ConsoleState;
   uploads: UploadStore;
   previews: Map<string, Buffer>;
   core: () => BotCore | undefined;
-  postBot: (thread: { channelId: string; threadId: string }, message: OutboundMessage) => void;
+  /** Post a bot message in a thread; with `visibleTo`, only that user sees it. */
+  postBot: (
+    thread: { channelId: string; threadId: string },
+    message: OutboundMessage,
+    visibleTo?: string,
+  ) => void;
   clock: () => number;
   extraRoutes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }
@@ -57,7 +70,8 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
 
   const serveStatic = (req: IncomingMessage, res: ServerResponse, path: string) => {
     const entry = staticFiles[path]!;
-    if (path === '/') identify(req, res, true);
+    // Script and style hold no data; the page itself is only for a signed-in user.
+    if (path === '/' && !deps.auth.identify(req, res, true)) return sendSignInPage(res, deps.auth.mode);
     res.writeHead(200, {
       'content-type': entry.type,
       'cache-control': 'no-cache',
@@ -105,6 +119,26 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
     }
     const messageId = `m-${randomUUID()}`;
     const at = new Date(deps.clock()).toISOString();
+    const command = !form.file && !rootId ? consoleCommand(question) : undefined;
+    if (command) {
+      // Answered like Slack's /quickread: only the person who asked sees the question and the answer.
+      const thread = { channelId, threadId: messageId };
+      const view = { kind: 'user' as const, html: renderUserMessage(question, undefined) };
+      deps.state.upsert({
+        id: messageId,
+        ...thread,
+        author: { kind: 'user', name: user.name },
+        at,
+        view,
+        visibleTo: user.userId,
+      });
+      deps.postBot(
+        thread,
+        core.command({ kind: command, platform: 'console', channelId, userId: user.userId }),
+        user.userId,
+      );
+      return sendJson(res, 202, { messageId, outcome: 'command' });
+    }
     const upload = form.file
       ? {
           fileId: deps.uploads.put(form.file.bytes),
@@ -157,6 +191,22 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
       deps.uploads.release(upload.fileId);
     // The core posts statuses and cards itself; the console shows only what the core handed back.
     if (outcome.reply) deps.postBot(thread, outcome.reply);
+    // A refusal that says when to come back (the bot is stopping) is a 503 with Retry-After (RFC 9110
+    // §15.6.4, §10.2.3), so the page keeps the draft and says why instead of treating it as posted.
+    if (outcome.kind === 'refused' && outcome.retryAfterSec !== undefined) {
+      const text = outcome.reply?.kind === 'error' ? outcome.reply.text : undefined;
+      sendJson(
+        res,
+        503,
+        {
+          messageId,
+          outcome: outcome.kind,
+          error: { code: outcome.code, ...(text ? { message: text } : {}) },
+        },
+        { 'retry-after': String(outcome.retryAfterSec) },
+      );
+      return;
+    }
     sendJson(res, 202, { messageId, outcome: outcome.kind });
   };
 
@@ -184,15 +234,22 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
     const url = new URL(req.url ?? '/', 'http://console.invalid');
     const path = url.pathname === '/index.html' ? '/' : url.pathname;
     try {
-      if (!hostAllowed(req, deps.bindHost)) {
+      if (!hostServed(req, deps.serverNames)) {
         return sendJson(res, 421, {
-          error: { code: 'NOT_ALLOWED', message: 'Open the console at its loopback address.' },
+          error: {
+            code: 'NOT_ALLOWED',
+            message:
+              'This host name is not served here: open the console by its own address, or add the name to SERVER_NAMES.',
+          },
         });
       }
       if (deps.extraRoutes && (await deps.extraRoutes(req, res))) return;
+      if (await loginRoutes(req, res, path, deps.auth)) return;
       if (req.method === 'GET' && staticFiles[path]) return serveStatic(req, res, path);
       const preview = /^\/api\/previews\/([\w-]+)\.png$/.exec(path);
       if (req.method === 'GET' && preview) {
+        // The de-identified image is still a patient's scan: only for signed-in users.
+        if (!deps.auth.identify(req, res, false)) return sendSignInPage(res, deps.auth.mode);
         const png = deps.previews.get(preview[1]!);
         if (!png) return sendJson(res, 404, { error: { code: 'USAGE', message: 'No such preview.' } });
         res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'private, max-age=3600' });
@@ -201,8 +258,11 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
       }
       if (!path.startsWith('/api/'))
         return sendJson(res, 404, { error: { code: 'USAGE', message: 'Not found.' } });
-      const user = identify(req, res, false);
-      if (!user) return sendJson(res, 401, { error: { code: 'USAGE', message: 'Reload the page.' } });
+      const user = deps.auth.identify(req, res, false);
+      if (!user)
+        return sendJson(res, 401, {
+          error: { code: 'NOT_ALLOWED', message: 'Sign in again: reload the page.' },
+        });
       deps.state.rememberName(user.userId, user.name);
       if (req.method === 'GET' && path === '/api/events') return events(req, res, user);
       if (req.method !== 'POST')

@@ -65,3 +65,12 @@ export function describeUpload(mimeType: string | undefined, name: string): stri
   if (mimeType === 'image/jpeg' || /\.jpe?g$/.test(lower)) return 'JPEG image';
   return 'file';
 }
+
+/**
+ * "help", "status" or "model" typed on its own as a new message: the console's `/quickread` (Slack and
+ * Discord answer the same command kinds, so the words come from the core's one catalogue).
+ */
+export function consoleCommand(question: string): 'help' | 'status' | 'model' | undefined {
+  const match = /^\s*\/?(?:quickread\s+)?(help|status|model)\s*[.?!]?\s*$/i.exec(question);
+  return match ? (match[1]!.toLowerCase() as 'help' | 'status' | 'model') : undefined;
+}

@@ -32,6 +32,13 @@ export const slashCommands: RESTPutAPIApplicationCommandsJSONBody = [
         required: false,
         max_length: 1000,
       },
+      // More views, slices or a prior: every image of one /read is read together as one study (issue 17).
+      ...[2, 3, 4].map((n) => ({
+        type: ApplicationCommandOptionType.Attachment as const,
+        name: `image${n}`,
+        description: `Another image of the same study (view, slice or prior), read together with the first`,
+        required: false,
+      })),
     ],
   },
   {

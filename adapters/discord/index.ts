@@ -87,8 +87,8 @@ export function createDiscordAdapter(config: Config, deps: DiscordAdapterDeps): 
   }
 
   function prefetch(attachments: AttachmentRef[]): void {
-    // The core reads the first attachment; fetching the others would only hold memory.
-    for (const attachment of attachments.slice(0, 1)) {
+    // The core reads every attachment of a message as one study, up to STUDY_MAX_IMAGES of them.
+    for (const attachment of attachments.slice(0, config.STUDY_MAX_IMAGES)) {
       if (fetched.has(attachment.url) || !isAllowedUrl(attachment.url, allowedOrigins)) continue;
       const bytes = downloadAttachment(attachment.url, downloadOptions);
       bytes.catch(() => undefined); // observed later by download(); never an unhandled rejection

@@ -9,7 +9,8 @@ import {
 import {
   cardNotes,
   cardText,
-  confidenceSourceLabel,
+  confidenceHeadline,
+  confidenceLegend,
   omittedFindingsNote,
   type ReadCard,
   type ReadCardFinding,
@@ -39,12 +40,15 @@ export function buttonsRow(jobId: string, acknowledged: boolean): APIActionRowCo
         type: ComponentType.Button,
         style: ButtonStyle.Secondary,
         custom_id: customId('up', jobId),
+        // Words beside the emoji: the button is named even where no emoji font draws it (issue 18).
+        label: 'Helpful',
         emoji: { name: '👍' },
       },
       {
         type: ComponentType.Button,
         style: ButtonStyle.Secondary,
         custom_id: customId('down', jobId),
+        label: 'Not helpful',
         emoji: { name: '👎' },
       },
     ],
@@ -56,14 +60,13 @@ export function buttonsRow(jobId: string, acknowledged: boolean): APIActionRowCo
  * top of the value instead, and a value over 1,024 continues in further fields: nothing is cut away.
  */
 function findingFields(finding: ReadCardFinding, index: number): APIEmbedField[] {
-  const source = confidenceSourceLabel[finding.confidenceSource];
   const label = neutralise(finding.label);
   const prefix = `${index + 1}. `;
   const nameFits = prefix.length + label.length <= LIMITS.fieldName;
   const lines = nameFits ? [] : [label];
-  lines.push(
-    `Confidence **${finding.confidencePct}%** · ${source}, ${cardText.calibrated(finding.calibrated, finding.calibratedOn)}`,
-  );
+  // Band first, % second; what the % is stands in the footer (issue 18).
+  lines.push(`Confidence: ${confidenceHeadline(finding.confidencePct / 100)}`);
+  if (finding.characteristics) lines.push(`*${neutralise(finding.characteristics)}*`);
   if (finding.grounded === false)
     lines.push(`⚠️ ${cardText.notGrounded} (the model reports it even on a blank image)`);
   const details = [
@@ -90,10 +93,13 @@ function listFields(name: string, items: string[]): APIEmbedField[] {
 
 function readFooter(card: ReadCard): string {
   const image = `image ${card.image.width}×${card.image.height} px, ${card.image.tokens} visual tokens`;
-  return clip(
-    `${card.model} · prompt ${card.promptVersion} · ${image} · job ${card.jobId}\n${card.disclaimer}`,
-    LIMITS.footer,
-  );
+  const lines = [
+    confidenceLegend(card.findings),
+    card.window ? `Display window: ${card.window}` : undefined,
+    `${card.model} · prompt ${card.promptVersion} · ${image} · job ${card.jobId}`,
+    card.disclaimer,
+  ].filter((line): line is string => line !== undefined);
+  return clip(lines.join('\n'), LIMITS.footer);
 }
 
 function embedSize(embed: APIEmbed): number {

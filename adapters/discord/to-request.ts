@@ -39,12 +39,13 @@ export function isThreadType(type: number | undefined): boolean {
 }
 
 /** Images and DICOMs (which often have no extension at all); PDFs, videos, text and archives are not. */
-const IMAGE_NAME = /\.(dcm|dicom|dic|ima|png|jpe?g|webp|tiff?|bmp|gif)$/i;
+// A zip of DICOM files is a series, read as one study (issue 17).
+const IMAGE_NAME = /\.(dcm|dicom|dic|ima|png|jpe?g|webp|tiff?|bmp|gif|zip)$/i;
 const HAS_EXTENSION = /\.[a-z0-9]{1,5}$/i;
 
 export function isLikelyImage(attachment: Pick<APIAttachment, 'filename' | 'content_type'>): boolean {
   const type = attachment.content_type?.split(';')[0]?.trim().toLowerCase();
-  if (type?.startsWith('image/') || type === 'application/dicom') return true;
+  if (type?.startsWith('image/') || type === 'application/dicom' || type === 'application/zip') return true;
   if (IMAGE_NAME.test(attachment.filename)) return true;
   if (type === undefined || type === 'application/octet-stream')
     return !HAS_EXTENSION.test(attachment.filename);

@@ -2,7 +2,8 @@ import type { types } from '@slack/bolt';
 import {
   cardNotes,
   cardText,
-  confidenceSourceLabel,
+  confidenceHeadline,
+  confidenceLegend,
   type OutboundMessage,
   omittedFindingsNote,
   type PageNotice,
@@ -136,9 +137,10 @@ export function findingLine(f: ReadCardFinding): string {
   if (where) parts.push(safeModelText(where));
   if (f.sizeMm !== undefined) parts.push(`${Math.round(f.sizeMm * 10) / 10} mm`);
   if (f.severity) parts.push(f.severity);
-  const source = `${confidenceSourceLabel[f.confidenceSource]}, ${cardText.calibrated(f.calibrated, f.calibratedOn)}`;
-  let line = `• ${parts.join(' · ')} — *${Math.round(f.confidencePct)}%* _(${source})_`;
+  // Band first, % second; what the % is stands once in the card's context line (issue 18).
+  let line = `• ${parts.join(' · ')} — confidence ${confidenceHeadline(f.confidencePct / 100)}`;
   if (f.grounded === false) line += ` ⚠️ _${cardText.notGrounded}_`;
+  if (f.characteristics) line += `\n    _${safeModelText(f.characteristics)}_`;
   return line;
 }
 
@@ -183,11 +185,13 @@ export function readHeader(card: ReadCard): Block {
 export function readTail(card: ReadCard): Block[] {
   const notices = cardNotes(card).map(safeModelText);
   const tail: Block[] = [];
+  const legend = confidenceLegend(card.findings);
+  if (legend) tail.push(context([escapeMrkdwn(legend)], 'qr_confidence'));
   if (notices.length > 0) tail.push(context(notices));
   tail.push(
     context(
       [
-        `${escapeMrkdwn(card.model)} · prompt ${escapeMrkdwn(card.promptVersion)} · image ${card.image.width}×${card.image.height} (${card.image.tokens} tokens)`,
+        `${escapeMrkdwn(card.model)} · prompt ${escapeMrkdwn(card.promptVersion)} · image ${card.image.width}×${card.image.height} (${card.image.tokens} tokens)${card.window ? ` · window: ${escapeMrkdwn(card.window)}` : ''}`,
       ],
       'qr_provenance',
     ),
@@ -245,7 +249,11 @@ function button(text: string, actionId: string, value: string, style?: 'primary'
 }
 
 function acknowledgementBlocks(jobId: string, acknowledgedBy?: { userId: string; at: string }): Block[] {
-  const feedback = [button('👍', ACTION_IDS.up, jobId), button('👎', ACTION_IDS.down, jobId)];
+  // Words beside the emoji: a button is named even where no emoji font draws it (issue 18).
+  const feedback = [
+    button('👍 Helpful', ACTION_IDS.up, jobId),
+    button('👎 Not helpful', ACTION_IDS.down, jobId),
+  ];
   if (acknowledgedBy) {
     return [
       ackContext(acknowledgedBy.userId, acknowledgedBy.at),

@@ -48,8 +48,10 @@ export function threadOf(channel: string, ts: string, threadTs?: string): Thread
 }
 
 /** Image-like files only; the core decides what it can decode, this just skips obvious non-images. */
-const imageMime = /^(image\/|application\/dicom$|application\/octet-stream$)/i;
-const imageExt = /^(png|jpe?g|webp|tiff?|dcm|dicom|gif|bmp)$/i;
+// A zip of DICOM files is a series, read as one study (issue 17).
+const imageMime =
+  /^(image\/|application\/dicom$|application\/octet-stream$|application\/(x-)?zip(-compressed)?$)/i;
+const imageExt = /^(png|jpe?g|webp|tiff?|dcm|dicom|gif|bmp|zip)$/i;
 
 export function isImageFile(file: SlackFile): boolean {
   if (file.mimetype && imageMime.test(file.mimetype)) return true;

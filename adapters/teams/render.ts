@@ -1,7 +1,8 @@
 import {
   cardNotes,
   cardText,
-  confidenceSourceLabel,
+  confidenceHeadline,
+  confidenceLegend,
   type OutboundMessage,
   pageText,
   pageWords,
@@ -86,9 +87,10 @@ function findingLine(finding: ReadCardFinding): string {
     finding.laterality && finding.laterality !== 'none' ? finding.laterality : undefined,
     finding.severity,
   ].filter((part): part is string => Boolean(part));
-  const source = `${confidenceSourceLabel[finding.confidenceSource]}, ${cardText.calibrated(finding.calibrated, finding.calibratedOn)}`;
   const grounded = finding.grounded === false ? ` · ⚠️ ${cardText.notGrounded}` : '';
-  return `• **${neutralise(finding.label)}**${details.length ? ` — ${neutralise(details.join(', '))}` : ''} · ${finding.confidencePct}% (${source})${grounded}`;
+  // Band first, % second; what the % is stands once under the findings (issue 18).
+  const described = finding.characteristics ? `\n_${neutralise(finding.characteristics)}_` : '';
+  return `• **${neutralise(finding.label)}**${details.length ? ` — ${neutralise(details.join(', '))}` : ''} · confidence ${confidenceHeadline(finding.confidencePct / 100)}${grounded}${described}`;
 }
 
 /** The data carried by every Action.Execute of a read, answered by the adaptiveCard/action invoke. */
@@ -102,8 +104,9 @@ function readActions(read: ReadCard): Element[] {
     ...(read.acknowledgedBy
       ? []
       : [{ type: 'Action.Execute', verb: 'ack', title: cardText.acknowledge, style: 'positive', data }]),
-    { type: 'Action.Execute', verb: 'up', title: '👍', data },
-    { type: 'Action.Execute', verb: 'down', title: '👎', data },
+    // Words beside the emoji: a button is named even where no emoji font draws it (issue 18).
+    { type: 'Action.Execute', verb: 'up', title: '👍 Helpful', data },
+    { type: 'Action.Execute', verb: 'down', title: '👎 Not helpful', data },
   ];
 }
 
@@ -132,10 +135,12 @@ export function renderRead(read: ReadCard, extras: ReadExtras = {}): CardAttachm
       text(`**${cardText.recommendations}**`),
       text(read.recommendations.map((r) => `• ${neutralise(r)}`).join('\n\n')),
     );
+  const legend = confidenceLegend(read.findings);
+  if (legend) body.push(text(legend, { size: 'Small', isSubtle: true }));
   for (const note of cardNotes(read)) body.push(text(neutralise(note), { isSubtle: true }));
   body.push(
     text(
-      `${neutralise(read.model)} · prompt ${neutralise(read.promptVersion)} · image ${read.image.width}×${read.image.height} (${read.image.tokens} visual tokens)`,
+      `${neutralise(read.model)} · prompt ${neutralise(read.promptVersion)} · image ${read.image.width}×${read.image.height} (${read.image.tokens} visual tokens)${read.window ? ` · window: ${neutralise(read.window)}` : ''}`,
       { size: 'Small', isSubtle: true },
     ),
   );

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { fromLoopback } from '../net/http-guard.ts';
 import type { StoreHealth } from '../store/faults.ts';
 import type { Metrics, MetricsSource } from './metrics.ts';
 
@@ -16,6 +17,8 @@ export function createOpsRoutes(deps: {
   source: MetricsSource;
   model: string;
   promptVersion?: string;
+  /** METRICS_PUBLIC: serve /metrics beyond loopback (queue sizes, error counts and model say how busy a ward is). */
+  metricsPublic?: boolean;
   /** Whether the store can take writes (the bot's store; absent for `serve-api`, which keeps none). */
   storage?: () => StoreHealth;
 }): OpsRoute {
@@ -42,6 +45,21 @@ export function createOpsRoutes(deps: {
       return true;
     }
     if (path === '/metrics') {
+      if (!deps.metricsPublic && !fromLoopback(req)) {
+        const refusal = JSON.stringify({
+          error: {
+            code: 'NOT_ALLOWED',
+            message:
+              'Metrics are served on loopback only: scrape from this machine or set METRICS_PUBLIC=true.',
+          },
+        });
+        res.writeHead(403, {
+          'content-type': 'application/json; charset=utf-8',
+          'cache-control': 'no-store',
+        });
+        res.end(refusal);
+        return true;
+      }
       const text = await deps.metrics.text();
       res.writeHead(200, { 'content-type': deps.metrics.contentType, 'cache-control': 'no-store' });
       res.end(req.method === 'HEAD' ? undefined : text);

@@ -4,11 +4,17 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../config.ts';
 import { DISCLAIMER } from '../core/reply.ts';
 import type { BurnedInTextReport, InferenceResult, PreparedImage } from '../core/types.ts';
+import { windowJson } from '../core/wording.ts';
+import { isStoppedError } from '../dispatch/index.ts';
 import type { Dispatcher } from '../dispatch/types.ts';
-import { AppError, type ErrorCode, toAppError } from '../errors.ts';
+import { summarizeStudy } from '../engine/study.ts';
+import { AppError, botStoppingError, type ErrorCode, toAppError } from '../errors.ts';
 import type { PrepareOptions } from '../ingest/index.ts';
+import { imageLabel, isZip, type PreparedStudy, prepareStudy } from '../ingest/study/index.ts';
+import { studyOptions } from '../ingest/study/options.ts';
 import type { Logger } from '../log.ts';
 import { createBoundedServer, throttledWarn } from '../net/http-bounds.ts';
+import { bearerToken, hostServed, isLoopbackAddress, secretMatches } from '../net/http-guard.ts';
 import { listenError } from '../net/listen-error.ts';
 import { watchEngineDown } from './engine-wait.ts';
 import type { Metrics } from './metrics.ts';
@@ -49,8 +55,14 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   BURNED_IN_TEXT: 422,
   DECODE_TIMEOUT: 422,
   IMAGE_TOO_LARGE_FOR_ENGINE: 422,
+  NOT_ALLOWED: 401,
+  ARCHIVE_TOO_LARGE: 413,
+  ARCHIVE_UNSAFE: 422,
+  ARCHIVE_CORRUPT: 422,
+  ARCHIVE_EMPTY: 422,
   RATE_LIMITED: 429,
   QUEUE_FULL: 503,
+  BOT_STOPPING: 503,
   ENGINE_UNAVAILABLE: 503,
   ENGINE_RATE_LIMITED: 503,
   ENGINE_OUT_OF_MEMORY: 503,
@@ -80,7 +92,11 @@ function sendJson(
 }
 
 /** The answer shape of the original service, plus the facts every quickread reply carries. */
-export function toVisualQaResponse(result: InferenceResult, burnedInText?: BurnedInTextReport) {
+export function toVisualQaResponse(
+  result: InferenceResult,
+  prepared?: Pick<PreparedImage, 'window' | 'deid'>,
+) {
+  const burnedInText: BurnedInTextReport | undefined = prepared?.deid.burnedInText;
   const confidences = result.findings.map((finding) => finding.confidence.value);
   return {
     response: result.impression,
@@ -92,6 +108,8 @@ export function toVisualQaResponse(result: InferenceResult, burnedInText?: Burne
     recommendations: result.recommendations,
     promptVersion: result.promptVersion,
     image: { tokens: result.tokens.image },
+    // Issue 18: which display window the model saw.
+    window: prepared ? windowJson(prepared.window) : null,
     ...(result.downscaled ? { downscaled: result.downscaled } : {}),
     // Issue #9: the read says when text found in the pixels was blacked out (counts only, never the text).
     burnedInText: burnedInText ?? null,
@@ -99,11 +117,23 @@ export function toVisualQaResponse(result: InferenceResult, burnedInText?: Burne
   };
 }
 
+/** Refuse to serve reads to the network without API_TOKEN: exit 2, before anything listens (issue 18). */
+export function checkApiExposure(config: Config, host: string): void {
+  if (config.API_TOKEN === '' && !isLoopbackAddress(host)) {
+    throw new AppError('CONFIG_INVALID', 'serve-api beyond loopback without API_TOKEN', {
+      userMessage:
+        'serve-api on a non-loopback address needs API_TOKEN (24+ characters); callers then send "Authorization: Bearer <API_TOKEN>". Or keep --host 127.0.0.1.',
+      details: { variables: ['API_TOKEN'] },
+    });
+  }
+}
+
 export async function startApiServer(
   deps: ApiServerDeps,
   /** `variable` names the setting the port came from, for a PORT_IN_USE message (default API_PORT). */
   listen: { port: number; host: string; variable?: string },
 ): Promise<ApiServer> {
+  checkApiExposure(deps.config, listen.host);
   const logger = deps.logger.child({ component: 'api' });
   // Queue full, rate limited, engine down: one line a minute per code with a count, not one per refusal.
   const refusalLogs = new Map<string, (fields?: Record<string, unknown>) => void>();
@@ -120,6 +150,7 @@ export async function startApiServer(
     metrics: deps.metrics,
     source: deps.dispatcher,
     model: deps.model,
+    metricsPublic: deps.config.METRICS_PUBLIC,
     ...(deps.promptVersion ? { promptVersion: deps.promptVersion } : {}),
   });
 
@@ -170,6 +201,9 @@ export async function startApiServer(
     };
     dispatched.add(req);
     let prepared: PreparedImage | undefined;
+    let study: PreparedStudy | undefined;
+    // Several images (`images: [...]`, several files, a zip of a series) are one read (issue 17).
+    const several = input.files.length > 1 || isZip(input.bytes);
     const watch = watchEngineDown(deps.dispatcher, deps.config.API_WAIT_S, () => deps.config.API_WAIT_S);
     const scheduled = deps.dispatcher.schedule(
       {
@@ -178,6 +212,18 @@ export async function startApiServer(
         channelId: 'api',
         priority: 0,
         input: async () => {
+          if (several) {
+            const files = input.files.map((bytes) => ({ bytes }));
+            study = await prepareStudy(files, { ...studyOptions(deps.config), question: input.question });
+            prepared = study.images[0]!;
+            return {
+              image: prepared,
+              ...(study.images.length > 1 ? { study: study.images } : {}),
+              question: input.question,
+              history: [],
+              temperature: input.temperature ?? deps.config.TEMPERATURE,
+            };
+          }
           prepared = await deps.prepare(input.bytes, prepareOptions);
           return {
             image: prepared,
@@ -200,14 +246,41 @@ export async function startApiServer(
     } finally {
       watch.stop();
     }
-    sendJson(res, 200, toVisualQaResponse(result, prepared?.deid.burnedInText));
+    const images =
+      result.images ??
+      summarizeStudy(study?.images ?? (prepared ? [{ ...prepared, label: imageLabel(0, 1, prepared) }] : []));
+    sendJson(res, 200, {
+      ...toVisualQaResponse(result, prepared ?? study?.images[0]),
+      images,
+      notes: study?.notes ?? [],
+    });
   };
+
+  /** Set by close(): a request that still arrives is refused with BOT_STOPPING before its body is read. */
+  let stopping = false;
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     try {
+      if (!hostServed(req, deps.config.SERVER_NAMES)) {
+        sendJson(res, 421, {
+          error: {
+            code: 'NOT_ALLOWED',
+            message:
+              'This host name is not served here: call the API by its address, or add the name to SERVER_NAMES.',
+          },
+        });
+        return;
+      }
       if (await ops(req, res)) return;
       if (path === '/v1/visualqa') {
+        const token = deps.config.API_TOKEN;
+        if (token !== '' && !secretMatches(bearerToken(req) ?? '', token)) {
+          throw new AppError('NOT_ALLOWED', 'visualqa: missing or wrong bearer token', {
+            userMessage: 'Send "Authorization: Bearer <API_TOKEN>" (the token this server was started with).',
+          });
+        }
+        if (stopping) throw botStoppingError('visualqa');
         if (req.method !== 'POST') {
           sendJson(res, 405, { error: { code: 'USAGE', message: 'Use POST.' } }, { allow: 'POST' });
           return;
@@ -217,7 +290,8 @@ export async function startApiServer(
       }
       sendJson(res, 404, { error: { code: 'USAGE', message: 'Not found. Try POST /v1/visualqa.' } });
     } catch (error) {
-      const appError = toAppError(error);
+      // The queue stopped under this request (SIGTERM): a coded 503 the caller retries, not an INTERNAL.
+      const appError = isStoppedError(error) ? botStoppingError('visualqa') : toAppError(error);
       const status = statusByCode[appError.code] ?? 500;
       // Errors from the dispatcher are counted from its 'finished' event; the rest are counted here.
       if (!dispatched.has(req)) deps.metrics.countError(appError.code);
@@ -225,7 +299,10 @@ export async function startApiServer(
       else if (status >= 500) logger.warn({ code: appError.code, err: appError }, 'visualqa failed');
       else logger.info({ code: appError.code }, 'visualqa refused');
       const retry = appError.retryAfterSec ?? (status === 503 ? 5 : undefined);
-      sendJson(res, status, { error: appError.toJSON() }, retry ? { 'retry-after': String(retry) } : {});
+      const headers: Record<string, string> = retry ? { 'retry-after': String(retry) } : {};
+      // RFC 6750 §3: a 401 names the scheme the client should use.
+      if (status === 401) headers['www-authenticate'] = 'Bearer realm="quickread"';
+      sendJson(res, status, { error: appError.toJSON() }, headers);
       // Drain what is left of a refused body so the client sees the answer, not a reset.
       if (!req.readableEnded) req.resume();
     }
@@ -249,8 +326,12 @@ export async function startApiServer(
     url: `http://${host}:${address.port}`,
     close: () =>
       new Promise<void>((resolve) => {
+        stopping = true;
         server.close(() => resolve());
-        server.closeAllConnections();
+        // Answers being written (a 503 BOT_STOPPING for reads the stopped queue gave up) get a moment
+        // to reach their callers; idle keep-alive sockets go at once.
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), 1000).unref();
       }),
   };
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import busboy from 'busboy';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
+import { readJsonImageBody } from './json-image-stream.ts';
 
 /**
  * Parsing of POST /v1/visualqa bodies: JSON `{image, question, temperature?}` where `image` is base64
@@ -9,15 +10,28 @@ import { AppError } from '../errors.ts';
  * `image` string is only ever decoded as base64: it is never opened as a path or fetched as a URL.
  */
 export interface VisualQaInput {
+  /** The first image (the legacy single `image`). */
   bytes: Buffer;
+  /** Every image posted, in order: `image` first, then `images` (or every multipart file). */
+  files: Buffer[];
   question: string;
   temperature?: number;
 }
 
+/** Most images one request may carry; the study keeps STUDY_MAX_IMAGES of them and names the rest. */
+export const MAX_FILES_PER_REQUEST = 64;
+
 const bodySchema = z.object({
-  image: z.string().min(1),
+  image: z.string().min(1).optional(),
+  images: z.array(z.string().min(1)).min(1).max(MAX_FILES_PER_REQUEST).optional(),
   question: z.string().trim().min(1).max(2000),
   temperature: z.number().min(0).max(2).optional(),
+});
+
+/** The body once its image strings are decoded (the `image` string became its bytes). */
+const streamedBodySchema = bodySchema.extend({
+  image: z.instanceof(Buffer).optional(),
+  images: z.array(z.instanceof(Buffer)).min(1).max(MAX_FILES_PER_REQUEST).optional(),
 });
 
 const badRequest = (message: string) =>
@@ -45,19 +59,6 @@ export function decodeImageField(image: string): Buffer {
   return bytes;
 }
 
-async function readCapped(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > maxBytes) throw tooLarge(maxBytes);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).byteLength;
-    if (size > maxBytes) throw tooLarge(maxBytes);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
 function tooLarge(maxBytes: number): AppError {
   const mb = Math.round(maxBytes / (1024 * 1024));
   return new AppError('INPUT_TOO_LARGE', `visualqa body over ${maxBytes} bytes`, {
@@ -66,25 +67,33 @@ function tooLarge(maxBytes: number): AppError {
 }
 
 export async function parseJsonBody(req: IncomingMessage, maxFileBytes: number): Promise<VisualQaInput> {
-  // base64 is 4/3 of the bytes; leave room for the other fields.
-  const raw = await readCapped(req, Math.ceil((maxFileBytes * 4) / 3) + 64 * 1024);
-  let json: unknown;
-  try {
-    json = JSON.parse(raw.toString('utf8'));
-  } catch {
-    throw badRequest('The body is not valid JSON.');
-  }
-  const parsed = bodySchema.safeParse(json);
+  // The image is decoded while the body streams in (json-image-stream.ts): never the whole body in memory.
+  const { fields, images } = await readJsonImageBody(req, {
+    imageKeys: { image: 'one', images: 'many' },
+    maxImageBytes: maxFileBytes,
+    // base64 is 4/3 of the bytes; leave room for the other fields.
+    maxBodyBytes: Math.ceil((maxFileBytes * 4) / 3) + 64 * 1024,
+    decodeShort: decodeImageField,
+    tooLarge: () => tooLarge(maxFileBytes),
+    badRequest,
+  });
+  const parsed = streamedBodySchema.safeParse({ ...fields, ...images });
   if (!parsed.success) {
     const fields = [...new Set(parsed.error.issues.map((issue) => String(issue.path[0] ?? 'body')))];
     throw badRequest(
-      `Invalid request: ${fields.join(', ')}. Expected {"image": base64 or data URL, "question": text, "temperature"?: 0..2}.`,
+      `Invalid request: ${fields.join(', ')}. Expected {"image": base64 or data URL, or "images": [...], "question": text, "temperature"?: 0..2}.`,
     );
   }
-  const bytes = decodeImageField(parsed.data.image);
-  if (bytes.byteLength > maxFileBytes) throw tooLarge(maxFileBytes);
+  const files = [...(parsed.data.image ? [parsed.data.image] : []), ...(parsed.data.images ?? [])];
+  if (files.length === 0) {
+    throw badRequest(
+      'Invalid request: image. Expected {"image": base64 or data URL, or "images": [...], "question": text, "temperature"?: 0..2}.',
+    );
+  }
+  if (files.reduce((sum, file) => sum + file.byteLength, 0) > maxFileBytes) throw tooLarge(maxFileBytes);
   return {
-    bytes,
+    bytes: files[0]!,
+    files,
     question: parsed.data.question,
     ...(parsed.data.temperature !== undefined ? { temperature: parsed.data.temperature } : {}),
   };
@@ -96,41 +105,57 @@ export function parseMultipartBody(req: IncomingMessage, maxFileBytes: number): 
     try {
       parser = busboy({
         headers: req.headers,
-        limits: { files: 1, fields: 6, fieldSize: 16 * 1024, fileSize: maxFileBytes, parts: 8 },
+        limits: {
+          files: MAX_FILES_PER_REQUEST,
+          fields: 6,
+          fieldSize: 16 * 1024,
+          fileSize: maxFileBytes,
+          parts: MAX_FILES_PER_REQUEST + 8,
+        },
       });
     } catch {
       reject(badRequest('The multipart body has no boundary.'));
       return;
     }
     const fields: Record<string, string> = {};
-    let bytes: Buffer | undefined;
+    // Every file part, in the order posted (a study: several views or slices).
+    const files: Buffer[] = [];
     let failure: AppError | undefined;
     parser.on('field', (name, value) => {
       fields[name] = value;
     });
+    let total = 0;
     parser.on('file', (_name, stream) => {
       const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      const index = files.push(Buffer.alloc(0)) - 1;
+      stream.on('data', (chunk: Buffer) => {
+        total += chunk.byteLength;
+        if (total > maxFileBytes) failure = tooLarge(maxFileBytes);
+        else chunks.push(chunk);
+      });
       stream.on('limit', () => {
         failure = tooLarge(maxFileBytes);
       });
       stream.on('end', () => {
-        bytes = Buffer.concat(chunks);
+        files[index] = Buffer.concat(chunks);
       });
+    });
+    parser.on('filesLimit', () => {
+      failure = badRequest(`A request may carry at most ${MAX_FILES_PER_REQUEST} files.`);
     });
     parser.on('error', () => reject(badRequest('The multipart body is malformed.')));
     parser.on('close', () => {
       if (failure) return reject(failure);
-      let image = bytes;
+      const posted = files.filter((file) => file.byteLength > 0);
       // A form may also carry the image as a base64 text field.
-      if (!image?.byteLength && fields.image) {
+      if (posted.length === 0 && fields.image) {
         try {
-          image = decodeImageField(fields.image);
+          posted.push(decodeImageField(fields.image));
         } catch (error) {
           return reject(error);
         }
       }
-      if (!image?.byteLength) return reject(badRequest('The multipart body has no image file.'));
+      if (posted.length === 0) return reject(badRequest('The multipart body has no image file.'));
       const question = (fields.question ?? '').trim();
       if (!question || question.length > 2000) {
         return reject(badRequest('The "question" field is required (at most 2000 characters).'));
@@ -139,7 +164,12 @@ export function parseMultipartBody(req: IncomingMessage, maxFileBytes: number): 
       if (temperature !== undefined && !(temperature >= 0 && temperature <= 2)) {
         return reject(badRequest('"temperature" must be a number from 0 to 2.'));
       }
-      resolve({ bytes: image, question, ...(temperature !== undefined ? { temperature } : {}) });
+      resolve({
+        bytes: posted[0]!,
+        files: posted,
+        question,
+        ...(temperature !== undefined ? { temperature } : {}),
+      });
     });
     req.pipe(parser);
   });

@@ -1,17 +1,22 @@
 import { readFile } from 'node:fs/promises';
 import type { Config } from '../config.ts';
-import { cardText, confidenceSourceLabel, DISCLAIMER, urgencyBadge } from '../core/reply.ts';
+import { DISCLAIMER, urgencyBadge } from '../core/reply.ts';
 import type { Finding, InferenceResult, PreparedImage } from '../core/types.ts';
+import { confidenceBand, confidenceText, windowJson, windowWords } from '../core/wording.ts';
 import { createEngine } from '../engine/index.ts';
+import { summarizeStudy } from '../engine/study.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { closeDecodePool, type PrepareOptions, prepareImage } from '../ingest/index.ts';
+import { isZip, prepareStudy } from '../ingest/study/index.ts';
+import { studyOptions } from '../ingest/study/options.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { vllmCommand } from './doctor.ts';
 import type { CommandIO } from './output.ts';
 
 /**
- * `quickread ask FILE QUESTION [--json]` (DESIGN §5): the whole pipeline once — prepare (decode, window,
- * de-identify, fit), read with the configured engine, print. The out-of-memory ladder re-prepares from
+ * `quickread ask FILE... QUESTION [--json]` (DESIGN §5): the whole pipeline once — prepare (decode, window,
+ * de-identify, fit), read with the configured engine, print. Several files (views, slices, a zipped
+ * series) are one study read together (issue 17). The out-of-memory ladder re-prepares from
  * the original bytes, which keeps more detail than shrinking the fitted PNG again.
  */
 
@@ -27,7 +32,7 @@ export interface AskDeps {
 export async function runAsk(
   config: Config,
   io: CommandIO,
-  file: string,
+  file: string | readonly string[],
   question: string,
   options: AskOptions = {},
   deps: AskDeps = {},
@@ -35,14 +40,17 @@ export async function runAsk(
   if (question.trim() === '') {
     throw new AppError('USAGE', 'empty question', { userMessage: 'Ask a question about the image.' });
   }
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch {
-    // The path is not echoed: file names often carry patient names.
-    throw new AppError('USAGE', 'ask: input not readable', {
-      userMessage: 'The file could not be read: check the path and permissions.',
-    });
+  const files = typeof file === 'string' ? [file] : file;
+  const inputs: Buffer[] = [];
+  for (const path of files) {
+    try {
+      inputs.push(await readFile(path));
+    } catch {
+      // The path is not echoed: file names often carry patient names.
+      throw new AppError('USAGE', 'ask: input not readable', {
+        userMessage: 'A file could not be read: check the paths and permissions.',
+      });
+    }
   }
   const logger = deps.logger ?? createLogger({ level: config.LOG_LEVEL });
   const prepareOptions: PrepareOptions = {
@@ -53,15 +61,25 @@ export async function runAsk(
     burnedInText: config.BURNED_IN_TEXT,
   };
   try {
-    const image = await prepareImage(bytes, prepareOptions);
+    // Every file is one read: several views, a zipped series or a multi-frame file become one study.
+    const study = await prepareStudy(
+      inputs.map((bytes) => ({ bytes })),
+      { ...studyOptions(config), question },
+    );
+    const image = study.images[0]!;
+    const single = inputs.length === 1 && study.images.length === 1 && !isZip(inputs[0]!);
     const engine = createEngine(config, { logger, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
     const result = await engine
       .infer(
         {
           image,
+          ...(study.images.length > 1 ? { study: study.images } : {}),
           question,
           history: [],
-          refit: (maxSide) => prepareImage(bytes, { ...prepareOptions, maxSide }),
+          // One image: the ladder re-prepares from the original bytes (more detail than shrinking the PNG).
+          ...(single
+            ? { refit: (maxSide: number) => prepareImage(inputs[0]!, { ...prepareOptions, maxSide }) }
+            : {}),
         },
         new AbortController().signal,
       )
@@ -69,8 +87,10 @@ export async function runAsk(
         throw withFix(error, config);
       });
     await engine.close?.();
-    if (options.json) io.out(JSON.stringify(askJson(result, image)));
-    else for (const line of askText(result, image)) io.out(line);
+    const read = { ...result, images: result.images ?? summarizeStudy(study.images) };
+    if (options.json)
+      io.out(JSON.stringify({ ...askJson(read, image), images: read.images, notes: study.notes }));
+    else for (const line of askText(read, image, study.notes)) io.out(line);
     return 0;
   } finally {
     await closeDecodePool();
@@ -95,7 +115,8 @@ function withFix(error: unknown, config: Config): unknown {
 
 /** The `--json` shape promised in the issue; nothing else from the image or the model is added. */
 export function askJson(result: InferenceResult, image: PreparedImage) {
-  const sent = result.downscaled ?? { width: image.width, height: image.height, tokens: image.tokens };
+  // tokens.image is the whole study's when several images were read.
+  const sent = result.downscaled ?? { width: image.width, height: image.height, tokens: result.tokens.image };
   return {
     findings: result.findings.map((finding) => ({
       label: finding.label,
@@ -103,8 +124,10 @@ export function askJson(result: InferenceResult, image: PreparedImage) {
       sizeMm: finding.sizeMm ?? null,
       laterality: finding.laterality ?? null,
       severity: finding.severity ?? null,
+      characteristics: finding.characteristics ?? null,
       confidence: {
         value: round(finding.confidence.value, 3),
+        band: confidenceBand(finding.confidence.value),
         source: finding.confidence.source,
         calibrated: finding.confidence.calibrated,
         calibratedOn: finding.confidence.calibratedOn ?? null,
@@ -119,6 +142,7 @@ export function askJson(result: InferenceResult, image: PreparedImage) {
     promptVersion: result.promptVersion,
     image: { width: sent.width, height: sent.height, tokens: sent.tokens },
     downscaled: result.downscaled !== undefined,
+    window: windowJson(image.window),
     // Issue #9: counts of text found in the pixels (never the text), null when no scan ran.
     burnedInText: image.deid.burnedInText ?? null,
   };
@@ -145,14 +169,18 @@ function findingLine(finding: Finding, index: number): string {
     finding.severity,
   ].filter(Boolean);
   const c = finding.confidence;
-  const label = `${confidenceSourceLabel[c.source]}, ${cardText.calibrated(c.calibrated, c.calibratedOn)}`;
   const grounded = c.grounded === false ? ' · not image-grounded' : '';
-  return `  ${index + 1}. ${finding.label}${where.length > 0 ? ` — ${where.join(', ')}` : ''} · confidence ${Math.round(c.value * 100)}% (${label})${grounded}`;
+  const described = finding.characteristics ? `\n     ${finding.characteristics}` : '';
+  return `  ${index + 1}. ${finding.label}${where.length > 0 ? ` — ${where.join(', ')}` : ''} · confidence ${confidenceText(c.value, c.source, c.calibrated)}${grounded}${described}`;
 }
 
-export function askText(result: InferenceResult, image: PreparedImage): string[] {
+export function askText(
+  result: InferenceResult,
+  image: PreparedImage,
+  notes: readonly string[] = [],
+): string[] {
   const badge = urgencyBadge[result.urgency];
-  const sent = result.downscaled ?? { width: image.width, height: image.height, tokens: image.tokens };
+  const sent = result.downscaled ?? { width: image.width, height: image.height, tokens: result.tokens.image };
   const lines = [`${badge.emoji} Urgency: ${badge.label}`, `Impression: ${result.impression}`];
   lines.push(result.findings.length > 0 ? 'Findings:' : 'Findings: none reported');
   result.findings.forEach((finding, i) => {
@@ -162,9 +190,14 @@ export function askText(result: InferenceResult, image: PreparedImage): string[]
     lines.push('Recommendations:', ...result.recommendations.map((line) => `  - ${line}`));
   }
   if (result.imageQuality) lines.push(`Image quality: ${result.imageQuality}`);
+  if (result.images && result.images.length > 1) {
+    lines.push(`Images read (${result.images.length}):`, ...result.images.map((one) => `  - ${one.label}`));
+  }
+  for (const note of notes) lines.push(`Note: ${note}.`);
   const text = burnedInTextLine(image);
   if (text) lines.push(text);
   const shrunk = result.downscaled ? ' (downscaled: the model server ran out of memory at full size)' : '';
+  lines.push(`Display window: ${windowWords(image.window)}`);
   lines.push(
     `Model: ${result.model} · prompt ${result.promptVersion} · image ${sent.width}×${sent.height} px, ${sent.tokens} tokens${shrunk}`,
   );

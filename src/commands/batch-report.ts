@@ -1,7 +1,8 @@
 import { open, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DISCLAIMER, urgencyBadge } from '../core/reply.ts';
-import type { Finding, InferenceResult, Urgency } from '../core/types.ts';
+import type { Finding, InferenceResult, StudyImageSummary, Urgency, WindowInfo } from '../core/types.ts';
+import { confidenceHeadline, confidenceSourceWords, windowJson } from '../core/wording.ts';
 import type { AppError } from '../errors.ts';
 
 /**
@@ -21,6 +22,20 @@ export interface BatchRow {
   urgency: Urgency | null;
   model: string;
   promptVersion?: string;
+  /** The question every image of the run was asked (--question, or the standard review question). */
+  question?: string;
+  /** The display window the model saw (issue 18). */
+  window?: ReturnType<typeof windowJson>;
+  /** What the model saw: every image of a study (--group-by folder), or the one image (issue 17). */
+  images?: StudyImageSummary[];
+  /** What a study left out and why, and which slices were read. */
+  notes?: string[];
+}
+
+/** What a row records about how it was asked, besides the answer. */
+export interface RowContext {
+  question: string;
+  window?: WindowInfo;
 }
 
 /** What the checkpoint needs of a row (batch's and eval's rows both have it). */
@@ -36,6 +51,7 @@ export function rowFromResult(
   file: string,
   frame: { index?: number; count?: number },
   result: InferenceResult,
+  context: RowContext,
 ): BatchRow {
   return {
     file,
@@ -46,6 +62,9 @@ export function rowFromResult(
     urgency: result.urgency,
     model: result.model,
     promptVersion: result.promptVersion,
+    question: context.question,
+    ...(context.window ? { window: windowJson(context.window) } : {}),
+    ...(result.images ? { images: result.images } : {}),
   };
 }
 
@@ -54,6 +73,7 @@ export function rowFromError(
   frame: { index?: number; count?: number },
   error: AppError,
   model: string,
+  context: RowContext,
 ): BatchRow {
   return {
     file,
@@ -64,6 +84,7 @@ export function rowFromError(
     impression: null,
     urgency: null,
     model,
+    question: context.question,
   };
 }
 
@@ -152,8 +173,18 @@ const mdCell = (text: string): string =>
     .replace(/[\r\n]+/g, ' ')
     .replace(/[<>]/g, '');
 
+// Band first, % second (issue 18); the source of the numbers is stated once per summary and per CSV row.
 const findingText = (finding: Finding): string =>
-  `${finding.label}${finding.location ? ` (${finding.location})` : ''} ${Math.round(finding.confidence.value * 100)}%`;
+  `${finding.label}${finding.location ? ` (${finding.location})` : ''}: ${confidenceHeadline(finding.confidence.value)}`;
+
+const topFinding = (row: BatchRow): Finding | undefined =>
+  row.findings.reduce<Finding | undefined>(
+    (best, finding) => (best && best.confidence.value >= finding.confidence.value ? best : finding),
+    undefined,
+  );
+
+const sourceOf = (finding: Finding): string =>
+  confidenceSourceWords(finding.confidence.source, finding.confidence.calibrated);
 
 export function summaryCsv(rows: BatchRow[]): string {
   const header = [
@@ -167,23 +198,30 @@ export function summaryCsv(rows: BatchRow[]): string {
     'model',
     'error_code',
     'error',
+    'confidence_source',
+    'window',
+    'question',
   ];
-  const lines = rows.map((row) =>
-    [
+  const lines = rows.map((row) => {
+    const top = topFinding(row);
+    return [
       row.file,
       row.frame,
       row.ok,
       row.urgency,
       row.impression,
       row.findings.map(findingText).join('; '),
-      row.findings.length ? Math.max(...row.findings.map((f) => f.confidence.value)).toFixed(2) : '',
+      top ? top.confidence.value.toFixed(2) : '',
       row.model,
       row.error?.code,
       row.error?.message,
+      top ? sourceOf(top) : '',
+      row.window?.description,
+      row.question,
     ]
       .map(csvCell)
-      .join(','),
-  );
+      .join(',');
+  });
   return `${[header.join(','), ...lines].join('\r\n')}\r\n`;
 }
 
@@ -191,12 +229,20 @@ export function summaryMarkdown(rows: BatchRow[], title: string): string {
   const count = (urgency: Urgency) => rows.filter((row) => row.urgency === urgency).length;
   const failed = rows.filter((row) => !row.ok).length;
   const models = [...new Set(rows.filter((r) => r.ok).map((r) => `${r.model} · ${r.promptVersion ?? ''}`))];
+  const questions = [...new Set(rows.flatMap((r) => (r.question ? [r.question] : [])))];
+  const sources = [...new Set(rows.flatMap((r) => r.findings.map(sourceOf)))];
   const lines = [
     `# ${title}`,
     '',
     `${rows.length} images: ${urgencyBadge.critical.emoji} ${count('critical')} critical, ${urgencyBadge.urgent.emoji} ${count('urgent')} urgent, ${urgencyBadge.routine.emoji} ${count('routine')} routine, ${failed} failed.`,
     '',
+    ...questions.flatMap((question) => [`Question: ${mdCell(question)}`, '']),
     models.length ? `Model: ${models.join('; ')}` : '',
+    '',
+    // What the percentages are: never a bare number for an uncalibrated value.
+    sources.length
+      ? `Confidence: band (low < 40%, moderate < 70%, high) with the % — ${sources.join('; ')}`
+      : '',
     '',
     '| # | file | urgency | impression | findings |',
     '|---|---|---|---|---|',

@@ -3,10 +3,14 @@ import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { createReadPipeline, type ReadPipeline } from '../api/pipeline.ts';
 import type { Config } from '../config.ts';
-import type { PreparedImage } from '../core/types.ts';
+import type { PreparedImage, StudyImage } from '../core/types.ts';
+import { summarizeStudy } from '../engine/study.ts';
 import { AppError, toAppError } from '../errors.ts';
 import type { PrepareOptions } from '../ingest/index.ts';
+import { imageLabel, prepareStudy } from '../ingest/study/index.ts';
+import { studyOptions } from '../ingest/study/options.ts';
 import { createLogger } from '../log.ts';
+import { countFrames } from './batch-frames.ts';
 import {
   type BatchRow,
   fatalCodes,
@@ -31,6 +35,10 @@ export interface BatchCliOptions {
   outputDir: string;
   splitEvery?: string;
   resume?: boolean;
+  /** Asked of every image instead of the standard review question. */
+  question?: string;
+  /** 'file' (default): one read per image and frame. 'folder': the files of each folder are one study read. */
+  groupBy?: string;
 }
 
 export interface BatchDeps {
@@ -61,6 +69,34 @@ async function listInputs(inputDir: string, outputDir: string): Promise<string[]
   return found.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
 }
 
+function parseQuestion(value: string | undefined): string {
+  if (value === undefined) return BATCH_QUESTION;
+  const question = value.trim();
+  if (question === '' || question.length > 2000) {
+    throw new AppError('USAGE', 'batch: bad --question', {
+      userMessage: '--question must be a question of 1 to 2000 characters.',
+    });
+  }
+  return question;
+}
+
+function parseGroupBy(value: string | undefined): 'file' | 'folder' {
+  if (value === undefined || value === 'file' || value === 'folder') return value ?? 'file';
+  throw new AppError('USAGE', 'batch: bad --group-by', {
+    userMessage: '--group-by must be "file" (one read per image) or "folder" (each folder is one study).',
+  });
+}
+
+/** Each folder's own files (not its sub-folders') as one unit, keyed by the folder's relative path. */
+function folderUnits(files: readonly string[]): Unit[] {
+  const folders = new Map<string, string[]>();
+  for (const file of files) {
+    const folder = file.includes('/') ? file.slice(0, file.lastIndexOf('/')) : '.';
+    folders.set(folder, [...(folders.get(folder) ?? []), file]);
+  }
+  return [...folders].map(([folder, members]) => ({ file: folder, members }));
+}
+
 function parseSplit(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
@@ -74,6 +110,8 @@ function parseSplit(value: string | undefined): number | undefined {
 
 interface Unit {
   file: string;
+  /** --group-by folder: the folder's files, read as one study (`file` is the folder). */
+  members?: string[];
   /** Set for frames 2..N of a multi-frame input, once frame 1 revealed the count. */
   frame?: number;
   frames?: number;
@@ -88,6 +126,7 @@ export async function runBatch(
   const inputDir = resolve(options.inputDir);
   const outputDir = resolve(options.outputDir);
   const splitEvery = parseSplit(options.splitEvery);
+  const question = parseQuestion(options.question);
   const inputStat = await stat(inputDir).catch(() => undefined);
   if (!inputStat?.isDirectory()) {
     throw new AppError('USAGE', 'batch: input dir missing', {
@@ -118,12 +157,24 @@ export async function runBatch(
     return row !== undefined && isFinished(row);
   };
   const progress = createProgress(deps.progress ?? process.stderr, 'batch');
-  const queue: Unit[] = files.map((file) => ({ file }));
-  let total = files.length;
+  const groupBy = parseGroupBy(options.groupBy);
+  // Files known to be multi-frame (each frame is a unit of its own); expanded once.
+  const expanded = new Set<string>();
+  // Frames are counted from the headers before the first read, so the progress total is right from the
+  // start instead of growing as multi-frame files are opened. A folder read as one study is one unit.
+  const queue: Unit[] = groupBy === 'folder' ? folderUnits(files) : [];
+  for (const file of groupBy === 'file' ? files : []) {
+    const frames = await countFrames(join(inputDir, file));
+    if (frames <= 1) {
+      queue.push({ file });
+      continue;
+    }
+    expanded.add(file);
+    for (let frame = 1; frame <= frames; frame += 1) queue.push({ file, frame, frames });
+  }
+  let total = queue.length;
   let finished = 0;
   let failed = 0;
-  // Files known to be multi-frame (frames 2..N are units of their own); expanded once.
-  const expanded = new Set<string>();
   const expand = (file: string, frames: number, front: boolean) => {
     if (expanded.has(file)) return;
     expanded.add(file);
@@ -142,11 +193,20 @@ export async function runBatch(
     maxSide: config.MAX_IMAGE_SIZE,
     maxBytes: config.MAX_UPLOAD_MB * 1024 * 1024,
     burnedInText: config.BURNED_IN_TEXT,
-    question: BATCH_QUESTION,
+    question,
     ...(frame ? { frame } : {}),
   });
 
   let aborted = false;
+  // Ctrl-C (or a service stop): drop the reads in flight, keep every finished row, say how to go on.
+  const interrupt = new AbortController();
+  const onSignal = () => {
+    aborted = true;
+    interrupt.abort();
+    pump();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const readUnit = async (unit: Unit) => {
     const firstPass = unit.frame === undefined;
     // Frame 1 of a multi-frame file is keyed "file#1"; a single-frame file by its name.
@@ -156,32 +216,51 @@ export async function runBatch(
       ? { index: unit.frame, count: unit.frames }
       : {};
     let row: BatchRow;
+    let image: PreparedImage | undefined;
+    if (unit.members) {
+      row = await readStudyUnit(unit, unit.members);
+      if (aborted) return;
+      await checkpoint.append(row);
+      rows.set(unitKey(row.file), row);
+      finished += 1;
+      if (!row.ok) failed += 1;
+      progress.update(finished, failed);
+      return;
+    }
     try {
       const bytes = await readFile(path);
+      if (aborted) return;
       const options = prepareOptions(unit.frame ?? 1);
-      const result = await pipeline.dispatcher.schedule({
-        id: `batch-${randomUUID()}`,
-        userId: 'batch',
-        channelId: 'batch',
-        priority: 0,
-        input: async () => {
-          const image: PreparedImage = await pipeline.prepare(bytes, options);
-          if (firstPass && image.source.frames > 1) {
-            frameInfo = { index: 1, count: image.source.frames };
-            expand(unit.file, image.source.frames, true);
-            progress.setTotal(total);
-            pump();
-          }
-          return {
-            image,
-            question: BATCH_QUESTION,
-            history: [],
-            refit: (maxSide: number) => pipeline.prepare(bytes, { ...options, maxSide }),
-            temperature: config.TEMPERATURE,
-          };
+      const result = await pipeline.dispatcher.schedule(
+        {
+          id: `batch-${randomUUID()}`,
+          userId: 'batch',
+          channelId: 'batch',
+          priority: 0,
+          input: async () => {
+            image = await pipeline.prepare(bytes, options);
+            if (firstPass && image.source.frames > 1) {
+              frameInfo = { index: 1, count: image.source.frames };
+              expand(unit.file, image.source.frames, true);
+              progress.setTotal(total);
+              pump();
+            }
+            return {
+              image,
+              question,
+              history: [],
+              refit: (maxSide: number) => pipeline.prepare(bytes, { ...options, maxSide }),
+              temperature: config.TEMPERATURE,
+            };
+          },
         },
+        interrupt.signal,
+      );
+      row = rowFromResult(unit.file, frameInfo, result, {
+        question,
+        ...(image ? { window: image.window } : {}),
       });
-      row = rowFromResult(unit.file, frameInfo, result);
+      row.images ??= image ? summarizeStudy([{ ...image, label: imageLabel(0, 1, image) }]) : [];
     } catch (error) {
       const appError = toAppError(error);
       if (aborted || (appError.code === 'INTERNAL' && appError.details.stopped)) return;
@@ -189,7 +268,7 @@ export async function runBatch(
         aborted = true;
         throw appError;
       }
-      row = rowFromError(unit.file, frameInfo, appError, pipeline.engine.model);
+      row = rowFromError(unit.file, frameInfo, appError, pipeline.engine.model, { question });
       logger.warn({ code: appError.code }, 'batch image failed');
     }
     if (aborted) return;
@@ -198,6 +277,57 @@ export async function runBatch(
     finished += 1;
     if (!row.ok) failed += 1;
     progress.update(finished, failed);
+  };
+
+  /** One folder as one study (issue 17): views, slices, a zip, read together in one request. */
+  const readStudyUnit = async (unit: Unit, members: string[]): Promise<BatchRow> => {
+    try {
+      const inputs = await Promise.all(members.map((file) => readFile(join(inputDir, file))));
+      let notes: string[] = [];
+      let images: StudyImage[] = [];
+      const result = await pipeline.dispatcher.schedule(
+        {
+          id: `batch-${randomUUID()}`,
+          userId: 'batch',
+          channelId: 'batch',
+          priority: 0,
+          input: async () => {
+            const study = await prepareStudy(
+              inputs.map((bytes) => ({ bytes })),
+              { ...studyOptions(config), question },
+            );
+            notes = study.notes;
+            images = study.images;
+            return {
+              image: study.images[0]!,
+              ...(study.images.length > 1 ? { study: study.images } : {}),
+              question,
+              history: [],
+              temperature: config.TEMPERATURE,
+            };
+          },
+        },
+        interrupt.signal,
+      );
+      return {
+        ...rowFromResult(unit.file, {}, result, {
+          question,
+          ...(images[0] ? { window: images[0].window } : {}),
+        }),
+        images: result.images ?? summarizeStudy(images),
+        notes,
+      };
+    } catch (error) {
+      const appError = toAppError(error);
+      if (aborted || (appError.code === 'INTERNAL' && appError.details.stopped))
+        return rowFromError(unit.file, {}, appError, pipeline.engine.model, { question });
+      if (fatalCodes.has(appError.code)) {
+        aborted = true;
+        throw appError;
+      }
+      logger.warn({ code: appError.code }, 'batch study failed');
+      return rowFromError(unit.file, {}, appError, pipeline.engine.model, { question });
+    }
   };
 
   // A few images in flight: enough to keep the GPU slots and the dispatcher's look-ahead busy.
@@ -216,7 +346,7 @@ export async function runBatch(
         (error: unknown) => settle?.reject(error),
       );
     }
-    if (active === 0 && queue.length === 0) settle?.resolve();
+    if (active === 0 && (aborted || queue.length === 0)) settle?.resolve();
   };
   try {
     await new Promise<void>((resolveAll, rejectAll) => {
@@ -224,12 +354,22 @@ export async function runBatch(
       pump();
     });
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     progress.stop();
     await checkpoint.close();
     if (!deps.pipeline) await pipeline.close();
   }
+  if (interrupt.signal.aborted) {
+    io.err(
+      `quickread batch: stopped after ${finished} of ${total} images; each finished image is saved in ${join(options.outputDir, 'results.jsonl')}.`,
+    );
+    io.err('Rerun the same command with --resume to continue where it stopped.');
+    return 130;
+  }
 
-  const order = new Map(files.map((file, index) => [file, index]));
+  const keys = groupBy === 'folder' ? folderUnits(files).map((unit) => unit.file) : files;
+  const order = new Map(keys.map((file, index) => [file, index]));
   const ordered = [...rows.values()].sort(
     (a, b) => (order.get(a.file) ?? 1e9) - (order.get(b.file) ?? 1e9) || (a.frame ?? 0) - (b.frame ?? 0),
   );

@@ -6,6 +6,8 @@ import { loadRotas } from '../core/escalation/rota.ts';
 import type { PageTarget } from '../core/escalation/targets.ts';
 import type { DoctorCheck } from '../engine/doctor-check.ts';
 import { AppError } from '../errors.ts';
+import { checkConsoleExposure } from '../net/http-guard.ts';
+import { checkStudyImages, limitMmPerPrompt } from './doctor-images.ts';
 import { checkTeams } from './doctor-teams.ts';
 import type { CommandIO } from './output.ts';
 
@@ -18,10 +20,13 @@ export interface DoctorDeps {
 export function vllmCommand(config: Config): string {
   const port = safePort(config.ENGINE_URL) ?? 8000;
   const maxPixels = config.MAX_IMAGE_SIZE * config.MAX_IMAGE_SIZE;
+  // Image tokens (a study's budget, or one image at MAX_IMAGE_SIZE) + ~1,100 prompt + 1,500 answer +
+  // 2,048 history (README), rounded up to a power of two: 8192 by default, 16384 for 2048-px images.
+  const imageTokens = Math.max(config.STUDY_MAX_TOKENS, (config.MAX_IMAGE_SIZE / 32) ** 2);
+  const modelLen = 2 ** Math.ceil(Math.log2(Math.max(8192, imageTokens + 4650)));
   return [
     `vllm serve ${config.ENGINE_MODEL} --port ${port}`,
-    // Image tokens + prompt + answer + history (README): 8192 covers 1024-px images, 2048 px needs 16384.
-    `--max-model-len ${config.MAX_IMAGE_SIZE > 1024 ? 16384 : 8192} --limit-mm-per-prompt '{"image":1,"video":0}'`,
+    `--max-model-len ${modelLen} --limit-mm-per-prompt ${limitMmPerPrompt(config)}`,
     `--mm-processor-kwargs '{"max_pixels":${maxPixels}}' --gpu-memory-utilization 0.90`,
   ].join(' ');
 }
@@ -107,6 +112,7 @@ export async function checkOpenAiEngine(config: Config, deps: DoctorDeps = {}): 
       reachable,
       { name: 'model', ok: true, detail: `serves ${config.ENGINE_MODEL}` },
       { name: 'confidence', ...probes },
+      await checkStudyImages(config, deps),
     ];
   }
   return [
@@ -154,6 +160,21 @@ function checkCredentials(config: Config): DoctorCheck[] {
     checks.push({ name: 'discord', ok: true, detail: 'on' });
   }
   return checks;
+}
+
+/** Who can reach the console, and whether that is allowed (the start refuses what fails here). */
+function checkConsoleAccess(config: Config): DoctorCheck {
+  const name = 'console access';
+  if (config.CONSOLE_PORT === 0) return { name, ok: true, detail: 'console off (CONSOLE_PORT=0)' };
+  try {
+    checkConsoleExposure(config);
+  } catch (error) {
+    const message = error instanceof AppError ? error.userMessage : 'not allowed';
+    return { name, ok: false, detail: `${config.CONSOLE_HOST} without a usable sign-in`, fix: message };
+  }
+  const signIn =
+    config.CONSOLE_AUTH === 'none' ? 'this machine only, no sign-in' : `sign-in: ${config.CONSOLE_AUTH}`;
+  return { name, ok: true, detail: `${config.CONSOLE_HOST}:${config.CONSOLE_PORT} · ${signIn}` };
 }
 
 export type EngineCheck = (config: Config, deps: DoctorDeps) => Promise<DoctorCheck[]>;
@@ -236,6 +257,7 @@ export async function runDoctor(config: Config, io: CommandIO, deps: DoctorDeps 
   checks.push(...checkCredentials(config));
   checks.push(...checkEscalation(config));
   checks.push(...(await checkTeams(config, deps)));
+  checks.push(checkConsoleAccess(config));
   for (const check of checks) {
     io.out(`${check.ok ? '✓' : '✗'} ${check.name}: ${check.detail}`);
     if (!check.ok && check.fix) io.out(`    fix: ${check.fix}`);

@@ -1,6 +1,6 @@
 import { createMetrics } from '../api/metrics.ts';
 import { createReadPipeline } from '../api/pipeline.ts';
-import { startApiServer } from '../api/server.ts';
+import { checkApiExposure, startApiServer } from '../api/server.ts';
 import type { Config } from '../config.ts';
 import { PROMPT_VERSION } from '../engine/index.ts';
 import { AppError } from '../errors.ts';
@@ -21,6 +21,7 @@ export async function runServeApi(
     });
   }
   const host = options.host ?? '127.0.0.1';
+  checkApiExposure(config, host);
   const logger = createLogger({ level: config.LOG_LEVEL });
   const pipeline = createReadPipeline(config, { logger });
   const metrics = createMetrics(pipeline.dispatcher);
@@ -64,6 +65,9 @@ export async function runServeApi(
     stop?.addEventListener('abort', done, { once: true });
   });
   io.err('quickread API stopping…');
+  // The queue stops first, so a caller still waiting for a read is answered 503 BOT_STOPPING with
+  // Retry-After instead of having its connection reset.
+  await pipeline.dispatcher.stop();
   await server.close();
   metrics.close();
   await pipeline.close();

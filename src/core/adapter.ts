@@ -48,7 +48,8 @@ export type HandleOutcome = (
   | { kind: 'followup'; jobId: string; position: number; etaSec: number }
   | { kind: 'duplicate'; jobId?: string }
   | { kind: 'ignored'; reason: 'not-for-bot' | 'no-image' }
-  | { kind: 'refused'; code: string }
+  /** `retryAfterSec`: when the poster may try again (HTTP adapters send it as Retry-After). */
+  | { kind: 'refused'; code: string; retryAfterSec?: number }
 ) & { reply?: OutboundMessage };
 
 /** A button or reaction on a read card, or a withdrawal, by one user. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.ts';
 import type { Dispatcher } from '../dispatch/types.ts';
-import { AppError, isAppError, toAppError } from '../errors.ts';
+import { AppError, BOT_STOPPING_RETRY_S, botStoppingError, isAppError, toAppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { type Store, type StoredJob, threadKeyOf } from '../store/types.ts';
 import type {
@@ -16,7 +16,7 @@ import { createEscalations } from './escalation/index.ts';
 import { loadRotas, type Rotas } from './escalation/rota.ts';
 import type { Timers } from './escalation/timers.ts';
 import { createJobRunner } from './flow.ts';
-import type { PrepareFn } from './job-deps.ts';
+import type { PrepareFn, PrepareStudyFn } from './job-deps.ts';
 import {
   isAllowed,
   isAllowedIn,
@@ -28,7 +28,7 @@ import {
 import { help, modelCard, notes, refusals, queueStatus as replyQueueStatus } from './reply.ts';
 import type { Engine, InboundRequest, Platform } from './types.ts';
 
-export type { PrepareFn } from './job-deps.ts';
+export type { PrepareFn, PrepareStudyFn } from './job-deps.ts';
 
 export interface BotCoreDeps {
   config: Config;
@@ -37,6 +37,8 @@ export interface BotCoreDeps {
   dispatcher: Dispatcher;
   engine: Engine;
   prepare?: PrepareFn;
+  /** Several images of one message (views, a series, a prior) as one study (src/ingest/study). */
+  prepareStudy?: PrepareStudyFn;
   clock?: () => number;
   /** The engine's prompt version for the model card before any read has come back. */
   promptVersion?: string;
@@ -92,6 +94,7 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
     store,
     dispatcher,
     ...(deps.prepare ? { prepare: deps.prepare } : {}),
+    ...(deps.prepareStudy ? { prepareStudy: deps.prepareStudy } : {}),
     clock,
     adapterFor: (platform) => adapters.get(platform),
     statusEditIntervalMs: deps.statusEditIntervalMs ?? 10_000,
@@ -219,8 +222,9 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
     const attachment = request.attachments[0];
     if (!attachment) {
       if (isCancelCommand(request.question) && thread) {
-        await cancelInThread(request, threadKey);
-        return { kind: 'ignored', reason: 'not-for-bot' };
+        // A withdrawn job answers in its own status message; with nothing left to withdraw, say so.
+        if (await cancelInThread(request, threadKey)) return { kind: 'ignored', reason: 'not-for-bot' };
+        return { kind: 'ignored', reason: 'not-for-bot', reply: notes.nothingToCancel };
       }
       if (!thread?.active || !thread.imageRef) {
         // Not ours to read — but another delivery of the same message may carry the file (Slack
@@ -228,7 +232,7 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
         await store.releaseEvent(keys);
         return hintOnce(request);
       }
-    } else if (attachment.external) {
+    } else if (request.attachments.some((one) => one.external)) {
       return refuse(
         request,
         new AppError('INPUT_UNSUPPORTED', 'external file', { userMessage: refusals.externalFile }),
@@ -274,6 +278,7 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
         turns: current?.turns ?? [],
         lastActivityAt: now,
         ...(current?.imageRef ? { imageRef: current.imageRef } : {}),
+        ...(current?.study ? { study: current.study } : {}),
         ...(current?.answeredJobs ? { answeredJobs: current.answeredJobs } : {}),
         ...(request.platformData ? { platformData: request.platformData } : {}),
       })),
@@ -395,7 +400,12 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
     },
 
     async handle(request) {
-      if (stopping) throw new AppError('INTERNAL', 'bot stopping', { retryable: true });
+      // After SIGTERM nothing new is taken: the poster is told to post again once the bot is back.
+      if (stopping) {
+        const error = botStoppingError('handle');
+        logger.info({ platform: request.platform, code: error.code }, 'request refused');
+        return { ...refusal(error.code, error.userMessage), retryAfterSec: BOT_STOPPING_RETRY_S };
+      }
       return oneAtATime(request.messageKey, () => handleMessage(request));
     },
 

@@ -1,11 +1,12 @@
 import { DISCLAIMER, type ReadCard } from './reply.ts';
-import type { InferenceResult, PreparedImage, Turn } from './types.ts';
+import type { InferenceResult, PreparedImage, Turn, WindowInfo } from './types.ts';
+import { windowWords } from './wording.ts';
 
 /** InferenceResult → the platform-neutral read card every renderer draws (src/core/reply.ts). */
 export function toReadCard(
   jobId: string,
   result: InferenceResult,
-  image: Pick<PreparedImage, 'width' | 'height' | 'tokens' | 'deid'>,
+  image: Pick<PreparedImage, 'width' | 'height' | 'tokens' | 'deid'> & { window?: WindowInfo },
   isFollowUp: boolean,
 ): ReadCard {
   const sent = result.downscaled ?? { width: image.width, height: image.height, tokens: image.tokens };
@@ -26,6 +27,7 @@ export function toReadCard(
         ? { calibratedOn: finding.confidence.calibratedOn }
         : {}),
       ...(finding.confidence.grounded !== undefined ? { grounded: finding.confidence.grounded } : {}),
+      ...(finding.characteristics ? { characteristics: finding.characteristics } : {}),
     })),
     ...(result.omittedFindings ? { omittedFindings: result.omittedFindings } : {}),
     recommendations: [...result.recommendations],
@@ -33,6 +35,7 @@ export function toReadCard(
     model: result.model,
     promptVersion: result.promptVersion,
     image: { width: sent.width, height: sent.height, tokens: sent.tokens },
+    ...(image.window ? { window: windowWords(image.window) } : {}),
     downscaled: result.downscaled !== undefined,
     burnedInTextRedacted: (image.deid.burnedInText?.redacted ?? 0) > 0,
     isFollowUp,

@@ -1,11 +1,12 @@
 import { isStoppedError } from '../dispatch/index.ts';
 import { AppError, isAppError, toAppError } from '../errors.ts';
+import { composeMontage } from '../ingest/study/montage.ts';
 import type { StoredJob } from '../store/types.ts';
 import type { ChatAdapter } from './adapter.ts';
 import { cardAsTurn, toReadCard } from './card.ts';
 import type { JobDeps } from './job-deps.ts';
 import { createJobImages, defaultQuestion, maxHistoryTurns } from './job-image.ts';
-import { cardText, type OutboundMessage, type PostedRef, refusals } from './reply.ts';
+import { cardText, notes, type OutboundMessage, type PostedRef, refusals } from './reply.ts';
 import { createStatusMessages } from './status.ts';
 
 const cancelledByRequester = () =>
@@ -23,7 +24,7 @@ export function createJobRunner(deps: JobDeps) {
   const log = (job: StoredJob) => deps.logger.child({ job: job.id, platform: job.platform });
 
   const { statusOf, enqueueEdit, onUpdate, forget } = createStatusMessages(deps);
-  const { prepareImage, buildInput } = createJobImages(deps);
+  const { prepareImage, buildInput, loadStudy } = createJobImages(deps);
   /** The jobs this process is running, so their requester (or a stop) can abort them. */
   const controllers = new Map<string, AbortController>();
 
@@ -58,9 +59,23 @@ export function createJobRunner(deps: JobDeps) {
       job = (await store.updateJob(jobId, { postedMessageId: posted.messageId }))!;
       if (job.answer?.kind === 'read' && adapter.uploadPreview && !job.previewAttempted && job.imageRef) {
         await store.updateJob(jobId, { previewAttempted: true });
+        // A study's preview is the labelled montage of what the model saw.
+        const study = await loadStudy(job).catch(() => undefined);
         const image = await store.loadImage(job.imageRef);
-        if (image)
-          await adapter.uploadPreview(job.thread, image.png, cardText.previewCaption).catch(() => undefined);
+        const montage =
+          study && study.images.length > 1
+            ? (await composeMontage(study.images, deps.config.MAX_IMAGE_SIZE).catch(() => undefined))?.png
+            : undefined;
+        const shown = montage && study ? study.images : image ? [image] : [];
+        // "downsized" only when the model saw fewer pixels than the file holds (issue 18).
+        const resized = shown.some(
+          (seen) => seen.width !== seen.source.columns || seen.height !== seen.source.rows,
+        );
+        const png = montage ?? image?.png;
+        if (png)
+          await adapter
+            .uploadPreview(job.thread, png, cardText.previewCaption(resized))
+            .catch(() => undefined);
       }
     }
     await finish(job);
@@ -99,6 +114,13 @@ export function createJobRunner(deps: JobDeps) {
           await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
         }
       }
+      const posted = await adapter.post(job.thread, message);
+      // The answer now lives in a new message; the old status must not keep saying "reading…"
+      // (issue 16). Best effort: the answer is already visible, so a failure here fails nothing.
+      await adapter
+        .update(ref, notes.answerBelow(message.kind === 'read' ? 'read' : 'answer'))
+        .catch((error) => log(job).warn({ err: error }, 'stale status edit failed'));
+      return posted;
     }
     return adapter.post(job.thread, message);
   }
@@ -196,6 +218,12 @@ export function createJobRunner(deps: JobDeps) {
           },
           job.isFollowUp,
         );
+        // The card names every image read and what was left out (issue 17).
+        const study = (await loadStudy(job))?.stored;
+        if (study) {
+          card.studyNotes = study.notes;
+          if (study.images.length > 1) card.images = study.images.map((one) => one.label);
+        }
         await store.updateJob(job.id, {
           answer: { kind: 'read', card },
           urgency: inference.urgency,

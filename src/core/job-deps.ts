@@ -3,7 +3,7 @@ import type { Dispatcher } from '../dispatch/types.ts';
 import type { Logger } from '../log.ts';
 import type { Store, StoredJob } from '../store/types.ts';
 import type { ChatAdapter } from './adapter.ts';
-import type { Platform, PreparedImage, Urgency } from './types.ts';
+import type { Platform, PreparedImage, StudyImage, Urgency } from './types.ts';
 
 /** The image pipeline's entry point (src/ingest prepareImage), injected so the core stays testable. */
 export type PrepareFn = (
@@ -16,6 +16,22 @@ export type PrepareFn = (
   },
 ) => Promise<PreparedImage>;
 
+/** Every image of a message as one study (src/ingest/study prepareStudy), injected like PrepareFn. */
+export type PrepareStudyFn = (
+  files: Array<
+    | { bytes: Uint8Array; role?: 'current' | 'prior' }
+    | { prepared: PreparedImage; role?: 'current' | 'prior' }
+  >,
+  options: {
+    question?: string;
+    maxImages?: number;
+    maxTokens?: number;
+    maxSide?: number;
+    maxBytes?: number;
+    burnedInText?: 'redact' | 'flag' | 'refuse';
+  },
+) => Promise<{ images: StudyImage[]; notes: string[] }>;
+
 /**
  * What the job runner works with. Plain dependencies: the adapters are looked up, never shared as a
  * mutable map, and the runner keeps its own per-job state.
@@ -26,6 +42,7 @@ export interface JobDeps {
   store: Store;
   dispatcher: Dispatcher;
   prepare?: PrepareFn;
+  prepareStudy?: PrepareStudyFn;
   clock: () => number;
   adapterFor(platform: Platform): ChatAdapter | undefined;
   statusEditIntervalMs: number;

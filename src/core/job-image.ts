@@ -1,6 +1,7 @@
 import { AppError } from '../errors.ts';
 import type { StoredJob } from '../store/types.ts';
 import type { JobDeps } from './job-deps.ts';
+import { createJobStudies } from './job-study.ts';
 import { notes, refusals } from './reply.ts';
 import type { InferenceInput, PreparedImage } from './types.ts';
 
@@ -16,6 +17,7 @@ export const maxHistoryTurns = 12;
 export function createJobImages(deps: JobDeps) {
   const { store, config } = deps;
   const iso = () => new Date(deps.clock()).toISOString();
+  const { prepareStudyImages, loadStudy } = createJobStudies(deps);
 
   async function prepareImage(job: StoredJob, signal: AbortSignal): Promise<string> {
     const attachment = job.request?.attachments[0];
@@ -28,6 +30,8 @@ export function createJobImages(deps: JobDeps) {
       });
     }
     if (job.imageRef && (await store.loadImage(job.imageRef))) return job.imageRef;
+    // Every attachment of the message (and the thread's earlier image) as one study (issue 17).
+    if (deps.prepareStudy) return prepareStudyImages(job, signal, (image) => checkImage(job, image));
     const adapter = deps.adapterFor(job.platform);
     if (!adapter) throw new AppError('INTERNAL', `no adapter for ${job.platform}`);
     if (!deps.prepare) throw new AppError('INTERNAL', 'no image pipeline configured');
@@ -41,6 +45,16 @@ export function createJobImages(deps: JobDeps) {
         ? { source: job.platform }
         : {}),
     });
+    await checkImage(job, image);
+    const ref = await store.saveImage(image);
+    await store.updateJob(job.id, { imageRef: ref, imageSha256: image.sha256 });
+    await store.updateThread(job.threadKey, (thread) =>
+      thread ? { ...thread, imageRef: ref, lastActivityAt: iso() } : undefined,
+    );
+    return ref;
+  }
+
+  async function checkImage(job: StoredJob, image: PreparedImage): Promise<void> {
     // Discord has no BAA (DISCORD_PHI=refuse): a DICOM whose header still named the patient is refused
     // even though de-identification removed it, because the original already crossed Discord.
     if (
@@ -54,12 +68,6 @@ export function createJobImages(deps: JobDeps) {
       });
     }
     await tellPosterAboutFlaggedText(job, image);
-    const ref = await store.saveImage(image);
-    await store.updateJob(job.id, { imageRef: ref, imageSha256: image.sha256 });
-    await store.updateThread(job.threadKey, (thread) =>
-      thread ? { ...thread, imageRef: ref, lastActivityAt: iso() } : undefined,
-    );
-    return ref;
   }
 
   /**
@@ -83,8 +91,11 @@ export function createJobImages(deps: JobDeps) {
     const thread = await store.getThread(job.threadKey);
     const history = job.isFollowUp ? (thread?.turns ?? []).slice(-maxHistoryTurns) : [];
     const question = job.request?.question.trim() || defaultQuestion;
-    return { image, question, history, temperature: config.TEMPERATURE };
+    // A study (several images, or a prior) is read whole, follow-ups included.
+    const study = (await loadStudy(job))?.images ?? [];
+    const several = study.length > 1 ? { image: study[0]!, study } : {};
+    return { image, question, history, temperature: config.TEMPERATURE, ...several };
   }
 
-  return { prepareImage, buildInput };
+  return { prepareImage, buildInput, loadStudy };
 }

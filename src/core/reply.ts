@@ -2,6 +2,8 @@ import type { PageTarget } from './escalation/targets.ts';
 import type { ConfidenceSource, Platform, ReadCard, ThreadRef, Urgency } from './types.ts';
 
 export type { ReadCard, ReadCardFinding } from './types.ts';
+// Confidence and window wording (issue 18) belongs to the reply model too: adapters see it through here.
+export * from './wording.ts';
 
 /**
  * The platform-neutral reply model. Each adapter's pure `render.ts` maps these to Block Kit, Discord
@@ -123,12 +125,20 @@ export const cardText = {
   calibrated: (yes: boolean, cases?: number) =>
     !yes ? 'uncalibrated' : cases === undefined ? 'calibrated' : `calibrated on ${cases} cases`,
   previewAlt: 'De-identified preview the model saw',
-  previewCaption: 'What the model saw: de-identified, downsized — not for diagnostic use.',
+  /** "downsized" only when the image the model saw is smaller than the one posted (issue 18). */
+  previewCaption: (resized: boolean) =>
+    resized
+      ? 'What the model saw: de-identified, downsized — not for diagnostic use.'
+      : 'What the model saw: de-identified, at its original size — not for diagnostic use.',
 } as const;
 
 /** Notes under a read card: image quality, redacted pixel text, a downscaled image. */
 export function cardNotes(card: ReadCard): string[] {
   const notes: string[] = [];
+  if (card.images && card.images.length > 1) {
+    notes.push(`${card.images.length} images read together: ${card.images.join('; ')}.`);
+  }
+  for (const note of card.studyNotes ?? []) notes.push(`${note.charAt(0).toUpperCase()}${note.slice(1)}.`);
   if (card.imageQuality) notes.push(`Image quality: ${card.imageQuality}`);
   if (card.burnedInTextRedacted) notes.push('Text found in the image pixels was blacked out before reading.');
   if (card.downscaled) notes.push('The image was downscaled to fit the model server’s memory.');
@@ -171,7 +181,7 @@ const howTo: Partial<Record<Platform, string[]>> = {
     'Replies in that thread are follow-up questions about the same image.',
   ],
   console: [
-    'Drop a DICOM, PNG or JPEG here (or use 📎) and type your question.',
+    'Drop a DICOM, PNG or JPEG here (or tap Attach) and type your question.',
     'Questions typed as a reply under a read are follow-ups about the same image.',
   ],
   api: ['Send an image with the question.'],
@@ -232,7 +242,12 @@ export const notes = {
     'Preview not shown',
     'The chat refused the read card with the de-identified preview in it (message too large), so the card above is shown without it. The read itself is complete.',
   ),
-  nothingToCancel: info('Nothing to cancel', 'You have no request waiting in this thread.'),
+  nothingToCancel: info(
+    'Nothing to cancel',
+    'Your requests in this thread are finished (read, failed or already withdrawn): there is nothing left to cancel.',
+  ),
+  /** What a status message becomes when its answer had to be posted as a new message below it. */
+  answerBelow: (what: 'read' | 'answer') => info(`The ${what} is below.`),
   criticalAcknowledged: (minutes: number) =>
     info(
       'Your critical read was acknowledged',

@@ -110,6 +110,14 @@ export interface PreparedImage {
   source: ImageSourceInfo;
 }
 
+/** One image of a study as the model sees it, with the line that tells the model which it is. */
+export interface StudyImage extends PreparedImage {
+  /** "Image 2 of 3: lateral view, CR": from allow-listed facts, the slice and the window only. */
+  label: string;
+  /** Set when the study compares with a prior image from the same thread. */
+  role?: 'current' | 'prior';
+}
+
 export interface ImageSourceInfo {
   kind: 'dicom' | 'png' | 'jpeg' | 'webp' | 'tiff';
   rows: number;
@@ -148,6 +156,8 @@ export interface ReadCardFinding {
   calibratedOn?: number;
   /** false → show "not image-grounded" */
   grounded?: boolean;
+  /** Shape, margins, density… in the model's words (untrusted text). */
+  characteristics?: string;
 }
 
 export interface ReadCard {
@@ -162,10 +172,16 @@ export interface ReadCard {
   model: string;
   promptVersion: string;
   image: { width: number; height: number; tokens: number };
+  /** The display window the model saw, in words (src/core/wording.ts windowWords). */
+  window?: string;
   downscaled: boolean;
   /** Text found in the pixels was blacked out before the model saw the image. */
   burnedInTextRedacted: boolean;
   isFollowUp: boolean;
+  /** A study read: the label of every image the model saw, in order (issue 17). */
+  images?: string[];
+  /** What the study left out and why, and which slices were read: never silent. */
+  studyNotes?: string[];
   acknowledgedBy?: { userId: string; at: string };
   disclaimer: string;
 }
@@ -179,6 +195,8 @@ export interface Finding {
   sizeMm?: number;
   laterality?: 'left' | 'right' | 'bilateral' | 'midline' | 'none';
   severity?: Severity;
+  /** Shape, margins, density… as the model described them (untrusted model text). */
+  characteristics?: string;
   confidence: Confidence;
 }
 
@@ -196,8 +214,19 @@ export interface InferenceResult {
   latencyMs: number;
   /** Set when the out-of-memory ladder had to shrink the image; the size actually sent. */
   downscaled?: { width: number; height: number; tokens: number };
+  /** A study read: each image as the model saw it, in order (after any out-of-memory shrinking). */
+  images?: StudyImageSummary[];
   /** Findings the model listed beyond the schema's maximum, left out (the least confident). */
   omittedFindings?: number;
+}
+
+/** What a result says about each image of a study (`ask --json`, the API, batch results). */
+export interface StudyImageSummary {
+  label: string;
+  width: number;
+  height: number;
+  tokens: number;
+  window: { center: number; width: number; source: WindowSource; preset?: string };
 }
 
 export interface Turn {
@@ -207,6 +236,11 @@ export interface Turn {
 
 export interface InferenceInput {
   image: PreparedImage;
+  /**
+   * Several images read together (views, key slices, windows, a prior), in order and labelled, within
+   * one token budget (issue 17). When present, `image` is its first image.
+   */
+  study?: StudyImage[];
   question: string;
   /** Earlier turns of the thread, oldest first. */
   history: Turn[];

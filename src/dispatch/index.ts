@@ -255,6 +255,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     schedule(request, signal) {
       return new Promise<InferenceResult>((resolve, reject) => {
         if (stopped) return reject(stoppedError());
+        // An 'abort' listener added to an already-aborted signal never fires: refuse now instead.
+        if (signal?.aborted) return reject(cancelledError());
         const now = clock();
         const entry: Entry = {
           id: request.id,

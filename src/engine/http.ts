@@ -201,6 +201,16 @@ export async function requestJson(
         details: { status },
       });
     }
+    // vLLM's --limit-mm-per-prompt (vllm/multimodal/parse.py): "At most N image(s) may be provided in one prompt."
+    const imageLimit = /At most (\d+) image\(s\) may be provided/i.exec(message);
+    if (imageLimit) {
+      const limit = Number(imageLimit[1]);
+      throw new AppError('ENGINE_ERROR', `${init.what}: server takes at most ${limit} images`, {
+        retryable: false,
+        userMessage: `The model server accepts at most ${limit} image(s) per request. Restart it with --limit-mm-per-prompt '{"image":4,"video":0}' (STUDY_MAX_IMAGES), or set STUDY_MAX_IMAGES=${Math.max(1, limit)}.`,
+        details: { status, imageLimit: limit },
+      });
+    }
     if (status === 404 && /model/i.test(message)) {
       throw new AppError('ENGINE_MODEL_MISSING', `${init.what}: model not served`, { details: { status } });
     }

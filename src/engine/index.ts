@@ -49,6 +49,7 @@ export function createEngine(config: Config, deps: CreateEngineDeps): Engine {
     dataDir: config.DATA_DIR,
     clock: deps.clock ?? Date.now,
     temperature: config.TEMPERATURE,
+    maxSide: config.MAX_IMAGE_SIZE,
     ...(deps.floorPx ? { floorPx: deps.floorPx } : {}),
   };
   const endpoint = endpointOf(config);

@@ -40,6 +40,7 @@ const PLACEHOLDER = /\{\{\s*([^}]*?)\s*\}\}/g;
 export const REQUIRED_PROMPTS = [
   'radiologist',
   'read',
+  'study',
   'followup',
   'repair',
   'probe',

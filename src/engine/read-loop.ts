@@ -5,6 +5,7 @@ import type {
   PreparedImage,
   ProbeInput,
   ProbeOutcome,
+  StudyImage,
 } from '../core/types.ts';
 import { AppError, isAppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -18,10 +19,12 @@ import {
 } from './confidence/probe.ts';
 import { withImageLadder } from './ladder.ts';
 import { looksLikeLoop } from './loop.ts';
-import { type ChatMessage, readMessages } from './openai/messages.ts';
+import { type ChatMessage, type ReadSubject, readMessages } from './openai/messages.ts';
 import { type ModelRead, parseModelRead } from './output.ts';
 import { PROMPT_VERSION, type PromptSet, renderPrompt } from './prompts.ts';
 import { buildResult, type CalibrationTables, logRead } from './result.ts';
+import { studyOf } from './study.ts';
+import { createStudyReader, subjectImage } from './study-read.ts';
 
 /**
  * The one read loop every generating engine shares (issue 14): the out-of-memory ladder around a
@@ -46,8 +49,13 @@ export interface ReadBackend<G extends Generated> {
     options: { temperature: number; loopRetry: boolean },
     signal: AbortSignal,
   ): Promise<G>;
-  /** P(yes) for "is <finding> present?" on this PNG, or undefined when the engine cannot tell. */
-  probe(png: Buffer, finding: string, signal: AbortSignal): Promise<number | undefined>;
+  /**
+   * P(yes) for "is <finding> present?" on this PNG (or, with `multiImage`, on every image of a study
+   * under its label), or undefined when the engine cannot tell.
+   */
+  probe(png: ProbeImages, finding: string, signal: AbortSignal): Promise<number | undefined>;
+  /** Takes several images in one request (issue 17); without it a study is read as one montage. */
+  multiImage?: boolean;
   /** Probes in flight at once (1: one after the other). */
   probeConcurrency: number;
   /** False once the engine has shown it cannot probe (no logprobs): probes are skipped. */
@@ -69,7 +77,12 @@ export interface ReadLoopDeps {
   /** The temperature when a request names none. */
   temperature: number;
   floorPx?: number;
+  /** MAX_IMAGE_SIZE: the most a study's montage may measure. */
+  maxSide?: number;
 }
+
+/** What a probe looks at: one PNG, or a study's images each under its label. */
+export type ProbeImages = Buffer | Array<{ png: Buffer; label: string }>;
 
 export function createReadLoop<G extends Generated>(
   deps: ReadLoopDeps,
@@ -77,9 +90,10 @@ export function createReadLoop<G extends Generated>(
 ): (input: InferenceInput, signal: AbortSignal) => Promise<InferenceResult> {
   let tables: Promise<CalibrationTables> | undefined;
 
-  async function structuredRead(image: PreparedImage, input: InferenceInput, signal: AbortSignal) {
+  async function structuredRead(subject: ReadSubject, input: InferenceInput, signal: AbortSignal) {
     const temperature = input.temperature ?? deps.temperature;
-    const messages = readMessages(deps.prompts, image, input.question, input.history);
+    const messages = readMessages(deps.prompts, subject, input.question, input.history);
+    const image = subjectImage(subject);
     const usage = { prompt: 0, completion: 0 };
     let current = messages;
     let loopRetried = false;
@@ -119,14 +133,24 @@ export function createReadLoop<G extends Generated>(
     }
   }
 
-  /** Probe every finding on the image and on a blank one of the same size. */
-  async function probeAll(image: PreparedImage, read: ModelRead, signal: AbortSignal) {
+  /** Probe every finding on the image (or the whole study) and on a blank one of the same size. */
+  async function probeAll(image: PreparedImage | StudyImage[], read: ModelRead, signal: AbortSignal) {
     const none = () => read.findings.map((): Confidence | undefined => undefined);
     if (read.findings.length === 0 || backend.canProbe?.() === false) return none();
-    const channels = image.png[25] === 0 || image.png[25] === 4 ? 1 : 3; // PNG IHDR colour type
-    const blank = await blankPng(image.width, image.height, channels);
+    const blankOf = (one: PreparedImage) =>
+      blankPng(one.width, one.height, one.png[25] === 0 || one.png[25] === 4 ? 1 : 3); // PNG IHDR colour type
+    let real: ProbeImages;
+    let blank: ProbeImages;
+    if (Array.isArray(image)) {
+      real = image.map((one) => ({ png: one.png, label: one.label }));
+      const blanks = await Promise.all(image.map(blankOf));
+      blank = image.map((one, i) => ({ png: blanks[i]!, label: one.label }));
+    } else {
+      real = image.png;
+      blank = await blankOf(image);
+    }
     const tasks = read.findings.flatMap((finding) => [
-      { png: image.png, text: describeFinding(finding) },
+      { png: real, text: describeFinding(finding) },
       { png: blank, text: describeFinding(finding) },
     ]);
     try {
@@ -146,9 +170,24 @@ export function createReadLoop<G extends Generated>(
     }
   }
 
+  const studyReader = createStudyReader({
+    deps,
+    multiImage: backend.multiImage === true,
+    structuredRead,
+    probeAll,
+    tables: () => {
+      tables ??= loadTables(deps.dataDir, deps.model, PROMPT_VERSION);
+      return tables;
+    },
+    ownConfidences: (generated, read) => backend.ownConfidences?.(generated, read) ?? [],
+  });
+
   return async function read(input, signal) {
     const startedAt = deps.clock();
     tables ??= loadTables(deps.dataDir, deps.model, PROMPT_VERSION);
+    // Several images (views, slices, windows, a prior): one request, or one montage (issue 17).
+    const study = studyOf(input);
+    if (study) return studyReader(study, input, signal, startedAt);
     const outcome = await withImageLadder(input, (image) => structuredRead(image, input, signal), {
       logger: deps.logger,
       signal,

@@ -41,6 +41,8 @@ export function toFinding(finding: ModelFinding, confidence: Confidence, sizesKn
   if (sizesKnown && typeof finding.sizeMm === 'number' && finding.sizeMm > 0) out.sizeMm = finding.sizeMm;
   if (finding.laterality) out.laterality = finding.laterality;
   if (finding.severity) out.severity = finding.severity;
+  const characteristics = finding.characteristics?.trim();
+  if (characteristics) out.characteristics = characteristics;
   return out;
 }
 

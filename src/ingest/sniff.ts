@@ -88,7 +88,10 @@ export function sniff(bytes: Uint8Array): SniffResult {
     throw unsupported('a gzip archive', 'Unpack it and post the image inside.');
   }
   if (startsWith(bytes, [0x50, 0x4b, 0x03, 0x04]) || startsWith(bytes, [0x50, 0x4b, 0x05, 0x06])) {
-    throw unsupported('a zip archive', 'Unzip it and post one image from inside.');
+    throw unsupported(
+      'a zip archive',
+      'Post the zip itself to chat, the API or `quickread ask` to read it as a study, or unzip it and give the image files here.',
+    );
   }
   if (startsWith(bytes, [0x25, 0x50, 0x44, 0x46, 0x2d])) {
     throw unsupported('a PDF document', 'Export the page as PNG or post the original DICOM.');

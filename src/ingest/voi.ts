@@ -55,7 +55,7 @@ export interface ChooseWindowInput {
 }
 
 /**
- * Order: explicit user choice → the dataset's window → a CT preset named in the question → a robust
+ * Order: explicit user choice → a CT preset named in the question → the dataset's window → a robust
  * percentile window (0.5–99.5 %) of the values, which ignores padding and a few hot pixels.
  */
 export function chooseWindow(values: ArrayLike<number>, input: ChooseWindowInput): WindowInfo {
@@ -71,19 +71,20 @@ export function chooseWindow(values: ArrayLike<number>, input: ChooseWindowInput
       reason: `the user asked for the ${choice} window`,
     };
   }
+  // The clinician's intent first (issue 17): "lung window: any nodule?" on a CT stored at 40/400 (soft
+  // tissue, where lung parenchyma is black) is shown in the lung window.
+  const preset = input.question && input.modality === 'CT' ? presetFromQuestion(input.question) : undefined;
+  if (preset) {
+    const stored = input.dataset ? "; it wins over the file's own window" : '';
+    return {
+      ...windowPresets[preset],
+      source: 'preset',
+      preset,
+      reason: `CT and the question is about ${preset}${stored}`,
+    };
+  }
   if (input.dataset && input.dataset.width > 0 && Number.isFinite(input.dataset.center)) {
     return { ...input.dataset, source: 'dataset', reason: "the file's own Window Center/Width" };
-  }
-  if (input.question && input.modality === 'CT') {
-    const preset = presetFromQuestion(input.question);
-    if (preset) {
-      return {
-        ...windowPresets[preset],
-        source: 'preset',
-        preset,
-        reason: `CT without a stored window; the question is about ${preset}`,
-      };
-    }
   }
   const [lo, hi] = input.percentiles?.() ?? percentileRange(values, 0.005, 0.995);
   return {

@@ -273,6 +273,8 @@ async function sweepState(
   const result: SweepResult = { images: 0, threads: 0, jobs: 0, events: 0, corrupt: 0 };
   const liveJobs = Object.values(state.jobs).filter((job) => !terminal.has(job.status));
   const inUse = new Set(liveJobs.map((job) => job.imageRef).filter((ref): ref is string => !!ref));
+  // Every image of a study (views, slices, a prior) stays while its job or thread does.
+  for (const job of liveJobs) for (const image of job.study?.images ?? []) inUse.add(image.ref);
   for (const job of Object.values(state.jobs)) {
     const finished = job.finishedAt ? Date.parse(job.finishedAt) : undefined;
     if (terminal.has(job.status) && finished !== undefined && finished < cutoff) {
@@ -284,6 +286,7 @@ async function sweepState(
   for (const thread of Object.values(state.threads)) {
     if (Date.parse(thread.lastActivityAt) >= cutoff) {
       if (thread.imageRef) inUse.add(thread.imageRef);
+      for (const image of thread.study?.images ?? []) inUse.add(image.ref);
       continue;
     }
     if (liveJobs.some((job) => job.threadKey === thread.key)) continue;

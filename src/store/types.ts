@@ -32,6 +32,12 @@ export interface StoredRequest {
   platformData?: Record<string, unknown>;
 }
 
+/** A study read (issue 17): its images in order, by stored ref, with their labels, and what it said was left out. */
+export interface StoredStudy {
+  images: Array<{ ref: string; label: string; role?: 'current' | 'prior' }>;
+  notes: string[];
+}
+
 export interface StoredJob extends Job {
   /** threadKeyOf(platform, thread): the conversation this job belongs to. */
   threadKey: string;
@@ -49,6 +55,8 @@ export interface StoredJob extends Job {
   model?: string;
   promptVersion?: string;
   imageSha256?: string;
+  /** Several images read together; `imageRef` is the first. */
+  study?: StoredStudy;
   /** A critical read's paging chain (issue 19), stored with the job so it resumes after a restart. */
   escalation?: EscalationRecord;
 }
@@ -84,6 +92,8 @@ export interface StoredThread {
   active: boolean;
   /** sha256 of the prepared image follow-ups reuse. */
   imageRef?: string;
+  /** The whole study follow-ups reuse, when the read had several images. */
+  study?: StoredStudy;
   turns: Turn[];
   lastActivityAt: string;
   platformData?: Record<string, unknown>;

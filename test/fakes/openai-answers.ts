@@ -26,15 +26,21 @@ export interface ChatBody {
   top_logprobs?: number;
 }
 
-export function lastImageUrl(messages: ChatBody['messages']): string | undefined {
-  let found: string | undefined;
+/** Every image_url of the request, in order (a study sends several in one user turn). */
+export function imageUrls(messages: ChatBody['messages']): string[] {
+  const found: string[] = [];
   for (const message of messages) {
     if (!Array.isArray(message.content)) continue;
     for (const part of message.content as Array<{ type?: string; image_url?: { url?: string } }>) {
-      if (part.type === 'image_url' && typeof part.image_url?.url === 'string') found = part.image_url.url;
+      if (part.type === 'image_url' && typeof part.image_url?.url === 'string')
+        found.push(part.image_url.url);
     }
   }
   return found;
+}
+
+export function lastImageUrl(messages: ChatBody['messages']): string | undefined {
+  return imageUrls(messages).at(-1);
 }
 
 export function lastUserText(messages: ChatBody['messages']): string {

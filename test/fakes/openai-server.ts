@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeImageRef, type ImageFacts, imageFacts } from './image-facts.ts';
-import { type ChatBody, completion, lastImageUrl, probeCompletion, readAnswer } from './openai-answers.ts';
+import { type ChatBody, completion, imageUrls, probeCompletion, readAnswer } from './openai-answers.ts';
 import { restartableServer } from './restartable-server.ts';
 
 /**
@@ -80,6 +80,8 @@ export interface FakeOpenAIOptions {
   oomStyle?: 'cuda' | 'context' | 'encoder-cache';
   /** Whose dead-engine text 'engine-dead-once' sends (default vLLM's). */
   deathStyle?: 'vllm' | 'ollama';
+  /** vLLM's --limit-mm-per-prompt image limit: more images get its 400 (default: no limit). */
+  maxImagesPerPrompt?: number;
   /** vLLM's legacy flat error body (default) or the newer nested `{error: {...}}`. */
   errorShape?: 'flat' | 'nested';
   /** When set, requests without `Authorization: Bearer <apiKey>` get 401. */
@@ -102,6 +104,8 @@ export interface RecordedRequest {
   headers: Record<string, string>;
   /** Facts about the last image in the request, when it had one. */
   image?: ImageFacts;
+  /** Facts about every image in the request, in order. */
+  images: ImageFacts[];
   /** 'read' (a findings request), 'probe' (max_tokens 1 with logprobs) or 'other'. */
   kind: 'read' | 'probe' | 'other';
 }
@@ -157,6 +161,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       body,
       headers: flattenHeaders(req),
       kind: 'other',
+      images: [],
     };
     requests.push(recorded);
 
@@ -188,8 +193,24 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       sendError(res, 404, 'NotFoundError', `The model \`${String(request.model)}\` does not exist.`);
       return;
     }
-    const imageUrl = lastImageUrl(request.messages);
-    if (imageUrl) recorded.image = await imageFacts(decodeImageRef(imageUrl)).catch(() => undefined);
+    const urls = imageUrls(request.messages);
+    const facts = await Promise.all(
+      urls.map((url) => imageFacts(decodeImageRef(url)).catch(() => undefined)),
+    );
+    recorded.images = facts.filter((fact): fact is ImageFacts => fact !== undefined);
+    const last = facts.at(-1);
+    if (last) recorded.image = last;
+    // vLLM checks --limit-mm-per-prompt before anything else (vllm/multimodal/parse.py).
+    if (options.maxImagesPerPrompt !== undefined && urls.length > options.maxImagesPerPrompt) {
+      const n = options.maxImagesPerPrompt;
+      sendError(
+        res,
+        400,
+        'BadRequestError',
+        `At most ${n} image(s) may be provided in one prompt. Set \`--limit-mm-per-prompt\` to increase this limit.`,
+      );
+      return;
+    }
     const reasoning = (body as { reasoning_effort?: unknown }).reasoning_effort;
     if (options.ollama?.refusesReasoningEffort && reasoning !== undefined) {
       sendError(
@@ -242,7 +263,8 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       }
       return;
     }
-    const imageTokens = recorded.image?.tokens ?? 0;
+    // Every image of the request counts towards memory and context, as on a real server.
+    const imageTokens = recorded.images.reduce((sum, image) => sum + image.tokens, 0);
     if (mode === 'oom-above' && imageTokens > (modeArg ?? 0)) {
       if (options.oomStyle === 'encoder-cache') {
         // vllm/v1/engine/processor.py: the image's embeddings do not fit the encoder cache (HTTP 400).

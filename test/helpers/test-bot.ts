@@ -6,6 +6,7 @@ import { createDispatcher } from '../../src/dispatch/index.ts';
 import type { Dispatcher } from '../../src/dispatch/types.ts';
 import { createEngine, PROMPT_VERSION } from '../../src/engine/index.ts';
 import { prepareImage } from '../../src/ingest/index.ts';
+import { prepareStudy } from '../../src/ingest/study/index.ts';
 import { type Logger, silentLogger } from '../../src/log.ts';
 import { openStore } from '../../src/store/index.ts';
 import type { Store } from '../../src/store/types.ts';
@@ -60,6 +61,7 @@ export async function createTestBot(options: TestBotOptions): Promise<TestBot> {
     dispatcher,
     engine,
     prepare: prepareImage,
+    prepareStudy,
     promptVersion: PROMPT_VERSION,
     statusEditIntervalMs: options.statusEditIntervalMs ?? 0,
     ...(options.timers ? { timers: options.timers } : {}),

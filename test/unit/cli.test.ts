@@ -12,8 +12,35 @@ let serverUrl: string;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'qr-cli-'));
-  // A loopback OpenAI-compatible /v1/models endpoint, shaped like vLLM's answer.
-  server = createServer((req, res) => {
+  // A loopback OpenAI-compatible server shaped like vLLM's answers, started with
+  // --limit-mm-per-prompt '{"image":2}': more images get vLLM's 400 (vllm/multimodal/parse.py).
+  server = createServer(async (req, res) => {
+    if (req.method === 'POST' && req.url === '/v1/chat/completions') {
+      let raw = '';
+      for await (const chunk of req) raw += chunk;
+      const images = (raw.match(/"type":"image_url"/g) ?? []).length;
+      res.setHeader('content-type', 'application/json');
+      if (images > 2) {
+        res.statusCode = 400;
+        res.end(
+          JSON.stringify({
+            object: 'error',
+            message:
+              'At most 2 image(s) may be provided in one prompt. Set `--limit-mm-per-prompt` to increase this limit.',
+            type: 'BadRequestError',
+            param: null,
+            code: 400,
+          }),
+        );
+        return;
+      }
+      res.end(
+        JSON.stringify({
+          choices: [{ message: { role: 'assistant', content: 'ok' }, finish_reason: 'length' }],
+        }),
+      );
+      return;
+    }
     if (req.url === '/v1/models') {
       res.setHeader('content-type', 'application/json');
       res.end(
@@ -87,16 +114,47 @@ describe('quickread command', () => {
       DATA_DIR: dataDir,
       ENGINE_URL: serverUrl,
       ENGINE_MODEL: 'Qwen/Qwen3-VL-2B-Instruct',
+      STUDY_MAX_IMAGES: '2',
     });
     expect(ok.code).toBe(0);
+    expect(ok.out).toContain('✓ study images: the server takes 2 images in one request');
     const slack = await runCliCaptured(['doctor'], {
       DATA_DIR: dataDir,
       ENGINE_URL: serverUrl,
       ENGINE_MODEL: 'Qwen/Qwen3-VL-2B-Instruct',
+      STUDY_MAX_IMAGES: '2',
       SLACK_BOT_TOKEN: 'xoxb-test',
     });
     expect(slack.code).toBe(1);
     expect(slack.out).toContain('SLACK_APP_TOKEN');
     expect(slack.out).not.toContain('xoxb-test');
+  });
+
+  it('doctor reports a console open to the network without a sign-in, as start would refuse it', async () => {
+    const served = { DATA_DIR: dataDir, ENGINE_URL: serverUrl, ENGINE_MODEL: 'Qwen/Qwen3-VL-2B-Instruct' };
+    const open = await runCliCaptured(['doctor'], { ...served, CONSOLE_HOST: '0.0.0.0' });
+    expect(open.code).toBe(1);
+    expect(open.out).toContain('✗ console access: 0.0.0.0 without a usable sign-in');
+    expect(open.out).toContain('CONSOLE_AUTH=token');
+    const signedIn = await runCliCaptured(['doctor'], {
+      ...served,
+      CONSOLE_HOST: '0.0.0.0',
+      CONSOLE_AUTH: 'token',
+    });
+    expect(signedIn.code).toBe(0);
+    expect(signedIn.out).toContain('✓ console access: 0.0.0.0:8787 · sign-in: token');
+  });
+
+  it('doctor says when the server takes fewer images than a study, and how to raise the limit', async () => {
+    const { code, out } = await runCliCaptured(['doctor'], {
+      DATA_DIR: dataDir,
+      ENGINE_URL: serverUrl,
+      ENGINE_MODEL: 'Qwen/Qwen3-VL-2B-Instruct',
+    });
+    expect(code).toBe(1);
+    expect(out).toContain(
+      '✗ study images: the server takes at most 2 image(s) per request, fewer than STUDY_MAX_IMAGES=4',
+    );
+    expect(out).toContain(`--limit-mm-per-prompt '{"image":4,"video":0}'`);
   });
 });

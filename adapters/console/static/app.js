@@ -106,10 +106,30 @@ function drawMessage(message) {
     el('span', 'author', bot ? 'quickread' : mine ? `${message.author.name} (you)` : message.author.name),
     el('span', 'time', timeOf(message.at)),
   );
-  if (message.reaction) head.append(el('span', 'reaction', message.reaction));
+  if (message.reaction) {
+    // The emoji alone is an empty box where no emoji font exists: it gets a name.
+    const reaction = el('span', 'reaction', message.reaction);
+    const name = reactionNames[message.reaction] || 'status';
+    reaction.setAttribute('role', 'img');
+    reaction.setAttribute('aria-label', name);
+    reaction.title = name;
+    head.append(reaction);
+  }
   if (message.visibleTo) head.append(el('span', 'private', 'only you'));
   // Server-rendered and escaped (render.ts); the page's CSP forbids inline script besides.
-  node.querySelector('.body').innerHTML = message.view.html;
+  const body = node.querySelector('.body');
+  body.innerHTML = message.view.html;
+  localTimes(body);
+}
+
+const reactionNames = { '👀': 'received', '✅': 'answered', '⚠️': 'failed' };
+
+/** Times the server wrote in UTC (it cannot know the reader's zone) shown in local time, like the rest. */
+function localTimes(root) {
+  for (const node of root.querySelectorAll('time.local')) {
+    const local = timeOf(node.getAttribute('datetime'));
+    if (local) node.textContent = local;
+  }
 }
 
 function renderFeed() {
@@ -119,7 +139,7 @@ function renderFeed() {
     const empty = el('div', 'empty');
     empty.append(
       el('p', '', 'No reads here yet.'),
-      el('p', 'muted', 'Drop a DICOM, PNG or JPEG onto this page (or tap 📎), type a question and send.'),
+      el('p', 'muted', 'Drop a DICOM, PNG or JPEG onto this page (or tap Attach), type a question and send.'),
     );
     feed.append(empty);
   }
@@ -196,7 +216,7 @@ function setFile(file) {
   state.file = file;
   $('chosen').hidden = !file;
   $('chosen-name').textContent = file
-    ? `📎 ${file.name} · ${Math.max(1, Math.round(file.size / 1024))} KB`
+    ? `Attached: ${file.name} · ${Math.max(1, Math.round(file.size / 1024))} KB`
     : '';
   if (!file) $('file').value = '';
 }

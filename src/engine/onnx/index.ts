@@ -111,6 +111,8 @@ export async function createOnnxEngine(config: Config, deps: OnnxEngineDeps): Pr
       clock,
       dataDir: config.DATA_DIR,
       temperature: config.TEMPERATURE,
+      // The runtime feeds one image: a study arrives as one labelled montage (issue 17).
+      maxSide: config.MAX_IMAGE_SIZE,
       ...(deps.floorPx ? { floorPx: deps.floorPx } : {}),
     },
     {

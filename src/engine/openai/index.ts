@@ -49,6 +49,8 @@ export interface EngineDeps extends HttpDeps {
   temperature: number;
   /** Smallest longest side the out-of-memory ladder may try. */
   floorPx?: number;
+  /** MAX_IMAGE_SIZE: the most a study's montage may measure (issue 17). */
+  maxSide?: number;
 }
 
 interface Completion {
@@ -133,6 +135,8 @@ export function createOpenAiEngine(endpoint: EngineEndpoint, deps: EngineDeps): 
   });
 
   const backend: ReadBackend<Generated> = {
+    // Qwen3-VL takes several images in one user turn: a study goes in one request (issue 17).
+    multiImage: true,
     async generate(messages, _image, { temperature, loopRetry }, signal) {
       const presence = loopRetry ? LOOP_RETRY_PRESENCE_PENALTY : PRESENCE_PENALTY;
       const answer = await complete(
@@ -163,7 +167,10 @@ export function createOpenAiEngine(endpoint: EngineEndpoint, deps: EngineDeps): 
     canProbe: () => logprobsSupported !== false && thinking.probesOff === undefined,
     probeFailed(error) {
       // A server that rejects logprobs/top_logprobs (HTTP 400) will keep rejecting them: stop probing it.
-      if (isAppError(error, 'ENGINE_ERROR') && error.details.status === 400) logprobsSupported = false;
+      // (Not a refusal of too many images: that is --limit-mm-per-prompt, not logprobs.)
+      if (isAppError(error, 'ENGINE_ERROR') && error.details.status === 400 && !error.details.imageLimit) {
+        logprobsSupported = false;
+      }
     },
   };
   const probeNamed = createNamedProbe(backend);
@@ -177,6 +184,7 @@ export function createOpenAiEngine(endpoint: EngineEndpoint, deps: EngineDeps): 
       dataDir: deps.dataDir,
       temperature: deps.temperature,
       ...(deps.floorPx ? { floorPx: deps.floorPx } : {}),
+      ...(deps.maxSide ? { maxSide: deps.maxSide } : {}),
     },
     backend,
   );

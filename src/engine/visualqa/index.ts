@@ -5,6 +5,7 @@ import type {
   InferenceInput,
   InferenceResult,
   PreparedImage,
+  StudyImage,
 } from '../../core/types.ts';
 import { AppError, isAppError } from '../../errors.ts';
 import { loadTables } from '../confidence/calibration.ts';
@@ -21,6 +22,7 @@ import {
 } from '../output.ts';
 import { PROMPT_VERSION, renderPrompt } from '../prompts.ts';
 import { buildResult, type CalibrationTables, clamp, logRead } from '../result.ts';
+import { asMontage, studyText, summarizeStudy } from '../study.ts';
 import { parseFreeText } from './parse-text.ts';
 
 /**
@@ -67,10 +69,18 @@ export function createVisualQaEngine(endpoint: EngineEndpoint, deps: EngineDeps)
   const healthUrl = `${url.replace(/\/v1\/visualqa$/, '')}/healthz`;
   let tables: Promise<CalibrationTables> | undefined;
 
-  const ask = async (image: PreparedImage, input: InferenceInput, signal: AbortSignal) => {
+  const ask = async (
+    image: PreparedImage,
+    input: InferenceInput,
+    signal: AbortSignal,
+    study?: StudyImage[],
+  ) => {
     const firstQuestion = input.history.find((turn) => turn.role === 'user')?.text ?? input.question;
+    const parts = study ? { images: study, tiled: true } : undefined;
+    const system = systemPrompt(deps.prompts, image, firstQuestion, parts);
     const question = renderPrompt(deps.prompts, 'visualqa', {
-      instructions: systemPrompt(deps.prompts, image, firstQuestion),
+      // The service takes one image: a study arrives as one labelled montage (issue 17).
+      instructions: study ? `${system}\n\n${studyText(deps.prompts, study, true)}` : system,
       question: `${historyText(input)}${input.question}`,
     });
     const body = {
@@ -113,7 +123,8 @@ export function createVisualQaEngine(endpoint: EngineEndpoint, deps: EngineDeps)
     async infer(input: InferenceInput, signal: AbortSignal): Promise<InferenceResult> {
       const startedAt = deps.clock();
       tables ??= loadTables(deps.dataDir, endpoint.model, PROMPT_VERSION);
-      const outcome = await withImageLadder(input, (image) => ask(image, input, signal), {
+      const { input: single, images: study } = await asMontage(input, deps.maxSide ?? 1024);
+      const outcome = await withImageLadder(single, (image) => ask(image, single, signal, study), {
         logger: deps.logger,
         signal,
         ...(deps.floorPx ? { floorPx: deps.floorPx } : {}),
@@ -137,7 +148,7 @@ export function createVisualQaEngine(endpoint: EngineEndpoint, deps: EngineDeps)
         now: deps.clock(),
         ...(outcome.downscaled ? { downscaled: outcome.downscaled } : {}),
       });
-      return logRead(deps.logger, result);
+      return logRead(deps.logger, study ? { ...result, images: summarizeStudy(study) } : result);
     },
   };
 }

@@ -8,7 +8,7 @@ import type { DataSet } from 'dicom-parser';
 import type { ImageSourceInfo, WindowInfo } from '../../core/types.js';
 import { AppError } from '../../errors.js';
 import type { DisplayImage } from '../display.ts';
-import { applyWindow, chooseWindow, type WindowChoice } from '../voi.js';
+import { applyWindow, chooseWindow, presetFromQuestion, type WindowChoice } from '../voi.js';
 import { refuseNonImage } from './classify.js';
 import { decodeFrame } from './codecs.js';
 import { colourToRgb8, paletteToRgb8 } from './color.js';
@@ -161,7 +161,9 @@ function greyscale(
   const invert =
     info.photometric === 'MONOCHROME1' || ds.string('x20500020')?.trim().toUpperCase() === 'INVERSE';
   const dataset = datasetWindow(ds, frameIndex);
-  const auto = !dataset && (options.window ?? 'auto') === 'auto';
+  // A CT preset named in the question wins over the file's own window and VOI LUT (voi.ts chooseWindow).
+  const asked = modality === 'CT' && options.question ? presetFromQuestion(options.question) : undefined;
+  const auto = !dataset && !asked && (options.window ?? 'auto') === 'auto';
   const lut = auto ? voiLut(ds, m.min < 0) : undefined;
   if (lut) {
     const window: WindowInfo = {

@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { zipSync } from 'fflate';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetrics, type Metrics } from '../../../src/api/metrics.ts';
@@ -99,6 +100,9 @@ describe('POST /v1/visualqa through prepareImage and the dispatcher', () => {
     expect(body.model).toBe('Qwen/Qwen3-VL-8B-Instruct');
     expect(body.findings.length).toBeGreaterThan(0);
     expect(body.findings[0].label).toMatch(/nodule/i);
+    // Issue 18: the finding's description and the display window the model saw are in the answer.
+    expect(body.findings[0].characteristics).toBe('solid, smooth margins');
+    expect(body.window).toMatchObject({ source: expect.any(String), description: expect.any(String) });
     expect(body.confidence).toBeGreaterThan(0);
     expect(body.confidence).toBeLessThanOrEqual(1);
     expect(body.disclaimer).toMatch(/not a diagnosis/);
@@ -185,6 +189,69 @@ describe('POST /v1/visualqa through prepareImage and the dispatcher', () => {
       'application/json',
     );
     expect(again.status).toBe(200);
+  });
+
+  it('reads `images: [...]` beside the legacy `image` as one study, and lists what it read', async () => {
+    const dark = await sharp(png).negate({ alpha: false }).png().toBuffer();
+    const res = await post(
+      JSON.stringify({
+        image: png.toString('base64'),
+        images: [dark.toString('base64')],
+        question: 'Compare',
+      }),
+      'application/json',
+    );
+    expect(res.status).toBe(200);
+    const body = await json(res);
+    expect(body.images.map((image: { label: string }) => image.label)).toEqual([
+      'Image 1 of 2',
+      'Image 2 of 2',
+    ]);
+    expect(body.images[0]).toMatchObject({ width: 256, height: 256, tokens: 64, window: expect.any(Object) });
+    expect(body.notes).toEqual([]);
+    const sent = fake.requests.filter((r) => r.kind === 'read').at(-1)!;
+    expect(sent.images).toHaveLength(2);
+
+    // A single legacy image says what was read too.
+    const single = await json(
+      await post(
+        JSON.stringify({ image: png.toString('base64'), question: 'Any nodule?' }),
+        'application/json',
+      ),
+    );
+    expect(single.images).toEqual([
+      expect.objectContaining({ label: 'Image 1 of 1', width: 256, tokens: 64 }),
+    ]);
+  });
+
+  it('reads several multipart files as one study, in the order posted', async () => {
+    const form = new FormData();
+    form.append('question', 'Any nodule?');
+    form.append('image', new Blob([png], { type: 'image/png' }), 'Doe_Jane_1.png');
+    form.append(
+      'image',
+      new Blob([await sharp(png).resize(128).png().toBuffer()], { type: 'image/png' }),
+      'Doe_Jane_2.png',
+    );
+    const res = await post(form);
+    expect(res.status).toBe(200);
+    const body = await json(res);
+    expect(body.images.map((image: { width: number }) => image.width)).toEqual([256, 128]);
+    expect(JSON.stringify(body)).not.toContain('Doe_Jane');
+  });
+
+  it('refuses a zip with a path outside the archive (422 ARCHIVE_UNSAFE) and keeps serving', async () => {
+    const before = reads();
+    const zip = zipSync({ 'ok.png': new Uint8Array(png), '../../evil.png': new Uint8Array(png) });
+    const res = await post(
+      JSON.stringify({ image: Buffer.from(zip).toString('base64'), question: 'Any nodule?' }),
+      'application/json',
+    );
+    expect(res.status).toBe(422);
+    const body = await json(res);
+    expect(body.error.code).toBe('ARCHIVE_UNSAFE');
+    expect(body.error.message).not.toContain('evil');
+    expect(reads()).toBe(before);
   });
 
   it('exposes Prometheus metrics whose counters move', async () => {

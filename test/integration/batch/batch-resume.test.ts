@@ -56,8 +56,9 @@ async function startGate(target: string) {
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}/v1`,
-    hold(after: number) {
-      allowReads = after;
+    /** Forward `more` further reads, then hold the rest. */
+    hold(more: number) {
+      allowReads = forwardedReads + more;
     },
     open() {
       allowReads = Number.POSITIVE_INFINITY;
@@ -206,10 +207,14 @@ describe('quickread batch: checkpoint, crash, --resume', () => {
     const csv = await readFile(join(dir, 'out', 'summary.csv'), 'utf8');
     expect(csv.split('\r\n').filter(Boolean)).toHaveLength(total + 1);
     expect(csv.split('\r\n')[0]).toBe(
-      'file,frame,ok,urgency,impression,findings,top_confidence,model,error_code,error',
+      'file,frame,ok,urgency,impression,findings,top_confidence,model,error_code,error,confidence_source,window,question',
     );
     const md = await readFile(join(dir, 'out', 'summary.md'), 'utf8');
     expect(md).toContain(`${total} images`);
+    // Issue 18: the summary says what was asked and what the percentages are.
+    expect(md).toContain('Question: Review this image as a radiologist.');
+    expect(md).toMatch(/Confidence: band .* model probability · not calibrated/);
+    expect(md).toMatch(/: (low|moderate|high) \(\d+%\)/);
     expect(md).toContain('| 6 | series/img-6.png |');
     expect(md).toMatch(/not a diagnosis/);
     expect(
@@ -240,7 +245,14 @@ describe('quickread batch: checkpoint, crash, --resume', () => {
       { ENGINE_URL: gate.url, DATA_DIR: join(dir, 'data2'), LOG_LEVEL: 'silent' },
       dir,
     );
+    let progress = '';
+    child.stderr?.on('data', (chunk) => {
+      progress += String(chunk);
+    });
     expect((await exited(child)).code).toBe(0);
+    // Issue 18: the total counts the file's frames from the first line on, never 0/1 growing to 3.
+    expect(progress.split('\n')[0]).toBe(`batch: 0/${frames} already done`);
+    expect(progress).not.toMatch(/\/1 done/);
     const results = (await rowsOf(join(dir, 'cine-out', 'results.jsonl'))) as Array<{
       file: string;
       frame?: number;
@@ -253,6 +265,50 @@ describe('quickread batch: checkpoint, crash, --resume', () => {
     expect(fake.requests.filter((r) => r.kind === 'read').length - readsBefore).toBe(frames);
     expect(await readFile(join(dir, 'cine-out', 'summary.md'), 'utf8')).toContain('cine.dcm (frame 3)');
   }, 60_000);
+
+  it('on Ctrl-C keeps the finished rows and says to rerun with --resume; --question is asked and recorded', async () => {
+    const question = 'Any pneumothorax?';
+    const out = join(dir, 'sigint-out');
+    const results = join(out, 'results.jsonl');
+    const env = { ENGINE_URL: gate.url, DATA_DIR: join(dir, 'data4'), LOG_LEVEL: 'silent' };
+    const args = ['--input-dir', join(dir, 'in'), '--output-dir', out, '--question', question];
+    const readsBefore = fake.requests.filter((r) => r.kind === 'read').length;
+    gate.hold(2);
+    const child = runBatch(args, env, dir);
+    let stderr = '';
+    child.stderr?.on('data', (chunk) => {
+      stderr += String(chunk);
+    });
+    const exit = exited(child);
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      if (
+        stderr.includes(`batch: 2/${total} done`) &&
+        existsSync(results) &&
+        (await rowsOf(results)).length >= 2
+      )
+        break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    child.kill('SIGINT');
+    expect((await exit).code).toBe(130);
+    expect(stderr).toContain(`stopped after 2 of ${total} images`);
+    expect(stderr).toContain('Rerun the same command with --resume');
+    const kept = (await rowsOf(results)) as Array<{ question?: string; window?: { description: string } }>;
+    expect(kept).toHaveLength(2);
+    expect(
+      kept.every((row) => row.question === question && typeof row.window?.description === 'string'),
+    ).toBe(true);
+    expect(existsSync(join(out, 'summary.md'))).toBe(false);
+    // The question reached the model.
+    const sent = fake.requests.filter((r) => r.kind === 'read').slice(readsBefore);
+    expect(JSON.stringify(sent[0]?.body)).toContain(question);
+
+    gate.open();
+    const resumed = runBatch([...args, '--resume'], env, dir);
+    expect((await exited(resumed)).code).toBe(0);
+    expect(await readFile(join(out, 'summary.md'), 'utf8')).toContain(`Question: ${question}`);
+  }, 120_000);
 
   it('stops at once, writing no rows, when the engine does not serve the model', async () => {
     const other = await startFakeOpenAI({ model: 'some/other-model' });

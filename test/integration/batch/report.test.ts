@@ -73,12 +73,15 @@ describe('batch checkpoint and summaries', () => {
     const csv = summaryCsv(rows).split('\r\n');
     expect(csv[1]).toContain('"x,y.png"');
     expect(csv[1]).toContain(`"'=HYPERLINK(""http://evil"") | ""quoted""\nnext"`);
-    expect(csv[1]).toContain('nodule (RUL) 87%');
+    // Issue 18: band first, % second, and the source of the number in words.
+    expect(csv[1]).toContain('nodule (RUL): high (87%)');
     expect(csv[1]).toContain('0.87');
+    expect(csv[1]).toContain('model probability · calibrated on local cases');
     expect(summaryCsv(rows)).toContain('b.png,,false,,,,,m,INPUT_CORRUPT,Damaged.');
     const md = summaryMarkdown(rows, 't');
     expect(md).toContain('2 images: 🔴 0 critical, 🟠 0 urgent, 🟢 1 routine, 1 failed.');
     expect(md).toContain('\\| "quoted" next');
     expect(md).toContain('| 2 | b.png | failed | Damaged. (INPUT_CORRUPT) | |');
+    expect(md).toMatch(/^Confidence: band .* model probability · calibrated on local cases$/m);
   });
 });

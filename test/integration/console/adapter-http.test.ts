@@ -122,7 +122,8 @@ describe('console adapter over HTTP', () => {
     expect(((await big.json()) as { error: { message: string } }).error.message).toMatch(/MAX_UPLOAD_MB/);
     expect((await post(form({ channel: 'ed-oncall', question: '' }))).status).toBe(400);
     expect(stub.requests.length).toBe(before);
-    expect((await fetch(`${base}/api/previews/nope.png`)).status).toBe(404);
+    expect((await fetch(`${base}/api/previews/nope.png`)).status).toBe(401);
+    expect((await fetch(`${base}/api/previews/nope.png`, { headers: { cookie } })).status).toBe(404);
     // DNS rebinding: a page on another host name pointed at 127.0.0.1 is not served at all.
     const port = new URL(base).port;
     expect(await statusWithHost(`evil.example:${port}`)).toBe(421);
@@ -155,5 +156,32 @@ describe('console adapter over HTTP', () => {
     expect(vote.status).toBe(200);
     expect(stub.acks).toEqual(['job-1']);
     expect(stub.votes).toEqual(['job-1:down']);
+  });
+
+  it('answers "help", "status" and "model" in the composer like /quickread, to the asker only', async () => {
+    const before = stub.requests.length;
+    for (const word of ['help', 'Status', '/quickread model']) {
+      expect((await post(form({ channel: 'radiology', question: word }))).status).toBe(202);
+    }
+    expect(stub.commands.map((c) => [c.kind, c.platform, c.channelId])).toEqual([
+      ['help', 'console', 'radiology'],
+      ['status', 'console', 'radiology'],
+      ['model', 'console', 'radiology'],
+    ]);
+    // Not a read request, and not something everyone on the page sees.
+    expect(stub.requests.length).toBe(before);
+    const snapshotFor = async (who: string) => {
+      const controller = new AbortController();
+      const events = await fetch(`${base}/api/events`, {
+        headers: { cookie: who },
+        signal: controller.signal,
+      });
+      const { value } = await events.body!.getReader().read();
+      controller.abort();
+      return new TextDecoder().decode(value);
+    };
+    expect(await snapshotFor(cookie)).toContain('Answer to model');
+    const other = (await fetch(`${base}/`)).headers.get('set-cookie')!.split(';')[0]!;
+    expect(await snapshotFor(other)).not.toContain('Answer to model');
   });
 });

@@ -100,15 +100,40 @@ if (!hasChromium) {
       await card.waitFor({ timeout: 20_000 });
       expect(await card.locator('.badge').textContent()).toMatch(/ROUTINE|URGENT|CRITICAL/);
       expect(await card.locator('.impression').textContent()).not.toBe('');
-      expect(await card.locator('.conf').first().textContent()).toMatch(/^\d{1,3}%$/);
+      // Issue 18: a band first and the % second, never a bare percentage.
+      expect(await card.locator('.conf').first().textContent()).toMatch(/^(low|moderate|high) \d{1,3}%$/);
       expect(await card.locator('.f-label').first().textContent()).toMatch(/nodule/i);
       expect(await card.locator('.model').textContent()).toContain('Qwen/Qwen3-VL-8B-Instruct');
       expect(await card.locator('.disclaimer').textContent()).toMatch(/not a diagnosis/);
       await card.locator('.preview img').waitFor({ timeout: 10_000 });
       expect(await card.locator('.preview figcaption').textContent()).toMatch(/not for diagnostic use/i);
+      // 320 px fits the 1024-px budget untouched: the caption does not claim it was downsized.
+      expect(await card.locator('.preview figcaption').textContent()).not.toMatch(/downsized/);
+
+      // Issue 18 at phone width: characteristics, window, confidence in words, disclaimer in view.
+      expect(await card.locator('.f-char').first().textContent()).toBe('solid, smooth margins');
+      expect(await card.locator('.window').textContent()).toMatch(/^Display window: shown as stored/);
+      const source = card.locator('.f-src').first();
+      expect(await source.locator('summary').textContent()).toBe('model probability · not calibrated');
+      expect(await source.locator('p').isVisible()).toBe(false);
+      await source.locator('summary').click();
+      expect(await source.locator('p').isVisible()).toBe(true);
+      expect(await source.locator('p').textContent()).toMatch(/80% does not mean right 8 times in 10/);
+      await card.evaluate((node) => (node as unknown as { scrollIntoView(): void }).scrollIntoView());
+      const viewport = page.viewportSize()!;
+      const disclaimer = (await card.locator('.disclaimer').boundingBox())!;
+      const preview = (await card.locator('.preview img').boundingBox())!;
+      expect(disclaimer.y + disclaimer.height).toBeLessThanOrEqual(viewport.height);
+      expect(disclaimer.y).toBeLessThan(preview.y);
+      // Every control has a name in words, emoji font or not.
+      expect(await card.getByRole('button', { name: 'Helpful', exact: true }).count()).toBe(1);
+      expect(await card.getByRole('button', { name: 'Not helpful', exact: true }).count()).toBe(1);
+      expect(await page.getByLabel('Attach image').getAttribute('type')).toBe('file');
+      expect(await page.locator('.msg.user .attach').first().textContent()).toMatch(/^📎 Attached: /);
       // The user's message shows what was attached but never the file's name.
       expect(await page.locator('.msg.user').first().textContent()).not.toContain('chest.png');
       await expect.poll(() => page.locator('.msg.user .reaction').first().textContent()).toBe('✅');
+      expect(await page.getByRole('img', { name: 'answered' }).count()).toBeGreaterThan(0);
       expect(readRequests(fake)).toHaveLength(1);
 
       await page.fill('form.reply input', 'Is there anything on the left side?');
@@ -127,8 +152,11 @@ if (!hasChromium) {
       await card.locator('button[data-action="ack"]').click();
       await card.locator('.acked').waitFor();
       expect(await card.locator('.acked').textContent()).toMatch(/Acknowledged by user-[0-9a-f]{4}/);
+      // In the reader's own time, like every other time on the page — not "… UTC".
+      expect(await card.locator('.acked time').textContent()).toMatch(/^\d{1,2}:\d{2}/);
+      expect(await card.locator('.acked').textContent()).not.toContain('UTC');
       await card.locator('button[data-action="up"]').click();
-      await expect.poll(() => card.locator('button[data-action="up"] span').textContent()).toBe('1');
+      await expect.poll(() => card.locator('button[data-action="up"] .count').textContent()).toBe('1');
 
       // The artifact: the card at phone width (the viewport is tall enough to hold all of it).
       await page.setViewportSize({ width: 375, height: 2400 });
@@ -162,7 +190,7 @@ if (!hasChromium) {
       const card = page.locator('.thread').first().locator('.card').first();
       await card.waitFor({ timeout: 20_000 });
       await page.locator('#banner').waitFor({ state: 'hidden', timeout: 10_000 });
-      expect(await card.locator('.conf').first().textContent()).toMatch(/%$/);
+      expect(await card.locator('.conf').first().textContent()).toMatch(/^(low|moderate|high) \d{1,3}%$/);
       expect(readRequests(fake).length).toBeGreaterThan(readsBefore);
     });
   });

@@ -1,4 +1,10 @@
-import type { BotCore, ChatAdapter, HandleOutcome, QueueSnapshot } from '../../../src/core/adapter.ts';
+import type {
+  BotCore,
+  ChatAdapter,
+  CoreCommand,
+  HandleOutcome,
+  QueueSnapshot,
+} from '../../../src/core/adapter.ts';
 import { DISCLAIMER, notes, type ReadCard } from '../../../src/core/reply.ts';
 import type { InboundRequest } from '../../../src/core/types.ts';
 
@@ -12,6 +18,7 @@ export function createStubCore(adapter: ChatAdapter) {
   const downloads: Buffer[] = [];
   const acks: string[] = [];
   const votes: string[] = [];
+  const commands: CoreCommand[] = [];
   const snapshot: QueueSnapshot = {
     queued: 0,
     running: 0,
@@ -108,7 +115,10 @@ export function createStubCore(adapter: ChatAdapter) {
       return undefined;
     },
     queueStatus: () => ({ ...snapshot }),
-    command: () => ({ kind: 'info', title: 'help', lines: [] }),
+    command: (command) => {
+      commands.push(command);
+      return { kind: 'info', title: `Answer to ${command.kind}`, lines: [`for ${command.channelId}`] };
+    },
   };
-  return { core, requests, downloads, acks, votes, snapshot };
+  return { core, requests, downloads, acks, votes, snapshot, commands };
 }

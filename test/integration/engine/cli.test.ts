@@ -49,8 +49,12 @@ describe('quickread ask', () => {
     expect(read.findings[0]).toMatchObject({
       label: 'Pulmonary nodule',
       location: 'right upper lobe',
-      confidence: { source: 'probe-logprob', calibrated: false, grounded: true },
+      // Issue 18: the model's description of the finding reaches the reader.
+      characteristics: 'solid, smooth margins',
+      confidence: { source: 'probe-logprob', calibrated: false, grounded: true, band: 'high' },
     });
+    // Issue 18: every result says which display window the model saw (a PNG is shown as stored).
+    expect(read.window).toMatchObject({ source: expect.any(String), description: expect.any(String) });
     const sent = fake.requests.find((r) => r.kind === 'read');
     expect(sent?.image).toMatchObject({ width: 512, height: 384 });
   });
@@ -59,7 +63,9 @@ describe('quickread ask', () => {
     const { code, out } = await runCliCaptured(['ask', scan, 'Any nodules?'], env());
     expect(code).toBe(0);
     expect(out).toMatch(/Pulmonary nodule — right upper lobe/);
-    expect(out).toMatch(/confidence 90% \(yes\/no probe, uncalibrated\)/);
+    expect(out).toMatch(/confidence high \(90%\) · model probability · not calibrated/);
+    expect(out).toContain('solid, smooth margins');
+    expect(out).toMatch(/Display window: /);
     expect(out).toContain('not for diagnostic use');
     expect(out).not.toContain('Doe_Jane');
   });
@@ -127,5 +133,58 @@ describe('quickread calibrate', () => {
     const result = await runCliCaptured(['calibrate', '--labels', few], env());
     expect(result.code).toBe(2);
     expect(result.err).toContain('at least 20');
+  });
+});
+
+describe('quickread ask with several files (a study)', () => {
+  it('reads every file in one request and lists the images in --json', async () => {
+    const second = join(dir, 'Doe_Jane_lateral.png');
+    await writeFile(second, await syntheticPng(480, 640));
+    const before = fake.requests.length;
+    const { code, out } = await runCliCaptured(['ask', scan, second, 'Any effusion?', '--json'], {
+      ...env(),
+      STUDY_MAX_TOKENS: '256',
+    });
+    expect(code).toBe(0);
+    const read = JSON.parse(out);
+    // 512×384 and 384×512 are 192 tokens each; a 256-token budget fits both at 416 px (13×9 + 9×13 = 234;
+    // at 448 px it would be 2 × 14×10 = 280).
+    expect(read.images).toEqual([
+      {
+        label: 'Image 1 of 2',
+        width: 416,
+        height: 288,
+        tokens: 117,
+        window: expect.objectContaining({ source: expect.any(String) }),
+      },
+      {
+        label: 'Image 2 of 2',
+        width: 288,
+        height: 416,
+        tokens: 117,
+        window: expect.objectContaining({ source: expect.any(String) }),
+      },
+    ]);
+    expect(read.notes).toEqual([]);
+    const sent = fake.requests.slice(before).find((r) => r.kind === 'read')!;
+    expect(sent.images.map((facts) => [facts.width, facts.height])).toEqual([
+      [416, 288],
+      [288, 416],
+    ]);
+    expect(out).not.toContain('Doe_Jane');
+  });
+
+  it('names a file it could not read, and still reads the others', async () => {
+    const junk = join(dir, 'Doe_Jane_notes.txt');
+    await writeFile(junk, 'not an image');
+    const { code, out } = await runCliCaptured(['ask', scan, junk, 'Any effusion?'], env());
+    expect(code).toBe(0);
+    expect(out).toMatch(/Note: 1 of 2 images read; the others were not sent: image 2 could not be read \(/);
+    expect(out).not.toContain('Doe_Jane');
+  });
+
+  it('needs a question after the files', async () => {
+    const { code } = await runCliCaptured(['ask', scan], env());
+    expect(code).toBe(2);
   });
 });

@@ -97,6 +97,21 @@ describe('ENGINE=onnx on a tiny Qwen3-VL export (CPU)', () => {
     expect(result.tokens.prompt).toBeGreaterThan(100);
   });
 
+  it('reads a study as one labelled montage (the runtime feeds one image)', async () => {
+    const [a, b] = [await image(), await image()];
+    const study = [
+      { ...a, label: 'Image 1 of 2: CT' },
+      { ...b, label: 'Image 2 of 2: CT' },
+    ];
+    const result = await engine.infer(
+      { image: study[0]!, study, question: 'Any nodule?', history: [] },
+      AbortSignal.timeout(20_000),
+    );
+    // Two 64-px tiles side by side on the 32-px grid: one 128×64 picture, 8 visual tokens.
+    expect(result.tokens.image).toBe(8);
+    expect(result.images?.map((one) => one.label)).toEqual(['Image 1 of 2: CT', 'Image 2 of 2: CT']);
+  });
+
   it('probes findings the caller names, on the image and on a blank one (quickread eval)', async () => {
     const outcomes = await engine.probe!(
       { image: await image(), findings: ['pneumothorax', 'pleural effusion'] },

@@ -159,7 +159,11 @@ describe('slack end to end', () => {
     expect(cards[0]!.method).toBe('chat.update');
     const card = JSON.stringify(cards.at(-1)!.args.blocks);
     expect(card).toContain('Pulmonary nodule');
-    expect(card).toMatch(/\*\d{1,3}%\*/);
+    // Issue 18: band, % and, once per card, the source of the numbers and the window the model saw.
+    expect(card).toMatch(/confidence (low|moderate|high) \(\d{1,3}%\)/);
+    expect(card).toContain('model probability · not calibrated');
+    expect(card).toContain('solid, smooth margins');
+    expect(card).toContain('window: ');
     expect(card).toContain('not for diagnostic use');
     const upload = slack.callsTo('files.completeUploadExternal').filter(inThread(firstTs));
     expect(upload).toHaveLength(1);

@@ -131,7 +131,7 @@ describe('Teams: a read in the thread', () => {
       'Impression',
       'nodule',
       '83%',
-      'yes/no probe',
+      'model probability · not calibrated',
       'CT follow-up',
       'test-model',
       'not a diagnosis',

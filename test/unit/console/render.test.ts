@@ -56,11 +56,15 @@ describe('console renderer', () => {
 
   it('shows the urgency headline, confidence with its source, grounding and the model line', () => {
     const html = renderCard(card());
-    expect(html).toContain('🔴 CRITICAL');
-    expect(html).toContain('87%');
-    expect(html).toContain('yes/no probe, calibrated');
-    expect(html).toContain('42%');
-    expect(html).toContain('model-stated, uncalibrated');
+    expect(html).toContain('<span aria-hidden="true">🔴</span> CRITICAL');
+    // Issue 18: band first, % second, the source in words with a tap-to-explain.
+    expect(html).toContain('<span class="band">high</span> <span class="pct">87%</span>');
+    expect(html).toContain('<summary>model probability · calibrated on local cases</summary>');
+    expect(html).toContain('<span class="band">moderate</span> <span class="pct">42%</span>');
+    expect(html).toContain('<summary>the model’s own estimate · not calibrated</summary>');
+    expect(html).toMatch(/<details class="f-src">.*80% does not mean right 8 times in 10/);
+    // The disclaimer comes before the findings (and so before the preview).
+    expect(html.indexOf('class="disclaimer"')).toBeLessThan(html.indexOf('class="findings"'));
     expect(html.match(/not image-grounded/g)).toHaveLength(1);
     expect(html).toContain('31.3 mm');
     expect(html).toContain('Qwen/Qwen3-VL-8B-Instruct · prompt radiologist@1 · image 1024×768 (768 tokens)');
@@ -71,7 +75,7 @@ describe('console renderer', () => {
 
   it('renders routine and urgent badges, follow-up tag, preview and acknowledgement', () => {
     const routine = renderCard(card({ urgency: 'routine', isFollowUp: true, findings: [] }));
-    expect(routine).toContain('🟢 ROUTINE');
+    expect(routine).toContain('<span aria-hidden="true">🟢</span> ROUTINE');
     expect(routine).toContain('follow-up');
     expect(routine).toContain('No findings reported.');
     const urgent = renderCard(
@@ -83,10 +87,14 @@ describe('console renderer', () => {
         votes: { up: 2, down: 0 },
       },
     );
-    expect(urgent).toContain('🟠 URGENT');
+    expect(urgent).toContain('<span aria-hidden="true">🟠</span> URGENT');
     expect(urgent).toContain('src="/api/previews/p-1.png"');
     expect(urgent).toContain('not for diagnostic use');
-    expect(urgent).toContain('Acknowledged by user-ab12 at 10:05 UTC');
+    // UTC until the page rewrites it in the reader's zone (app.js, time.local).
+    expect(urgent).toContain(
+      'Acknowledged by user-ab12 at <time class="local" datetime="2026-01-01T10:05:00.000Z">10:05 UTC</time>',
+    );
+    expect(urgent).toContain('<span aria-hidden="true">👍</span> Helpful <span class="count">2</span>');
     expect(urgent).not.toContain('data-action="ack"');
     expect(urgent).not.toContain('console:x');
   });
@@ -108,6 +116,25 @@ describe('console renderer', () => {
     const html = renderUserMessage('Any <pneumothorax>?', { kind: 'DICOM', sizeBytes: 2_500_000 });
     expect(html).toContain('Any &lt;pneumothorax&gt;?');
     expect(html).toContain('DICOM · 2.4 MB');
+  });
+
+  it('shows each finding’s characteristics and the display window the model saw (issue 18)', () => {
+    const html = renderCard(
+      card({
+        findings: [
+          {
+            label: 'Nodule',
+            characteristics: 'spiculated margins, solid',
+            confidencePct: 55,
+            confidenceSource: 'probe-logprob',
+            calibrated: false,
+          },
+        ],
+        window: 'automatic window (C 50, W 300)',
+      }),
+    );
+    expect(html).toContain('<div class="f-char">spiculated margins, solid</div>');
+    expect(html).toContain('<p class="window">Display window: automatic window (C 50, W 300)</p>');
   });
 });
 

@@ -268,9 +268,16 @@ describe('bot core flow', () => {
     );
     expect(reply.kind).toBe('ignored');
     await until(async () => (await bot!.store.getJob(queued.jobId))?.status === 'cancelled');
+    expect(reply.reply).toBeUndefined();
     bot.engine.releaseAll();
     await until(async () => (await bot!.store.getJob(first.jobId))?.status === 'succeeded');
     expect(bot.engine.calls).toHaveLength(1);
+    // Issue 18: "cancel" once the thread's read is finished says so instead of staying silent.
+    const late = await bot.core.handle(
+      request({ thread: second.thread, attachments: [], question: 'cancel' }),
+    );
+    expect(late).toMatchObject({ kind: 'ignored', reply: { title: 'Nothing to cancel' } });
+    expect(late.reply?.kind === 'info' && late.reply.lines.join(' ')).toMatch(/finished/);
   });
 
   it('records an acknowledgement, shows it on the card and audits it', async () => {

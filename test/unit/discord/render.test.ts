@@ -77,15 +77,22 @@ describe('renderOutbound', () => {
     expect(embed.description).toContain('Small left effusion.');
     expect(embed.fields![0]).toEqual({
       name: '1. Pleural effusion',
-      value: 'Confidence **72%** · token probability, calibrated\nleft base · left · mild',
+      value: 'Confidence: high (72%)\nleft base · left · mild',
     });
     expect(embed.fields![1]).toEqual({ name: 'Recommendations', value: '• Clinical correlation' });
+    // Issue 18: what the percentages are, in the footer.
+    expect(embed.footer!.text).toContain('Confidence: model probability · calibrated on local cases');
     expect(embed.footer!.text).toContain('Qwen/Qwen3-VL-8B-Instruct');
     expect(embed.footer!.text).toContain('radiologist@2');
     expect(embed.footer!.text).toContain('1024×768 px, 768 visual tokens');
     expect(embed.footer!.text).toContain('not for diagnostic use');
     expect(body!.allowed_mentions).toEqual({ parse: [], replied_user: false });
     const buttons = body!.components![0]!.components;
+    expect(buttons.map((button) => ('label' in button ? button.label : undefined))).toEqual([
+      'Acknowledge',
+      'Helpful',
+      'Not helpful',
+    ]);
     expect(buttons.map((button) => ('custom_id' in button ? button.custom_id : ''))).toEqual([
       'qr:ack:job-42',
       'qr:up:job-42',
@@ -205,5 +212,29 @@ describe('message bodies', () => {
     expect(chunks.every((chunk) => chunk.length <= 100)).toBe(true);
     expect(chunks.join(' ')).toBe(text);
     expect(chunkText('x'.repeat(250), 100).map((c) => c.length)).toEqual([100, 100, 50]);
+  });
+
+  describe('the clinician’s read (issue 18)', () => {
+    it('shows each finding’s characteristics and the display window in the footer', () => {
+      const [body] = renderOutbound({
+        kind: 'read',
+        card: card({
+          findings: [
+            {
+              label: 'Nodule',
+              characteristics: 'spiculated margins, solid',
+              confidencePct: 55,
+              confidenceSource: 'probe-logprob',
+              calibrated: false,
+            },
+          ],
+          window: 'the file’s own window (C 40, W 400)',
+        }),
+      });
+      const embed = body!.embeds![0]!;
+      expect(embed.fields![0]!.value).toContain('*spiculated margins, solid*');
+      expect(embed.footer!.text).toContain('Display window: the file’s own window (C 40, W 400)');
+      expect(embed.footer!.text).toContain('Confidence: model probability · not calibrated');
+    });
   });
 });

@@ -70,7 +70,13 @@ describe('messageToRequest', () => {
       receivedAt: '2026-11-25T00:00:01.000Z',
       platformData: { messageId: raw.id, channelId: raw.channel_id, guildId: raw.guild_id },
     });
-    expect(request.attachments.map((a) => a.name)).toEqual(['scan.png', 'IM000001', 'study.dcm']);
+    // A zip of DICOM files is a series (issue 17): kept; PDFs and text are not images.
+    expect(request.attachments.map((a) => a.name)).toEqual([
+      'scan.png',
+      'IM000001',
+      'study.dcm',
+      'series.zip',
+    ]);
     expect(request.attachments[0]).toMatchObject({
       platform: 'discord',
       mimeType: 'image/png',
@@ -134,6 +140,28 @@ describe('interactionToRequest', () => {
       platformData: { interactionToken: 'secret-token', applicationId: '1500000000000000001' },
     });
     expect(request.attachments.map((a) => a.name)).toEqual(['knee.png']);
+  });
+
+  it('maps /read with several images (image, image2…) to every attachment, in order: one study', () => {
+    const first = attachment('pa.png', 'image/png');
+    const second = attachment('lateral.png', 'image/png');
+    const base = readInteraction();
+    const request = interactionToRequest(
+      {
+        ...base,
+        data: {
+          ...base.data,
+          options: [
+            { name: 'image', type: 11, value: first.id },
+            { name: 'question', type: 3, value: 'effusion?' },
+            { name: 'image2', type: 11, value: second.id },
+          ],
+          resolved: { attachments: { [first.id]: first, [second.id]: second } },
+        },
+      } as unknown as APIChatInputApplicationCommandInteraction,
+      '2026-11-25T00:00:00.000Z',
+    )!;
+    expect(request.attachments.map((a) => a.name)).toEqual(['pa.png', 'lateral.png']);
   });
 
   it('counts a command used inside a thread as its parent channel (allow-lists name channels)', () => {

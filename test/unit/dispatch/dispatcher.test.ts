@@ -176,6 +176,16 @@ describe('dispatcher', () => {
     expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(190);
   });
 
+  it('refuses a job whose signal was aborted before it was scheduled (it would never be cancelled)', async () => {
+    const engine = createTestEngine({ hold: true });
+    const d = make(engine);
+    const stop = new AbortController();
+    stop.abort();
+    await expect(d.schedule(job('late'), stop.signal)).rejects.toSatisfy((e) => isAppError(e, 'CANCELLED'));
+    expect(d.stats().queued + d.stats().preparing + d.stats().running).toBe(0);
+    expect(engine.pending).toHaveLength(0);
+  });
+
   it('cancels waiting and running jobs, and fails non-retryable errors at once', async () => {
     const engine = createTestEngine({ hold: true });
     const d = make(engine, {}, { lookahead: 0 });

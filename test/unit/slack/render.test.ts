@@ -64,8 +64,13 @@ describe('slack render: read card', () => {
     const json = allText(blocks);
     expect(blocks[0]).toMatchObject({ type: 'header', text: { type: 'plain_text', text: '🟠 Urgent' } });
     expect(json).toContain('Right lower lobe consolidation.');
-    expect(json).toContain('*87%* _(yes/no probe, calibrated)_');
-    expect(json).toContain('*42%* _(model-stated, uncalibrated)_');
+    // Issue 18: band first, % second, never a bare bold %; what the % is stands in a context line.
+    expect(json).toContain('— confidence high (87%)');
+    expect(json).toContain('— confidence moderate (42%)');
+    expect(json).not.toMatch(/\*\d+%\*/);
+    expect(json).toContain(
+      'Confidence: model probability · calibrated on local cases; the model’s own estimate · not calibrated',
+    );
     expect(json).toContain('12.3 mm');
     expect(json).toContain('not image-grounded');
     expect(json.match(/not image-grounded/g)).toHaveLength(1);
@@ -201,5 +206,27 @@ describe('slack render: acknowledgement', () => {
     );
     expect(json).toContain('Acknowledged by <@U0ACK>');
     expect(json).not.toContain(`"action_id":"${ACTION_IDS.acknowledge}"`);
+  });
+
+  it('shows each finding’s characteristics and the display window the model saw (issue 18)', () => {
+    const json = JSON.stringify(
+      renderReadCard(
+        card({
+          findings: [
+            {
+              label: 'Nodule',
+              characteristics: 'spiculated margins, solid',
+              confidencePct: 55,
+              confidenceSource: 'probe-logprob',
+              calibrated: false,
+            },
+          ],
+          window: 'lung window, chosen from the question (C -600, W 1500)',
+        }),
+      ).blocks,
+    );
+    expect(json).toContain('_spiculated margins, solid_');
+    expect(json).toContain('window: lung window, chosen from the question (C -600, W 1500)');
+    expect(json).toContain('Confidence: model probability · not calibrated');
   });
 });

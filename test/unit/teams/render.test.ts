@@ -44,7 +44,8 @@ describe('Teams Adaptive Card rendering', () => {
     for (const part of [
       'CRITICAL',
       'Attention',
-      '91% (token probability, calibrated)',
+      'confidence high (91%)',
+      'Confidence: model probability · calibrated on local cases',
       'not image-grounded',
       'right apex, 30 mm, right, severe',
       'radiologist@3',

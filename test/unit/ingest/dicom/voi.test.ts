@@ -46,13 +46,25 @@ describe('chooseWindow', () => {
     });
   });
 
-  it("uses the dataset's window before a preset from the question", () => {
+  it("puts a CT preset named in the question before the dataset's window (the clinician's intent first)", () => {
     const w = chooseWindow(values, {
       dataset: { center: 40, width: 400 },
-      question: 'lung nodules?',
+      question: 'lung window: any nodule?',
       modality: 'CT',
     });
-    expect(w).toMatchObject({ center: 40, width: 400, source: 'dataset' });
+    expect(w).toMatchObject({ center: -600, width: 1500, source: 'preset', preset: 'lung' });
+  });
+
+  it("keeps the dataset's window when the question names no preset, and for non-CT", () => {
+    const dataset = { center: 40, width: 400 };
+    expect(chooseWindow(values, { dataset, question: 'what do you see?', modality: 'CT' })).toMatchObject({
+      ...dataset,
+      source: 'dataset',
+    });
+    expect(chooseWindow(values, { dataset, question: 'lung window?', modality: 'MR' })).toMatchObject({
+      ...dataset,
+      source: 'dataset',
+    });
   });
 
   it('picks a CT preset from the question when the file has no window', () => {
