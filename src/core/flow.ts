@@ -153,6 +153,7 @@ export function createJobRunner(deps: JobDeps) {
     await adapter
       ?.react?.(job.thread, job.userMessageId, answer.kind === 'read' ? 'done' : 'failed')
       .catch(() => {});
+    if (answer.kind === 'read') deps.onDelivered?.(job.id);
   }
 
   async function fail(jobId: string, error: unknown): Promise<void> {
@@ -228,6 +229,8 @@ export function createJobRunner(deps: JobDeps) {
           urgency: inference.urgency,
           model: inference.model,
           promptVersion: inference.promptVersion,
+          // One write: a read that exists has its escalation (issue 19), whenever the process dies.
+          ...(deps.planFor?.(job, inference.urgency) ?? {}),
         });
         await deliver(job.id);
       } catch (error) {

@@ -47,6 +47,9 @@ export async function openAuditLog(dataDir: string): Promise<AuditLog> {
           ? { acknowledgedBy: hashId(`${entry.platform}:${entry.acknowledgedBy}`) }
           : {}),
         ...(entry.code ? { code: entry.code } : {}),
+        ...(entry.step !== undefined ? { step: entry.step } : {}),
+        ...(entry.paged ? { paged: entry.paged.map((id) => hashId(`${entry.platform}:${id}`)) } : {}),
+        ...(entry.ackAfterSec !== undefined ? { ackAfterSec: entry.ackAfterSec } : {}),
       };
       const next = chain.then(async () => {
         if (!handle) return;
