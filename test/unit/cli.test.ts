@@ -131,7 +131,12 @@ describe('quickread command', () => {
   });
 
   it('doctor reports a console open to the network without a sign-in, as start would refuse it', async () => {
-    const served = { DATA_DIR: dataDir, ENGINE_URL: serverUrl, ENGINE_MODEL: 'Qwen/Qwen3-VL-2B-Instruct' };
+    const served = {
+      DATA_DIR: dataDir,
+      ENGINE_URL: serverUrl,
+      ENGINE_MODEL: 'Qwen/Qwen3-VL-2B-Instruct',
+      STUDY_MAX_IMAGES: '2',
+    };
     const open = await runCliCaptured(['doctor'], { ...served, CONSOLE_HOST: '0.0.0.0' });
     expect(open.code).toBe(1);
     expect(open.out).toContain('✗ console access: 0.0.0.0 without a usable sign-in');
