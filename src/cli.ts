@@ -174,6 +174,16 @@ function buildProgram(
     });
 
   program
+    .command('audit')
+    .description('review the audit log: --critical prints time-to-acknowledge of paged critical reads')
+    .option('--critical', 'critical reads that paged someone: time to acknowledge (median, p90)')
+    .option('--since <age>', 'how far back: 90m, 24h, 7d', '24h')
+    .action(async (options: import('./commands/audit.ts').AuditOptions) => {
+      const { runAudit } = await import('./commands/audit.ts');
+      setExit(await runAudit(config(), io, options));
+    });
+
+  program
     .command('store')
     .description('look after the state in DATA_DIR')
     .command('repair')

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import { allPageTargets, pageTargetForms } from './core/escalation/targets.ts';
 import { parseEndpointList } from './engine/endpoints.ts';
 import { AppError } from './errors.ts';
 
@@ -18,6 +19,8 @@ const splitList = (raw: string): string[] =>
 
 const list = z.string().default('').transform(splitList);
 
+/** Who to page for critical reads (issue 19): each entry one of the forms in targets.ts. */
+const pageTargets = list.refine(allPageTargets, { message: `must be a comma list of ${pageTargetForms}` });
 /** A comma list of IP addresses (no names: a trusted proxy is recognised by the socket's address). */
 const ipList = z
   .string()
@@ -184,14 +187,35 @@ export const configSchema = z.object({
     .positive()
     .max(24 * 365)
     .default(24),
+  CRITICAL_NOTIFY: pageTargets,
+  CRITICAL_BACKUP: pageTargets,
+  ESCALATION_FILE: z.string().default(''),
+  ESCALATE_AFTER_MIN: z.coerce
+    .number()
+    .positive()
+    .max(24 * 60)
+    .default(10),
+  ESCALATE_URGENT: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((value) => value === 'true'),
   /** Seconds a stop (SIGTERM/SIGINT) lets in-flight reads finish; what is left is resumed on the next start. */
   STOP_TIMEOUT_S: positiveInt.max(3600).default(20),
   BURNED_IN_TEXT: z.enum(['redact', 'flag', 'refuse']).default('redact'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-export type Config = z.infer<typeof configSchema>;
-export type ConfigKey = keyof Config;
+/**
+ * Per-channel rotas from CRITICAL_NOTIFY_<CHANNEL> / CRITICAL_BACKUP_<CHANNEL> (issue 19), keyed by the
+ * channel id as written. Present only when at least one such variable is set.
+ */
+export interface ChannelRotaEnv {
+  notify: string[];
+  backup: string[];
+}
+
+export type Config = z.infer<typeof configSchema> & { criticalChannels?: Record<string, ChannelRotaEnv> };
+export type ConfigKey = keyof z.infer<typeof configSchema>;
 export const configKeys = Object.keys(configSchema.shape) as ConfigKey[];
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -207,18 +231,47 @@ export function loadConfig(env: Env): Config {
     if (value !== undefined && value.trim() !== '') picked[key] = value.trim();
   }
   const parsed = configSchema.safeParse(picked);
+  const channels = channelRotas(env);
   // ENGINE=onnx runs the model inside this process: one read at a time, whatever ENGINE_CONCURRENCY says.
-  if (parsed.success)
-    return parsed.data.ENGINE === 'onnx' ? { ...parsed.data, ENGINE_CONCURRENCY: 1 } : parsed.data;
-  const problems = parsed.error.issues.map((issue) => {
-    const name = String(issue.path[0] ?? 'configuration');
-    return { name, problem: describeIssue(issue) };
-  });
+  if (parsed.success && channels.problems.length === 0) {
+    const config: Config =
+      parsed.data.ENGINE === 'onnx' ? { ...parsed.data, ENGINE_CONCURRENCY: 1 } : parsed.data;
+    return channels.rotas ? { ...config, criticalChannels: channels.rotas } : config;
+  }
+  const problems = [
+    ...(parsed.success ? [] : parsed.error.issues).map((issue) => {
+      const name = String(issue.path[0] ?? 'configuration');
+      return { name, problem: describeIssue(issue) };
+    }),
+    ...channels.problems,
+  ];
   const lines = problems.map((p) => `${p.name}: ${p.problem}`);
   throw new AppError('CONFIG_INVALID', `invalid configuration: ${problems.map((p) => p.name).join(', ')}`, {
     userMessage: `Configuration problems:\n  ${lines.join('\n  ')}\nFix them in the environment or in .env (see .env.example).`,
     details: { variables: problems.map((p) => p.name) },
   });
+}
+
+/** CRITICAL_NOTIFY_<CHANNEL> and CRITICAL_BACKUP_<CHANNEL>: a rota for one channel (issue 19). */
+function channelRotas(env: Env): {
+  rotas?: Record<string, ChannelRotaEnv>;
+  problems: Array<{ name: string; problem: string }>;
+} {
+  const rotas: Record<string, ChannelRotaEnv> = {};
+  const problems: Array<{ name: string; problem: string }> = [];
+  for (const [name, value] of Object.entries(env)) {
+    const match = /^CRITICAL_(NOTIFY|BACKUP)_([A-Za-z0-9]+)$/.exec(name);
+    if (!match || value === undefined || value.trim() === '') continue;
+    const entries = splitList(value);
+    if (!allPageTargets(entries)) {
+      problems.push({ name, problem: `must be a comma list of ${pageTargetForms}` });
+      continue;
+    }
+    const channel = match[2]!;
+    rotas[channel] ??= { notify: [], backup: [] };
+    rotas[channel][match[1] === 'NOTIFY' ? 'notify' : 'backup'] = entries;
+  }
+  return Object.keys(rotas).length > 0 ? { rotas, problems } : { problems };
 }
 
 /** zod's messages can quote the received value; rebuild them from the issue kind instead. */

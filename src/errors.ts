@@ -154,6 +154,11 @@ export const errorCodes = {
     retryable: true,
     user: "The bot's shared storage (Redis) is not reachable right now; nothing was taken — try again in a minute.",
   },
+  BOT_STOPPING: {
+    exit: 1,
+    retryable: true,
+    user: 'quickread is restarting; post again in a minute.',
+  },
   INTERNAL: {
     exit: 1,
     retryable: false,
@@ -199,6 +204,16 @@ export class AppError extends Error {
   toJSON(): { code: ErrorCode; message: string } {
     return { code: this.code, message: this.userMessage };
   }
+}
+
+/** How long a caller refused with BOT_STOPPING is told to wait (a restart by systemd or Docker). */
+export const BOT_STOPPING_RETRY_S = 60;
+
+/** A request that arrived after SIGTERM: refused with a code, never taken and then dropped (issue 15). */
+export function botStoppingError(where: string): AppError {
+  return new AppError('BOT_STOPPING', `${where}: quickread stopping`, {
+    retryAfterSec: BOT_STOPPING_RETRY_S,
+  });
 }
 
 /** Wrap anything thrown into an AppError without leaking its text to users. */

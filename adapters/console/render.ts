@@ -6,6 +6,9 @@ import {
   confidenceSourceWords,
   type OutboundMessage,
   omittedFindingsNote,
+  type PageNotice,
+  pageText,
+  pageWords,
   type ReadCard,
   type ReadCardFinding,
   type StatusState,
@@ -77,7 +80,27 @@ export function renderMessage(message: OutboundMessage, extras: CardExtras = {})
         kind: 'info',
         html: `<div class="info"><strong>${escapeHtml(message.title)}</strong>${message.lines.length ? `<ul>${message.lines.map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>` : ''}</div>`,
       };
+    case 'page':
+      return { kind: 'info', jobId: message.page.jobId, html: renderPageBanner(message.page) };
   }
+}
+
+/**
+ * A critical-result page as a banner (issue 19): role="alert" so a screen reader announces it, and no
+ * sound — a console on a reading-room screen must not beep. Named console users are shown by name.
+ */
+export function renderPageBanner(page: PageNotice): string {
+  const { headline } = pageText(page);
+  const who = page.mentions.filter((t) => t.platform === 'console').map((t) => escapeHtml(t.id));
+  return [
+    `<div class="info page-banner urgency-${page.urgency}" role="alert" data-job="${escapeHtml(page.jobId)}">`,
+    `<strong>${escapeHtml(headline)}</strong>`,
+    who.length ? `<p>For: ${who.join(', ')}</p>` : '',
+    `<p>${pageWords.impression}: ${escapeHtml(page.impression)}</p>`,
+    `<p class="note">${escapeHtml(pageWords.note)}</p>`,
+    `<button type="button" class="btn ack" data-action="ack" data-job="${escapeHtml(page.jobId)}">${cardText.acknowledge}</button>`,
+    '</div>',
+  ].join('');
 }
 
 function findingMeta(finding: ReadCardFinding): string {

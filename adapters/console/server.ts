@@ -191,6 +191,22 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
       deps.uploads.release(upload.fileId);
     // The core posts statuses and cards itself; the console shows only what the core handed back.
     if (outcome.reply) deps.postBot(thread, outcome.reply);
+    // A refusal that says when to come back (the bot is stopping) is a 503 with Retry-After (RFC 9110
+    // §15.6.4, §10.2.3), so the page keeps the draft and says why instead of treating it as posted.
+    if (outcome.kind === 'refused' && outcome.retryAfterSec !== undefined) {
+      const text = outcome.reply?.kind === 'error' ? outcome.reply.text : undefined;
+      sendJson(
+        res,
+        503,
+        {
+          messageId,
+          outcome: outcome.kind,
+          error: { code: outcome.code, ...(text ? { message: text } : {}) },
+        },
+        { 'retry-after': String(outcome.retryAfterSec) },
+      );
+      return;
+    }
     sendJson(res, 202, { messageId, outcome: outcome.kind });
   };
 

@@ -258,15 +258,17 @@ async function onButton(interaction: APIMessageComponentInteraction, deps: Inbou
     allowed_mentions: { ...NO_MENTIONS },
     flags: MessageFlags.Ephemeral,
   });
-  const kind = parsed.action === 'ack' ? 'acknowledge' : parsed.action;
-  if (kind === 'acknowledge') {
+  const kind =
+    parsed.action === 'ack' ? 'acknowledge' : parsed.action === 'nc' ? 'not-critical' : parsed.action;
+  const acknowledges = kind === 'acknowledge' || kind === 'not-critical';
+  if (acknowledges) {
     // Ack within 3 s (type 6 DEFERRED_UPDATE_MESSAGE); the core then re-renders the card through
     // update() with who acknowledged and when, and the button disabled.
     await deps.api.interactionCallback(id, token, InteractionResponseType.DeferredMessageUpdate);
   }
   const outcome = await deps.core.act({ kind, platform: 'discord', jobId: parsed.jobId, userId });
   if (!outcome.reply) return;
-  if (kind === 'acknowledge') {
+  if (acknowledges) {
     await deps.api.followup(applicationId, token, privately(plainText(outcome.reply)));
     return;
   }

@@ -20,6 +20,7 @@ import { type DownloadOptions, downloadAttachment, isAllowedUrl, normaliseOrigin
 import { type InboundDeps, onInteractionCreate, onMessageCreate } from './inbound.ts';
 import { createInteractionRegistry } from './interactions.ts';
 import { createOutbound } from './outbound.ts';
+import { createPageTransport } from './pages.ts';
 import type { ChannelTarget } from './surfaces.ts';
 
 /**
@@ -63,6 +64,7 @@ export function createDiscordAdapter(config: Config, deps: DiscordAdapterDeps): 
   const threadTargets = new Map<string, Promise<ChannelTarget>>();
   const threadParents = new Map<string, string>();
   const outbound = createOutbound({ api, interactions, threadTargets, logger });
+  const pages = createPageTransport(api);
   const downloadOptions: DownloadOptions = {
     allowedOrigins: config.DISCORD_CDN_HOSTS,
     maxBytes: config.MAX_UPLOAD_MB * 1024 * 1024,
@@ -207,5 +209,8 @@ export function createDiscordAdapter(config: Config, deps: DiscordAdapterDeps): 
     react: outbound.react,
     uploadPreview: outbound.uploadPreview,
     notifyPrivately: outbound.notifyPrivately,
+    messageDirectly: pages.messageDirectly,
+    postInChannel: pages.postInChannel,
+    linkTo: pages.linkTo,
   };
 }

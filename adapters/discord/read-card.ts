@@ -20,7 +20,7 @@ import { clip, type DiscordBody, LIMITS, NO_MENTIONS, neutralise, splitNeutralis
 
 /** The read card as Discord embeds: the same content as Slack's card, split at Discord's limits. */
 
-export function customId(action: 'ack' | 'up' | 'down', jobId: string): string {
+export function customId(action: 'ack' | 'nc' | 'up' | 'down', jobId: string): string {
   // custom_id is at most 100 characters (Message Components → Button).
   return clip(`qr:${action}:${jobId}`, 100);
 }

@@ -1,5 +1,14 @@
-import { type OutboundMessage, statusLine } from '../../src/core/reply.ts';
-import { renderRead } from './read-card.ts';
+import { ButtonStyle, ComponentType } from 'discord.js';
+import {
+  cardText,
+  type OutboundMessage,
+  type PageNotice,
+  pageText,
+  pageWords,
+  statusLine,
+  urgencyBadge,
+} from '../../src/core/reply.ts';
+import { customId, renderRead } from './read-card.ts';
 import { chunkText, clip, type DiscordBody, LIMITS, NO_MENTIONS, neutralise } from './text.ts';
 
 /**
@@ -70,7 +79,53 @@ export function renderOutbound(message: OutboundMessage): DiscordBody[] {
       return renderError(message.code, message.text, message.jobId);
     case 'info':
       return renderInfo(message.title, message.lines);
+    case 'page':
+      return [renderPage(message.page)];
   }
+}
+
+/**
+ * A critical-result page (issue 19). The content starts with the configured mentions (`<@id>` users,
+ * `<@&id>` roles), and `allowed_mentions` names exactly those ids, so Discord pings them and nobody else
+ * ("Allowed Mentions Object": with `parse: []`, only the listed users and roles are notified).
+ */
+export function renderPage(page: PageNotice): DiscordBody {
+  const mine = page.mentions.filter((t) => t.platform === 'discord' && /^\d{15,21}$/.test(t.id));
+  const users = mine.filter((t) => t.kind === 'user').map((t) => t.id);
+  const roles = mine.filter((t) => t.kind === 'group').map((t) => t.id);
+  const mentions = [...users.map((id) => `<@${id}>`), ...roles.map((id) => `<@&${id}>`)].join(' ');
+  const { headline, withDetails } = pageText(page);
+  const content = clip(`${mentions ? `${mentions} ` : ''}${neutralise(headline)}`, LIMITS.content);
+  const badge = urgencyBadge[page.urgency];
+  const lines = [`**${pageWords.impression}:** ${neutralise(page.impression || cardText.noImpression)}`];
+  if (page.link && /^https:\/\/\S+$/.test(page.link)) lines.push(`[${pageWords.openThread}](${page.link})`);
+  lines.push(`*${pageWords.note}*`);
+  return {
+    content,
+    embeds: withDetails
+      ? [{ description: clip(lines.join('\n'), LIMITS.description), color: badge.colour }]
+      : [],
+    components: [
+      {
+        type: ComponentType.ActionRow,
+        components: [
+          {
+            type: ComponentType.Button,
+            style: ButtonStyle.Success,
+            custom_id: customId('ack', page.jobId),
+            label: cardText.acknowledge,
+          },
+          {
+            type: ComponentType.Button,
+            style: ButtonStyle.Secondary,
+            custom_id: customId('nc', page.jobId),
+            label: cardText.notCritical,
+          },
+        ],
+      },
+    ],
+    allowed_mentions: { ...NO_MENTIONS, users, roles },
+  };
 }
 
 /** A body for a new message: drop empty content (Discord rejects a message with nothing in it). */

@@ -29,7 +29,11 @@ export interface DiscordBody {
   content?: string;
   embeds?: APIEmbed[];
   components?: APIActionRowComponent<APIButtonComponent>[];
-  allowed_mentions: { parse: never[]; replied_user: boolean };
+  /** Always `parse: []`; a critical-result page adds exactly the configured users/roles (issue 19). */
+  allowed_mentions: { parse: never[]; replied_user: boolean; users?: string[]; roles?: string[] };
+  /** Deduplicates a resent direct page (with enforce_nonce, Discord "Create Message"). */
+  nonce?: string;
+  enforce_nonce?: boolean;
   flags?: number;
 }
 

@@ -181,10 +181,11 @@ export function interactionToRequest(
   };
 }
 
-export type ButtonAction = { action: 'ack' | 'up' | 'down'; jobId: string };
+/** `nc`: "Not critical" on a critical-result page (issue 19). */
+export type ButtonAction = { action: 'ack' | 'nc' | 'up' | 'down'; jobId: string };
 
 export function parseCustomId(customId: string): ButtonAction | undefined {
-  const match = /^qr:(ack|up|down):(.+)$/.exec(customId);
+  const match = /^qr:(ack|nc|up|down):(.+)$/.exec(customId);
   if (!match) return undefined;
   return { action: match[1] as ButtonAction['action'], jobId: match[2]! };
 }

@@ -174,6 +174,9 @@ export function createSlackAdapter(config: Config, deps: SlackAdapterDeps): Slac
     react: outbound.react,
     uploadPreview: outbound.uploadPreview,
     notifyPrivately: outbound.notifyPrivately,
+    messageDirectly: outbound.messageDirectly,
+    postInChannel: outbound.postInChannel,
+    linkTo: outbound.linkTo,
     httpAddress: () => httpReceiver?.address(),
     /** HTTP mode: the local listener Slack's Request URLs must reach (through your HTTPS proxy). */
     get url() {

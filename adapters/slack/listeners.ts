@@ -122,6 +122,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
    */
   for (const [actionId, kind] of [
     [ACTION_IDS.acknowledge, 'acknowledge'],
+    [ACTION_IDS.notCritical, 'not-critical'],
     [ACTION_IDS.up, 'up'],
     [ACTION_IDS.down, 'down'],
   ] as const) {

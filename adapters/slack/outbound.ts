@@ -192,5 +192,39 @@ export function createOutbound(options: OutboundOptions) {
     );
   }
 
-  return { post, update, react, notifyPrivately, uploadPreview };
+  /**
+   * A critical-result page in a DM (issue 19): conversations.open gives the IM channel with the user
+   * (https://docs.slack.dev/reference/methods/conversations.open), then chat.postMessage into it.
+   * Slack has no idempotency key; the escalation records each DM as sent right after this returns.
+   */
+  async function messageDirectly(userId: string, message: OutboundMessage): Promise<void> {
+    const opened = await client.conversations.open({ users: userId });
+    const channel = opened.channel?.id;
+    if (!channel) throw new AppError('CHAT_API_FAILED', 'conversations.open returned no channel');
+    const rendered = renderMessage(message);
+    await pacer.schedule(channel, () =>
+      client.chat.postMessage({ channel, text: rendered.text, blocks: rendered.blocks, ...quiet }),
+    );
+  }
+
+  /** A message at the top of the channel, outside the read's thread (a page's last step). */
+  async function postInChannel(channelId: string, message: OutboundMessage): Promise<PostedRef> {
+    const rendered = renderMessage(message);
+    const result = await pacer.schedule(channelId, () =>
+      client.chat.postMessage({ channel: channelId, text: rendered.text, blocks: rendered.blocks, ...quiet }),
+    );
+    if (!result.ts) throw new AppError('INTERNAL', 'chat.postMessage returned no ts');
+    return { thread: { channelId, threadId: result.ts }, messageId: result.ts };
+  }
+
+  /** chat.getPermalink (https://docs.slack.dev/reference/methods/chat.getPermalink) of the read's card. */
+  async function linkTo(ref: PostedRef): Promise<string | undefined> {
+    const result = await client.chat.getPermalink({
+      channel: ref.thread.channelId,
+      message_ts: tsOf(ref.messageId),
+    });
+    return result.permalink;
+  }
+
+  return { post, update, react, notifyPrivately, uploadPreview, messageDirectly, postInChannel, linkTo };
 }

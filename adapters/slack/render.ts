@@ -6,6 +6,10 @@ import {
   confidenceLegend,
   type OutboundMessage,
   omittedFindingsNote,
+  type PageNotice,
+  type PageTarget,
+  pageText,
+  pageWords,
   type ReadCard,
   type ReadCardFinding,
   statusLine,
@@ -38,7 +42,12 @@ export const LIMITS = {
   fallbackText: 3000,
 } as const;
 
-export const ACTION_IDS = { acknowledge: 'qr_ack', up: 'qr_feedback_up', down: 'qr_feedback_down' } as const;
+export const ACTION_IDS = {
+  acknowledge: 'qr_ack',
+  notCritical: 'qr_not_critical',
+  up: 'qr_feedback_up',
+  down: 'qr_feedback_down',
+} as const;
 export const ACTIONS_BLOCK_ID = 'qr_actions';
 export const ACK_BLOCK_ID = 'qr_acknowledged';
 
@@ -98,6 +107,8 @@ export function renderMessage(message: OutboundMessage): SlackRendered {
         blocks: [section(text), context([`code ${message.code}`])],
       };
     }
+    case 'page':
+      return renderPage(message.page);
     case 'info': {
       const title = escapeMrkdwn(message.title);
       const blocks: Block[] = [section(`*${title}*`)];
@@ -258,17 +269,65 @@ function acknowledgementBlocks(jobId: string, acknowledgedBy?: { userId: string;
   ];
 }
 
-/** Slack user ids are [UW][A-Z0-9]+; anything else is not rendered as a mention. */
+/**
+ * Slack user ids are [UW][A-Z0-9]+; anything else is not rendered as a mention. The time is a Slack
+ * date token, shown in each reader's own time zone (https://docs.slack.dev/messaging/formatting-message-text#date-formatting).
+ */
 function ackContext(userId: string, at: string): Block {
   const who = /^[UW][A-Z0-9]{2,}$/.test(userId) ? `<@${userId}>` : escapeMrkdwn(userId);
-  const when = Number.isNaN(Date.parse(at))
+  const parsed = Date.parse(at);
+  const when = Number.isNaN(parsed)
     ? escapeMrkdwn(at)
-    : new Date(at).toISOString().replace(/\.\d+Z$/, 'Z');
+    : `<!date^${Math.floor(parsed / 1000)}^{date_short_pretty} {time}|${new Date(parsed).toISOString().replace(/\.\d+Z$/, 'Z')}> (local time)`;
   return {
     type: 'context',
     block_id: ACK_BLOCK_ID,
     elements: [{ type: 'mrkdwn', text: `✔️ ${cardText.acknowledgedBy(who, when)}` }],
   };
+}
+
+/**
+ * A Slack mention from a configured id (https://docs.slack.dev/messaging/formatting-message-text#mentioning-users,
+ * #mentioning-groups). The id is checked again here: only well-formed ids become mentions.
+ */
+export function slackMention(target: PageTarget): string | undefined {
+  if (target.platform !== 'slack') return undefined;
+  if (target.kind === 'user' && /^[UW][A-Z0-9]{2,20}$/.test(target.id)) return `<@${target.id}>`;
+  if (target.kind === 'group' && /^S[A-Z0-9]{2,20}$/.test(target.id)) return `<!subteam^${target.id}>`;
+  return undefined;
+}
+
+/**
+ * A critical-result page (issue 19): the configured mentions first (so the push notification, which
+ * shows `text`, is a mention), our own words, the model's impression escaped, Acknowledge and Not critical.
+ */
+export function renderPage(page: PageNotice): SlackRendered {
+  const mentions = page.mentions.map(slackMention).filter(Boolean).join(' ');
+  const { headline, withDetails } = pageText(page);
+  const head = `${mentions ? `${mentions} ` : ''}${escapeMrkdwn(headline)}`;
+  // Not verbatim: Slack must parse the mentions; everything else in it is escaped.
+  const blocks: Block[] = [
+    { type: 'section', text: { type: 'mrkdwn', text: truncate(head, LIMITS.sectionText) } },
+  ];
+  if (withDetails) {
+    const impression = safeModelText(page.impression || cardText.noImpression);
+    blocks.push(section(`*${pageWords.impression}:* ${impression}`));
+    if (page.link && /^https:\/\/[^\s<>|]+$/.test(page.link))
+      blocks.push({
+        type: 'section',
+        text: { type: 'mrkdwn', text: `<${page.link}|${pageWords.openThread}>` },
+      });
+    blocks.push(context([escapeMrkdwn(pageWords.note)]));
+  }
+  blocks.push({
+    type: 'actions',
+    block_id: `qr_page_${page.step}`,
+    elements: [
+      button(cardText.acknowledge, ACTION_IDS.acknowledge, page.jobId, 'primary'),
+      button(cardText.notCritical, ACTION_IDS.notCritical, page.jobId),
+    ],
+  });
+  return { text: truncate(head, LIMITS.fallbackText), blocks };
 }
 
 export const previewCaption = (caption: string): string =>

@@ -4,6 +4,8 @@ import {
   confidenceHeadline,
   confidenceLegend,
   type OutboundMessage,
+  pageText,
+  pageWords,
   type ReadCard,
   type ReadCardFinding,
   statusLine,
@@ -184,6 +186,19 @@ export function renderOutbound(message: OutboundMessage, extras: ReadExtras = {}
         text(neutralise(message.title), { weight: 'Bolder' }),
         ...message.lines.map((line) => text(neutralise(line))),
       ]);
+    case 'page': {
+      // Rotas name no Teams ids yet (issue 19), so no page reaches Teams; drawn as words if one ever does.
+      const { headline, withDetails } = pageText(message.page);
+      return card([
+        text(neutralise(headline), { weight: 'Bolder' }),
+        ...(withDetails
+          ? [
+              text(`${pageWords.impression}: ${neutralise(message.page.impression)}`),
+              text(pageWords.note, { size: 'Small', isSubtle: true }),
+            ]
+          : []),
+      ]);
+    }
   }
 }
 

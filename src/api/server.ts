@@ -5,9 +5,10 @@ import type { Config } from '../config.ts';
 import { DISCLAIMER } from '../core/reply.ts';
 import type { BurnedInTextReport, InferenceResult, PreparedImage } from '../core/types.ts';
 import { windowJson } from '../core/wording.ts';
+import { isStoppedError } from '../dispatch/index.ts';
 import type { Dispatcher } from '../dispatch/types.ts';
 import { summarizeStudy } from '../engine/study.ts';
-import { AppError, type ErrorCode, toAppError } from '../errors.ts';
+import { AppError, botStoppingError, type ErrorCode, toAppError } from '../errors.ts';
 import type { PrepareOptions } from '../ingest/index.ts';
 import { imageLabel, isZip, type PreparedStudy, prepareStudy } from '../ingest/study/index.ts';
 import { studyOptions } from '../ingest/study/options.ts';
@@ -61,6 +62,7 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   ARCHIVE_EMPTY: 422,
   RATE_LIMITED: 429,
   QUEUE_FULL: 503,
+  BOT_STOPPING: 503,
   ENGINE_UNAVAILABLE: 503,
   ENGINE_RATE_LIMITED: 503,
   ENGINE_OUT_OF_MEMORY: 503,
@@ -254,6 +256,9 @@ export async function startApiServer(
     });
   };
 
+  /** Set by close(): a request that still arrives is refused with BOT_STOPPING before its body is read. */
+  let stopping = false;
+
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     try {
@@ -275,6 +280,7 @@ export async function startApiServer(
             userMessage: 'Send "Authorization: Bearer <API_TOKEN>" (the token this server was started with).',
           });
         }
+        if (stopping) throw botStoppingError('visualqa');
         if (req.method !== 'POST') {
           sendJson(res, 405, { error: { code: 'USAGE', message: 'Use POST.' } }, { allow: 'POST' });
           return;
@@ -284,7 +290,8 @@ export async function startApiServer(
       }
       sendJson(res, 404, { error: { code: 'USAGE', message: 'Not found. Try POST /v1/visualqa.' } });
     } catch (error) {
-      const appError = toAppError(error);
+      // The queue stopped under this request (SIGTERM): a coded 503 the caller retries, not an INTERNAL.
+      const appError = isStoppedError(error) ? botStoppingError('visualqa') : toAppError(error);
       const status = statusByCode[appError.code] ?? 500;
       // Errors from the dispatcher are counted from its 'finished' event; the rest are counted here.
       if (!dispatched.has(req)) deps.metrics.countError(appError.code);
@@ -319,8 +326,12 @@ export async function startApiServer(
     url: `http://${host}:${address.port}`,
     close: () =>
       new Promise<void>((resolve) => {
+        stopping = true;
         server.close(() => resolve());
-        server.closeAllConnections();
+        // Answers being written (a 503 BOT_STOPPING for reads the stopped queue gave up) get a moment
+        // to reach their callers; idle keep-alive sockets go at once.
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), 1000).unref();
       }),
   };
 }

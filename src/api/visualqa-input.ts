@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import busboy from 'busboy';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
+import { readJsonImageBody } from './json-image-stream.ts';
 
 /**
  * Parsing of POST /v1/visualqa bodies: JSON `{image, question, temperature?}` where `image` is base64
@@ -25,6 +26,12 @@ const bodySchema = z.object({
   images: z.array(z.string().min(1)).min(1).max(MAX_FILES_PER_REQUEST).optional(),
   question: z.string().trim().min(1).max(2000),
   temperature: z.number().min(0).max(2).optional(),
+});
+
+/** The body once its image strings are decoded (the `image` string became its bytes). */
+const streamedBodySchema = bodySchema.extend({
+  image: z.instanceof(Buffer).optional(),
+  images: z.array(z.instanceof(Buffer)).min(1).max(MAX_FILES_PER_REQUEST).optional(),
 });
 
 const badRequest = (message: string) =>
@@ -52,19 +59,6 @@ export function decodeImageField(image: string): Buffer {
   return bytes;
 }
 
-async function readCapped(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > maxBytes) throw tooLarge(maxBytes);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).byteLength;
-    if (size > maxBytes) throw tooLarge(maxBytes);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
 function tooLarge(maxBytes: number): AppError {
   const mb = Math.round(maxBytes / (1024 * 1024));
   return new AppError('INPUT_TOO_LARGE', `visualqa body over ${maxBytes} bytes`, {
@@ -73,28 +67,29 @@ function tooLarge(maxBytes: number): AppError {
 }
 
 export async function parseJsonBody(req: IncomingMessage, maxFileBytes: number): Promise<VisualQaInput> {
-  // base64 is 4/3 of the bytes; leave room for the other fields.
-  const raw = await readCapped(req, Math.ceil((maxFileBytes * 4) / 3) + 64 * 1024);
-  let json: unknown;
-  try {
-    json = JSON.parse(raw.toString('utf8'));
-  } catch {
-    throw badRequest('The body is not valid JSON.');
-  }
-  const parsed = bodySchema.safeParse(json);
+  // The image is decoded while the body streams in (json-image-stream.ts): never the whole body in memory.
+  const { fields, images } = await readJsonImageBody(req, {
+    imageKeys: { image: 'one', images: 'many' },
+    maxImageBytes: maxFileBytes,
+    // base64 is 4/3 of the bytes; leave room for the other fields.
+    maxBodyBytes: Math.ceil((maxFileBytes * 4) / 3) + 64 * 1024,
+    decodeShort: decodeImageField,
+    tooLarge: () => tooLarge(maxFileBytes),
+    badRequest,
+  });
+  const parsed = streamedBodySchema.safeParse({ ...fields, ...images });
   if (!parsed.success) {
     const fields = [...new Set(parsed.error.issues.map((issue) => String(issue.path[0] ?? 'body')))];
     throw badRequest(
-      `Invalid request: ${fields.join(', ')}. Expected {"image": base64 or data URL, "question": text, "temperature"?: 0..2}.`,
+      `Invalid request: ${fields.join(', ')}. Expected {"image": base64 or data URL, or "images": [...], "question": text, "temperature"?: 0..2}.`,
     );
   }
-  const fields = [...(parsed.data.image ? [parsed.data.image] : []), ...(parsed.data.images ?? [])];
-  if (fields.length === 0) {
+  const files = [...(parsed.data.image ? [parsed.data.image] : []), ...(parsed.data.images ?? [])];
+  if (files.length === 0) {
     throw badRequest(
       'Invalid request: image. Expected {"image": base64 or data URL, or "images": [...], "question": text, "temperature"?: 0..2}.',
     );
   }
-  const files = fields.map(decodeImageField);
   if (files.reduce((sum, file) => sum + file.byteLength, 0) > maxFileBytes) throw tooLarge(maxFileBytes);
   return {
     bytes: files[0]!,

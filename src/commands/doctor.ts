@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config.ts';
+import { loadRotas } from '../core/escalation/rota.ts';
+import type { PageTarget } from '../core/escalation/targets.ts';
 import type { DoctorCheck } from '../engine/doctor-check.ts';
 import { AppError } from '../errors.ts';
 import { checkConsoleExposure } from '../net/http-guard.ts';
@@ -243,11 +245,39 @@ export const engineChecks: Record<Config['ENGINE'], EngineCheck> = {
   },
 };
 
+/** Who is paged for critical reads, per channel (issue 19); an unreadable ESCALATION_FILE fails. */
+export function checkEscalation(config: Config): DoctorCheck[] {
+  let rotas: ReturnType<typeof loadRotas>;
+  try {
+    rotas = loadRotas(config);
+  } catch (error) {
+    return [
+      {
+        name: 'critical results',
+        ok: false,
+        detail: error instanceof AppError ? error.userMessage : 'the escalation rota could not be loaded',
+        fix: 'Fix ESCALATION_FILE or the CRITICAL_NOTIFY variables (README "Critical results").',
+      },
+    ];
+  }
+  const described = rotas.describe();
+  if (described.length === 0)
+    return [{ name: 'critical results', ok: true, detail: 'nobody is paged (CRITICAL_NOTIFY unset)' }];
+  const who = (targets: PageTarget[]) =>
+    targets.map((t) => `${t.platform}:${t.kind === 'group' ? 'group ' : ''}${t.id}`).join(', ') || 'none';
+  return described.map(({ where, rota }) => ({
+    name: `critical results (${where === 'default' ? 'default rota' : `channel ${where}`})`,
+    ok: true,
+    detail: `on call ${who(rota.onCall)}; backup ${who(rota.backup)}; escalates after ${rotas.afterMin} min${rotas.includeUrgent ? ' (urgent reads too)' : ''}`,
+  }));
+}
+
 export async function runDoctor(config: Config, io: CommandIO, deps: DoctorDeps = {}): Promise<number> {
   const checks: DoctorCheck[] = [{ name: 'config', ok: true, detail: 'all variables valid' }];
   checks.push(await checkDataDir(config));
   checks.push(...(await engineChecks[config.ENGINE](config, deps)));
   checks.push(...checkCredentials(config));
+  checks.push(...checkEscalation(config));
   checks.push(...(await checkTeams(config, deps)));
   checks.push(checkConsoleAccess(config));
   for (const check of checks) {

@@ -65,6 +65,9 @@ export async function runServeApi(
     stop?.addEventListener('abort', done, { once: true });
   });
   io.err('quickread API stopping…');
+  // The queue stops first, so a caller still waiting for a read is answered 503 BOT_STOPPING with
+  // Retry-After instead of having its connection reset.
+  await pipeline.dispatcher.stop();
   await server.close();
   metrics.close();
   await pipeline.close();

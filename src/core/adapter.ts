@@ -27,6 +27,15 @@ export interface ChatAdapter {
   uploadPreview?(thread: ThreadRef, png: Buffer, caption: string): Promise<void>;
   /** Optional: tell one user something privately (ephemeral in Slack, DM elsewhere). */
   notifyPrivately?(thread: ThreadRef, userId: string, message: OutboundMessage): Promise<void>;
+  /**
+   * Optional: a direct message to one person (a critical-result page, issue 19). `idempotencyKey` is the
+   * same on a resend after a restart; platforms that deduplicate (Discord's nonce) use it.
+   */
+  messageDirectly?(userId: string, message: OutboundMessage, idempotencyKey: string): Promise<void>;
+  /** Optional: a new message at the top of a channel, outside any thread (a page's last step). */
+  postInChannel?(channelId: string, message: OutboundMessage): Promise<PostedRef>;
+  /** Optional: a link a person can open to reach a posted message (the page's "Thread:" link). */
+  linkTo?(ref: PostedRef): Promise<string | undefined>;
 }
 
 /**
@@ -39,12 +48,14 @@ export type HandleOutcome = (
   | { kind: 'followup'; jobId: string; position: number; etaSec: number }
   | { kind: 'duplicate'; jobId?: string }
   | { kind: 'ignored'; reason: 'not-for-bot' | 'no-image' }
-  | { kind: 'refused'; code: string }
+  /** `retryAfterSec`: when the poster may try again (HTTP adapters send it as Retry-After). */
+  | { kind: 'refused'; code: string; retryAfterSec?: number }
 ) & { reply?: OutboundMessage };
 
 /** A button or reaction on a read card, or a withdrawal, by one user. */
 export interface CoreAction {
-  kind: 'acknowledge' | 'up' | 'down' | 'cancel';
+  /** `not-critical`: the false-alarm button next to Acknowledge (acknowledges and records it). */
+  kind: 'acknowledge' | 'not-critical' | 'up' | 'down' | 'cancel';
   platform: Platform;
   jobId: string;
   userId: string;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.ts';
 import type { Dispatcher } from '../dispatch/types.ts';
-import { AppError, isAppError, toAppError } from '../errors.ts';
+import { AppError, BOT_STOPPING_RETRY_S, botStoppingError, isAppError, toAppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { type Store, type StoredJob, threadKeyOf } from '../store/types.ts';
 import type {
@@ -12,6 +12,9 @@ import type {
   HandleOutcome,
   QueueSnapshot,
 } from './adapter.ts';
+import { createEscalations } from './escalation/index.ts';
+import { loadRotas, type Rotas } from './escalation/rota.ts';
+import type { Timers } from './escalation/timers.ts';
 import { createJobRunner } from './flow.ts';
 import type { PrepareFn, PrepareStudyFn } from './job-deps.ts';
 import {
@@ -41,6 +44,10 @@ export interface BotCoreDeps {
   promptVersion?: string;
   /** Least time between two queue-position edits of one status message (default 10 s). */
   statusEditIntervalMs?: number;
+  /** Who is paged for critical reads (default: built from the config; a bad ESCALATION_FILE throws). */
+  rotas?: Rotas;
+  /** The escalation's timers (tests pass a fake clock's). */
+  timers?: Timers;
   /** First wait before a resumed answer the platform refused is tried again, doubling (default 5 s). */
   resumeRetryMs?: number;
 }
@@ -73,6 +80,14 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
   const flows = new Set<Promise<void>>();
   let lastPromptVersion = deps.promptVersion ?? 'unknown';
   const adapters = new Map<Platform, ChatAdapter>();
+  const escalations = createEscalations({
+    store,
+    logger,
+    clock,
+    rotas: deps.rotas ?? loadRotas(config),
+    adapterFor: (platform) => adapters.get(platform),
+    ...(deps.timers ? { timers: deps.timers } : {}),
+  });
   const runner = createJobRunner({
     config,
     logger,
@@ -88,6 +103,8 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
     onRead: (promptVersion) => {
       lastPromptVersion = promptVersion;
     },
+    planFor: escalations.plan,
+    onDelivered: (jobId) => track(escalations.begin(jobId)),
   });
   const iso = () => new Date(clock()).toISOString();
 
@@ -298,13 +315,18 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
     reply: { kind: 'error', code: 'NOT_ALLOWED', text: refusals.notAllowedToAct },
   });
 
-  async function acknowledge(jobId: string, userId: string): Promise<ActionOutcome> {
+  async function acknowledge(jobId: string, userId: string, notCritical = false): Promise<ActionOutcome> {
     const job = await store.getJob(jobId);
     if (job?.answer?.kind !== 'read') return { done: false, reply: refusals.cannotAcknowledge };
     // Acknowledging a read is a clinical act: only allow-listed users may record one.
     if (!isUserAllowed(config, job.platform, userId)) return notAllowedToAct();
     const existing = await store.getAcknowledgement(jobId);
-    if (existing) return { done: true, at: existing.at };
+    const noted = notCritical ? { reply: notes.notCriticalRecorded } : {};
+    if (existing) {
+      // A "not critical" after someone else's acknowledgement is still a disagreement worth keeping.
+      if (notCritical) await escalations.acknowledged(jobId, userId, iso(), true);
+      return { done: true, at: existing.at, ...noted };
+    }
     const at = iso();
     await store.acknowledge({ jobId, userId, at });
     const card = { ...job.answer.card, acknowledgedBy: { userId, at } };
@@ -315,6 +337,8 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
         .update({ thread: job.thread, messageId: job.postedMessageId }, { kind: 'read', card })
         .catch((error) => logger.warn({ err: error, job: jobId }, 'card not updated with acknowledgement'));
     }
+    const ackAfterSec = await escalations.ackAfterSec(jobId, at);
+    await escalations.acknowledged(jobId, userId, at, notCritical);
     await store
       .audit({
         event: 'acknowledged',
@@ -325,9 +349,10 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
         acknowledgedBy: userId,
         ...(job.imageSha256 ? { imageSha256: job.imageSha256 } : {}),
         ...(job.urgency ? { urgency: job.urgency } : {}),
+        ...(ackAfterSec !== undefined ? { ackAfterSec } : {}),
       })
       .catch(() => undefined);
-    return { done: true, at };
+    return { done: true, at, ...noted };
   }
 
   async function vote(jobId: string, userId: string, vote: 'up' | 'down'): Promise<ActionOutcome> {
@@ -355,6 +380,8 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
     switch (action.kind) {
       case 'acknowledge':
         return acknowledge(action.jobId, action.userId);
+      case 'not-critical':
+        return acknowledge(action.jobId, action.userId, true);
       case 'up':
       case 'down':
         return vote(action.jobId, action.userId, action.kind);
@@ -385,7 +412,12 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
     },
 
     async handle(request) {
-      if (stopping) throw new AppError('INTERNAL', 'bot stopping', { retryable: true });
+      // After SIGTERM nothing new is taken: the poster is told to post again once the bot is back.
+      if (stopping) {
+        const error = botStoppingError('handle');
+        logger.info({ platform: request.platform, code: error.code }, 'request refused');
+        return { ...refusal(error.code, error.userMessage), retryAfterSec: BOT_STOPPING_RETRY_S };
+      }
       return oneAtATime(request.messageKey, () => handleMessage(request));
     },
 
@@ -433,6 +465,8 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
         }
       }
       if (pending.length > 0) logger.info({ jobs: pending.length }, 'resumed jobs');
+      const escalating = await escalations.resume();
+      if (escalating > 0) logger.info({ escalations: escalating }, 'resumed critical-result escalations');
       const retentionMs = config.RETENTION_HOURS * 3600_000;
       const sweep = () =>
         store.sweep(retentionMs).catch((error) => logger.error({ err: error }, 'sweep failed'));
@@ -454,6 +488,7 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
         ]);
       await dispatcher.stop();
       runner.abortAll();
+      await escalations.stop();
       await Promise.race([
         Promise.allSettled([...flows]),
         new Promise((resolve) => setTimeout(resolve, 5000).unref()),

@@ -6,7 +6,7 @@ import type { ChatAdapter } from './adapter.ts';
 import { cardAsTurn, toReadCard } from './card.ts';
 import type { JobDeps } from './job-deps.ts';
 import { createJobImages, defaultQuestion, maxHistoryTurns } from './job-image.ts';
-import { cardText, type OutboundMessage, type PostedRef, refusals } from './reply.ts';
+import { cardText, notes, type OutboundMessage, type PostedRef, refusals } from './reply.ts';
 import { createStatusMessages } from './status.ts';
 
 const cancelledByRequester = () =>
@@ -114,6 +114,13 @@ export function createJobRunner(deps: JobDeps) {
           await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
         }
       }
+      const posted = await adapter.post(job.thread, message);
+      // The answer now lives in a new message; the old status must not keep saying "reading…"
+      // (issue 16). Best effort: the answer is already visible, so a failure here fails nothing.
+      await adapter
+        .update(ref, notes.answerBelow(message.kind === 'read' ? 'read' : 'answer'))
+        .catch((error) => log(job).warn({ err: error }, 'stale status edit failed'));
+      return posted;
     }
     return adapter.post(job.thread, message);
   }
@@ -146,6 +153,7 @@ export function createJobRunner(deps: JobDeps) {
     await adapter
       ?.react?.(job.thread, job.userMessageId, answer.kind === 'read' ? 'done' : 'failed')
       .catch(() => {});
+    if (answer.kind === 'read') deps.onDelivered?.(job.id);
   }
 
   async function fail(jobId: string, error: unknown): Promise<void> {
@@ -221,6 +229,8 @@ export function createJobRunner(deps: JobDeps) {
           urgency: inference.urgency,
           model: inference.model,
           promptVersion: inference.promptVersion,
+          // One write: a read that exists has its escalation (issue 19), whenever the process dies.
+          ...(deps.planFor?.(job, inference.urgency) ?? {}),
         });
         await deliver(job.id);
       } catch (error) {

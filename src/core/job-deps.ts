@@ -1,9 +1,9 @@
 import type { Config } from '../config.ts';
 import type { Dispatcher } from '../dispatch/types.ts';
 import type { Logger } from '../log.ts';
-import type { Store } from '../store/types.ts';
+import type { Store, StoredJob } from '../store/types.ts';
 import type { ChatAdapter } from './adapter.ts';
-import type { Platform, PreparedImage, StudyImage } from './types.ts';
+import type { Platform, PreparedImage, StudyImage, Urgency } from './types.ts';
 
 /** The image pipeline's entry point (src/ingest prepareImage), injected so the core stays testable. */
 export type PrepareFn = (
@@ -49,4 +49,8 @@ export interface JobDeps {
   isStopping(): boolean;
   /** The engine answered a read with this prompt version (the model card shows the latest). */
   onRead(promptVersion: string): void;
+  /** Fields stored with a read's answer in the same write (a critical read's escalation plan). */
+  planFor?(job: StoredJob, urgency: Urgency): Partial<StoredJob>;
+  /** The answer is shown and the job finished (the escalation's first page may go out). */
+  onDelivered?(jobId: string): void;
 }

@@ -1,3 +1,4 @@
+import type { PageTarget } from './escalation/targets.ts';
 import type { ConfidenceSource, Platform, ReadCard, ThreadRef, Urgency } from './types.ts';
 
 export type { ReadCard, ReadCardFinding } from './types.ts';
@@ -19,7 +20,29 @@ export type OutboundMessage =
   /** A coded failure shown to the poster: `text` is the AppError's safe userMessage. */
   | { kind: 'error'; jobId?: string; code: string; text: string }
   /** Help, queue status, model card, notices: plain informative text written by quickread itself. */
-  | { kind: 'info'; title: string; lines: string[] };
+  | { kind: 'info'; title: string; lines: string[] }
+  /** A critical-result page (issue 19): the only message that mentions anyone, and only `page.mentions`. */
+  | { kind: 'page'; page: PageNotice };
+
+export type { PageTarget } from './escalation/targets.ts';
+
+/**
+ * One escalation message. `mentions` come from the operator's rota (validated ids), never from model
+ * text; `impression` is the model's and is escaped like any model text.
+ */
+export interface PageNotice {
+  jobId: string;
+  /** 1: the on-call; 2: the backup; 3: the whole channel. */
+  step: 1 | 2 | 3;
+  /** In the read's thread, in a direct message, or at the top of the channel. */
+  place: 'thread' | 'direct' | 'channel';
+  urgency: Urgency;
+  impression: string;
+  mentions: PageTarget[];
+  afterMin: number;
+  /** A link to the read's thread, when the platform gives one. */
+  link?: string;
+}
 
 /** A message the bot posted, so it can be edited in place later. */
 export interface PostedRef {
@@ -95,7 +118,8 @@ export const cardText = {
   recommendations: 'Recommendations',
   followUp: 'follow-up',
   acknowledge: 'Acknowledge',
-  acknowledgedBy: (who: string, when: string) => `Acknowledged by ${who} · ${when}`,
+  acknowledgedBy: (who: string, when: string) => `Acknowledged by ${who} at ${when}`,
+  notCritical: 'Not critical',
   notGrounded: 'not image-grounded',
   /** With the table's size when known: "calibrated on 240 cases" (quickread calibrate / eval --write-calibration). */
   calibrated: (yes: boolean, cases?: number) =>
@@ -165,6 +189,44 @@ const howTo: Partial<Record<Platform, string[]>> = {
   cli: ['Give the command an image file.'],
 };
 
+/**
+ * The words of a page, without its mentions (each renderer writes those first, in its own syntax) and
+ * without the impression and link, which renderers lay out (escaping the impression: it is model text).
+ * A page in the thread sits under the card, so it says only what happened.
+ */
+export function pageText(page: PageNotice): { headline: string; withDetails: boolean } {
+  const badge = urgencyBadge[page.urgency];
+  switch (page.place) {
+    case 'direct':
+      return {
+        headline: `${badge.emoji} A ${badge.label} quickread result needs your review${page.step === 2 ? ` (the on-call did not acknowledge in ${page.afterMin} min)` : ''}.`,
+        withDetails: true,
+      };
+    case 'thread':
+      return {
+        headline:
+          page.step === 1
+            ? `${badge.emoji} ${capitalise(badge.label)} read — paging the on-call. Please look and acknowledge.`
+            : `Not acknowledged in ${page.afterMin} min; paged the backup.`,
+        withDetails: false,
+      };
+    case 'channel':
+      return {
+        headline: `${badge.emoji} A ${badge.label} read has not been acknowledged in ${page.afterMin * 2} min (on-call and backup paged). Can someone look?`,
+        withDetails: true,
+      };
+  }
+}
+
+/** Fixed words around a page's details. */
+export const pageWords = {
+  impression: 'Impression',
+  openThread: 'Open the thread',
+  note: 'An AI “critical” is a prompt to look, not a diagnosis. Acknowledge once you have looked.',
+} as const;
+
+const capitalise = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+
 /** Notes the core hands back for an adapter to show the person who acted. */
 export const notes = {
   attachAnImage: (platform: Platform) =>
@@ -183,6 +245,17 @@ export const notes = {
   nothingToCancel: info(
     'Nothing to cancel',
     'Your requests in this thread are finished (read, failed or already withdrawn): there is nothing left to cancel.',
+  ),
+  /** What a status message becomes when its answer had to be posted as a new message below it. */
+  answerBelow: (what: 'read' | 'answer') => info(`The ${what} is below.`),
+  criticalAcknowledged: (minutes: number) =>
+    info(
+      'Your critical read was acknowledged',
+      `Someone acknowledged it ${minutes < 1 ? 'within a minute' : `after ${Math.round(minutes)} min`}; the card shows who and when.`,
+    ),
+  notCriticalRecorded: info(
+    'Recorded: not critical',
+    'Thank you — your disagreement is kept for calibration, and the read counts as acknowledged.',
   ),
   burnedInTextFlagged: (regions: number) =>
     info(
@@ -271,5 +344,11 @@ export function plainText(message: OutboundMessage): string {
       return message.text;
     case 'info':
       return [message.title, ...message.lines].join('\n');
+    case 'page': {
+      const { headline, withDetails } = pageText(message.page);
+      return withDetails
+        ? [headline, `${pageWords.impression}: ${message.page.impression}`, pageWords.note].join('\n')
+        : headline;
+    }
   }
 }

@@ -64,5 +64,8 @@ export function auditLine(entry: AuditEntry, at: string, hashId: (value: string)
     ...(entry.urgency ? { urgency: entry.urgency } : {}),
     ...(entry.acknowledgedBy ? { acknowledgedBy: hashId(`${entry.platform}:${entry.acknowledgedBy}`) } : {}),
     ...(entry.code ? { code: entry.code } : {}),
+    ...(entry.step !== undefined ? { step: entry.step } : {}),
+    ...(entry.paged ? { paged: entry.paged.map((id) => hashId(`${entry.platform}:${id}`)) } : {}),
+    ...(entry.ackAfterSec !== undefined ? { ackAfterSec: entry.ackAfterSec } : {}),
   };
 }

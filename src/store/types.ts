@@ -57,6 +57,32 @@ export interface StoredJob extends Job {
   imageSha256?: string;
   /** Several images read together; `imageRef` is the first. */
   study?: StoredStudy;
+  /** A critical read's paging chain (issue 19), stored with the job so it resumes after a restart. */
+  escalation?: EscalationRecord;
+}
+
+/**
+ * Where a critical read's escalation stands. `step` is the last step begun (recorded before any of its
+ * messages is sent); each message is claimed before it is sent and marked sent after, by its key.
+ */
+export interface EscalationRecord {
+  /** Who is paged, as configured when the read came back (a rota change does not rewrite it). */
+  rota: { onCall: PageTargetRecord[]; backup: PageTargetRecord[] };
+  afterMs: number;
+  urgency: Urgency;
+  step: 0 | 1 | 2 | 3;
+  /** When the last step began; the next is due `afterMs` later. */
+  stepAt?: string;
+  deliveries: Record<string, { state: 'claimed' | 'sent'; at: string }>;
+  acknowledged?: { userId: string; at: string; notCritical: boolean };
+  /** "Not critical" presses (also after an acknowledgement): kept for calibration. */
+  falseAlarms?: Array<{ userId: string; at: string }>;
+}
+
+export interface PageTargetRecord {
+  platform: 'slack' | 'discord' | 'console';
+  kind: 'user' | 'group';
+  id: string;
 }
 
 export interface StoredThread {
@@ -106,7 +132,17 @@ export interface FeedbackEntry {
 
 /** One line of DATA_DIR/audit.jsonl. Hashes and codes only: never PHI or question text. */
 export interface AuditEntry {
-  event: 'read' | 'failed' | 'acknowledged' | 'cancelled' | 'refused';
+  event:
+    | 'read'
+    | 'failed'
+    | 'acknowledged'
+    | 'cancelled'
+    | 'refused'
+    /** Issue 19: step 1 (on-call), 2 (backup), 3 (channel) of a critical read's escalation. */
+    | 'paged'
+    | 'escalated'
+    | 'channel-alerted'
+    | 'not-critical';
   jobId?: string;
   userId: string;
   channelId: string;
@@ -117,6 +153,12 @@ export interface AuditEntry {
   urgency?: Urgency;
   acknowledgedBy?: string;
   code?: string;
+  /** Escalation step (1-3) of a page. */
+  step?: number;
+  /** Who was paged: platform ids, written to the log as keyed hashes. */
+  paged?: string[];
+  /** Seconds from the first page to this acknowledgement. */
+  ackAfterSec?: number;
 }
 
 export interface EventKeys {

@@ -97,6 +97,8 @@ export interface FakeDiscordRest {
   setDenyThreads(deny: boolean): void;
   /** The next call matching method + path prefix gets 429 with `retry_after` (Discord's rate-limit body). */
   rateLimitOnce(method: string, pathPrefix: string, retryAfterSec: number): void;
+  /** The DM channel opened with a user (POST /users/@me/channels), if any. */
+  dmChannelOf(userId: string): string | undefined;
   close(): Promise<void>;
 }
 
@@ -212,6 +214,8 @@ async function shut(server: Server, sockets: Set<Socket>): Promise<void> {
 export async function startFakeDiscordRest(options: FakeDiscordRestOptions): Promise<FakeDiscordRest> {
   const calls: RecordedCall[] = [];
   const messages = new Map<string, FakeMessage>();
+  const dmChannels = new Map<string, string>();
+  const nonces = new Map<string, string>();
   const channels = new Map<string, FakeChannel>((options.channels ?? []).map((c) => [c.id, c]));
   const events = new EventEmitter();
   const expired = new Set<string>();
@@ -321,7 +325,11 @@ export async function startFakeDiscordRest(options: FakeDiscordRestOptions): Pro
     }
     if (m === 'GET' && a === 'users' && b === '@me') return send(res, 200, author);
     if (m === 'POST' && a === 'users' && b === '@me' && c === 'channels') {
-      const dm = { id: snowflake(), type: 1, recipients: [{ id: body?.recipient_id }] };
+      // Discord answers with the same DM channel every time for one recipient.
+      const recipient = String(body?.recipient_id);
+      const id = dmChannels.get(recipient) ?? snowflake();
+      dmChannels.set(recipient, id);
+      const dm = { id, type: 1, recipients: [{ id: recipient }] };
       channels.set(dm.id, { id: dm.id, type: 1 });
       return send(res, 200, dm);
     }
@@ -335,7 +343,15 @@ export async function startFakeDiscordRest(options: FakeDiscordRestOptions): Pro
           ? send(res, 200, channel)
           : send(res, 404, { message: 'Unknown Channel', code: 10003 });
       }
-      if (m === 'POST' && c === 'messages' && !d) return send(res, 200, makeMessage(b, body, call.files));
+      if (m === 'POST' && c === 'messages' && !d) {
+        // enforce_nonce: a second create with the same nonce returns the first message ("Create Message").
+        const nonceKey = body?.enforce_nonce && body?.nonce ? `${b}:${String(body.nonce)}` : undefined;
+        const earlier = nonceKey ? messages.get(nonces.get(nonceKey) ?? '') : undefined;
+        if (earlier) return send(res, 200, earlier);
+        const made = makeMessage(b, body, call.files);
+        if (nonceKey) nonces.set(nonceKey, made.id);
+        return send(res, 200, made);
+      }
       if (c === 'messages' && d && !e) {
         if (m === 'PATCH') {
           const edited = edit(d, b, body);
@@ -464,6 +480,7 @@ export async function startFakeDiscordRest(options: FakeDiscordRestOptions): Pro
     rateLimitOnce(method, pathPrefix, retryAfterSec) {
       limits.push({ method, prefix: pathPrefix, retryAfter: retryAfterSec });
     },
+    dmChannelOf: (userId) => dmChannels.get(userId),
     close: () => shut(server, sockets),
   };
 }

@@ -62,6 +62,8 @@ export interface FakeSlack {
   /** GET `path` answers a redirect to `location`. */
   addRedirect(path: string, location: string): void;
   rateLimitOnce(method: string, retryAfterSec: number): void;
+  /** The next call of `method` whose text contains `marker` answers `{ ok: false, error }` (a Slack refusal). */
+  refuseOnce(method: string, marker: string, error: string): void;
   /** The next `count` chat.postMessage / chat.update calls that carry blocks are refused with `error`. */
   refuseBlocks(error: string, count?: number): void;
   /** The next `count` chat.postMessage / chat.update calls are refused with `error`, blocks or not. */
@@ -159,6 +161,7 @@ export async function startFakeSlack(options: {
   const files = new Map<string, { file: FakeSlackFile; bytes: Buffer; path: string }>();
   const redirects = new Map<string, string>();
   const rateLimits = new Map<string, number>();
+  const refusals: Array<{ method: string; marker: string; error: string }> = [];
   const reactions = new Set<string>();
   const messages = new Map<string, { text: string; blocks: SlackArgs[]; thread_ts?: string }>();
   let blockRefusals: { error: string; count: number } | undefined;
@@ -253,6 +256,15 @@ export async function startFakeSlack(options: {
             title: f.title,
           })),
         };
+      case 'conversations.open':
+        // The IM channel with one user (a direct page, issue 19).
+        return { ok: true, channel: { id: `D${String(args.users)}` } };
+      case 'chat.getPermalink':
+        return {
+          ok: true,
+          channel: args.channel,
+          permalink: `https://fake.slack.test/archives/${args.channel}/p${String(args.message_ts).replace('.', '')}`,
+        };
       case 'views.open':
         return { ok: true, view: { id: 'V0FAKE' } };
       default:
@@ -267,6 +279,11 @@ export async function startFakeSlack(options: {
       const method = url.pathname.slice('/api/'.length);
       const args = parseArgs(await readBody(req), req.headers['content-type']);
       calls.push({ method, args, authorization, at: Date.now() });
+      const refusal = refusals.findIndex((r) => r.method === method && String(args.text).includes(r.marker));
+      if (refusal >= 0) {
+        const { error } = refusals.splice(refusal, 1)[0]!;
+        return json(res, 200, { ok: false, error });
+      }
       const limited = rateLimits.get(method);
       if (limited !== undefined) {
         rateLimits.delete(method);
@@ -384,6 +401,7 @@ export async function startFakeSlack(options: {
     },
     addRedirect: (path, location) => redirects.set(path, location),
     rateLimitOnce: (method, retryAfterSec) => rateLimits.set(method, retryAfterSec),
+    refuseOnce: (method, marker, error) => refusals.push({ method, marker, error }),
     refuseBlocks(error, count = 1) {
       blockRefusals = { error, count };
     },

@@ -1,5 +1,6 @@
 import { type Config, type Env, loadConfig } from '../../src/config.ts';
 import { createBotCore, type RunningBotCore } from '../../src/core/bot.ts';
+import type { Timers } from '../../src/core/escalation/timers.ts';
 import type { Engine } from '../../src/core/types.ts';
 import { createDispatcher } from '../../src/dispatch/index.ts';
 import type { Dispatcher } from '../../src/dispatch/types.ts';
@@ -22,6 +23,8 @@ export interface TestBotOptions {
   engine?: Engine;
   /** Least time between two queue-position edits (default 0 in tests: every change is shown). */
   statusEditIntervalMs?: number;
+  /** The critical-result escalation's timers (test/helpers/fake-timers.ts). */
+  timers?: Timers;
 }
 
 export interface TestBot {
@@ -61,6 +64,7 @@ export async function createTestBot(options: TestBotOptions): Promise<TestBot> {
     prepareStudy,
     promptVersion: PROMPT_VERSION,
     statusEditIntervalMs: options.statusEditIntervalMs ?? 0,
+    ...(options.timers ? { timers: options.timers } : {}),
   });
   let closed = false;
   return {

@@ -131,7 +131,6 @@ describe('quickread command', () => {
   });
 
   it('doctor reports a console open to the network without a sign-in, as start would refuse it', async () => {
-    // STUDY_MAX_IMAGES within what this test server takes, so only the console check can fail.
     const served = {
       DATA_DIR: dataDir,
       ENGINE_URL: serverUrl,

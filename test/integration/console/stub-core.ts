@@ -107,7 +107,7 @@ export function createStubCore(adapter: ChatAdapter) {
         acks.push(action.jobId);
         return { done: true, at: '2026-11-25T15:42:00.000Z' };
       }
-      if (action.kind === 'cancel') return { done: false };
+      if (action.kind === 'cancel' || action.kind === 'not-critical') return { done: false };
       votes.push(`${action.jobId}:${action.kind}`);
       return { done: true, reply: notes.voteRecorded(action.kind) };
     },

@@ -79,7 +79,7 @@ export function createCoreDouble(
         });
         return { done: true, at };
       }
-      if (action.kind === 'cancel') return { done: false };
+      if (action.kind === 'cancel' || action.kind === 'not-critical') return { done: false };
       if (!jobs.has(action.jobId)) return { done: false, reply: refusals.readGone };
       double.votes.push({ jobId: action.jobId, vote: action.kind });
       return { done: true, reply: notes.voteRecorded(action.kind) };

@@ -96,7 +96,7 @@ export function createCoreDouble(): CoreDouble {
         double.acknowledged.push({ jobId: action.jobId, userId: action.userId });
         return { done: true, at: '2026-11-25T12:00:00.000Z' };
       }
-      if (action.kind === 'cancel') return { done: false };
+      if (action.kind === 'cancel' || action.kind === 'not-critical') return { done: false };
       double.feedbacks.push({ jobId: action.jobId, userId: action.userId, vote: action.kind });
       return { done: true, reply: notes.voteRecorded(action.kind) };
     },

@@ -92,7 +92,7 @@ describe('console renderer', () => {
     expect(urgent).toContain('not for diagnostic use');
     // UTC until the page rewrites it in the reader's zone (app.js, time.local).
     expect(urgent).toContain(
-      'Acknowledged by user-ab12 · <time class="local" datetime="2026-01-01T10:05:00.000Z">10:05 UTC</time>',
+      'Acknowledged by user-ab12 at <time class="local" datetime="2026-01-01T10:05:00.000Z">10:05 UTC</time>',
     );
     expect(urgent).toContain('<span aria-hidden="true">👍</span> Helpful <span class="count">2</span>');
     expect(urgent).not.toContain('data-action="ack"');

@@ -69,7 +69,7 @@ describe('Teams Adaptive Card rendering', () => {
     const acknowledged = { ...read, acknowledgedBy: { userId: 'aad-1', at: '2026-11-25T12:34:56.000Z' } };
     const card = renderRead(acknowledged, { acknowledgedByName: 'Dr Ada' });
     expect(card.content.actions?.map((action) => action.verb)).toEqual(['up', 'down']);
-    expect(JSON.stringify(card.content)).toContain('Acknowledged by Dr Ada · 2026-11-25 12:34 UTC');
+    expect(JSON.stringify(card.content)).toContain('Acknowledged by Dr Ada at 2026-11-25 12:34 UTC');
     expect(JSON.stringify(renderRead(acknowledged).content)).toContain('Acknowledged by a colleague');
     expect(JSON.stringify(card.content)).not.toContain('aad-1');
   });
