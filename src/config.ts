@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { allPageTargets, pageTargetForms } from './core/escalation/targets.ts';
+import { parseEndpointList } from './engine/endpoints.ts';
 import { AppError } from './errors.ts';
 
 /**
@@ -105,6 +106,17 @@ export const configSchema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   ENGINE: z.enum(['openai', 'visualqa', 'onnx']).default('openai'),
   ENGINE_URL: httpUrl.default('http://127.0.0.1:8000/v1'),
+  /** Several model servers, comma-separated, each optionally `#model=…&concurrency=N`; replaces ENGINE_URL. */
+  ENGINE_URLS: z
+    .string()
+    .default('')
+    .superRefine((value, context) => {
+      try {
+        parseEndpointList(value, { url: 'http://127.0.0.1/v1', model: 'm', concurrency: 1 });
+      } catch (error) {
+        context.addIssue({ code: 'custom', message: (error as Error).message });
+      }
+    }),
   ENGINE_MODEL: z.string().min(1).default('Qwen/Qwen3-VL-8B-Instruct'),
   ENGINE_API_KEY: z.string().default(''),
   ENGINE_CONCURRENCY: positiveInt.max(256).default(1),
@@ -162,6 +174,14 @@ export const configSchema = z.object({
   STAT_CHANNELS: list,
   USER_RATE_PER_MIN: positiveInt.max(10_000).default(6),
   QUEUE_MAX: positiveInt.max(100_000).default(200),
+  /** Where state lives: file (DATA_DIR, one process) or redis (REDIS_URL, shared by several processes). */
+  STORE: z.enum(['file', 'redis']).default('file'),
+  REDIS_URL: z
+    .string()
+    .default('')
+    .refine((value) => value === '' || /^rediss?:\/\/[^\s]+$/.test(value), {
+      message: 'must be a redis:// or rediss:// URL',
+    }),
   RETENTION_HOURS: z.coerce
     .number()
     .positive()

@@ -149,6 +149,11 @@ export const errorCodes = {
     retryable: true,
     user: "The bot's storage cannot be written right now; try again later.",
   },
+  STORE_UNAVAILABLE: {
+    exit: 1,
+    retryable: true,
+    user: "The bot's shared storage (Redis) is not reachable right now; nothing was taken — try again in a minute.",
+  },
   BOT_STOPPING: {
     exit: 1,
     retryable: true,

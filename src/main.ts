@@ -11,11 +11,12 @@ import type { ChatAdapter } from './core/adapter.ts';
 import { createBotCore } from './core/bot.ts';
 import type { Engine } from './core/types.ts';
 import { createDispatcher } from './dispatch/index.ts';
-import { createEngine, PROMPT_VERSION } from './engine/index.ts';
+import { endpointLabel } from './engine/endpoints.ts';
+import { createEngines, endpointsOf, PROMPT_VERSION } from './engine/index.ts';
 import { closeIngestWorkers, prepareImage } from './ingest/index.ts';
 import { prepareStudy } from './ingest/study/index.ts';
 import { createLogger, type Logger } from './log.ts';
-import { openStore } from './store/index.ts';
+import { openConfiguredStore } from './store/open.ts';
 
 export interface StartDeps {
   logger?: Logger;
@@ -31,9 +32,11 @@ export interface StartDeps {
  */
 export async function runStart(config: Config, io: CommandIO, deps: StartDeps = {}): Promise<number> {
   const logger = deps.logger ?? createLogger({ level: config.LOG_LEVEL });
-  const store = await openStore(config.DATA_DIR, { logger });
-  const engine = deps.engine ?? createEngine(config, { logger });
-  const dispatcher = createDispatcher({ engine, config, logger });
+  const store = await openConfiguredStore(config, { logger });
+  // One engine per endpoint (ENGINE_URLS); the first names the model in /status and the banner.
+  const engines = deps.engine ? undefined : createEngines(config, { logger });
+  const engine = deps.engine ?? engines![0]!.engine;
+  const dispatcher = createDispatcher({ engine, ...(engines ? { engines } : {}), config, logger });
   const metrics = createMetrics(dispatcher);
   const extraRoutes = createOpsRoutes({
     metrics,
@@ -78,7 +81,7 @@ export async function runStart(config: Config, io: CommandIO, deps: StartDeps = 
     for (const adapter of started.reverse())
       await adapter.stop().catch((error) => logger.error({ err: error }, 'adapter stop failed'));
     await store.close().catch((error) => logger.error({ err: error }, 'store close failed'));
-    await engine.close?.();
+    for (const each of engines?.map((endpoint) => endpoint.engine) ?? [engine]) await each.close?.();
     await closeIngestWorkers();
     metrics.close();
   };
@@ -94,14 +97,14 @@ export async function runStart(config: Config, io: CommandIO, deps: StartDeps = 
     throw error;
   }
 
-  const health = await engine
-    .health(AbortSignal.timeout(3000))
-    .catch(() => ({ ok: false, detail: 'unreachable' }));
+  const health = await startupHealth(engines?.map((endpoint) => endpoint.engine) ?? [engine]);
   if (!health.ok) dispatcher.engineUnavailable();
   const where =
     config.ENGINE === 'onnx'
       ? `in process from ${config.MODEL_DIR || '(MODEL_DIR unset)'}`
-      : `at ${config.ENGINE_URL}`;
+      : `at ${endpointsOf(config)
+          .map((endpoint) => endpointLabel(endpoint.url))
+          .join(', ')}`;
   io.out(`quickread started · model ${engine.model} · prompt ${PROMPT_VERSION} · data ${config.DATA_DIR}`);
   io.out(
     health.ok
@@ -164,4 +167,14 @@ function listenForStop(io: CommandIO): { first: Promise<string>; dispose(): void
       process.off('SIGTERM', handler);
     },
   };
+}
+
+/** Ready when some endpoint answers; an endpoint that does not is polled by its gate once a read fails. */
+async function startupHealth(engines: readonly Engine[]): Promise<{ ok: boolean; detail?: string }> {
+  const checks = await Promise.all(
+    engines.map((each) =>
+      each.health(AbortSignal.timeout(3000)).catch(() => ({ ok: false, detail: 'unreachable' })),
+    ),
+  );
+  return checks.find((check) => check.ok) ?? checks[0] ?? { ok: false };
 }

@@ -42,13 +42,44 @@ export function createMetrics(source: MetricsSource, options: { processMetrics?:
       this.set(source.stats().running);
     },
   });
+  // Per endpoint (ENGINE_URLS) when the dispatcher routes to several; one unlabelled series otherwise.
   new Gauge({
     name: 'quickread_engine_up',
-    help: '1 when the model server answered its last health check, else 0.',
+    help: '1 when the model server answered its last health check, else 0 (per endpoint).',
+    labelNames: ['endpoint'],
     registers: [registry],
     collect() {
-      this.set(source.stats().engineUp ? 1 : 0);
+      const stats = source.stats();
+      if (!stats.endpoints) return this.set(stats.engineUp ? 1 : 0);
+      for (const endpoint of stats.endpoints) this.labels(endpoint.label).set(endpoint.up ? 1 : 0);
     },
+  });
+  new Gauge({
+    name: 'quickread_engine_in_flight',
+    help: 'Reads running on each endpoint now.',
+    labelNames: ['endpoint'],
+    registers: [registry],
+    collect() {
+      for (const endpoint of source.stats().endpoints ?? [])
+        this.labels(endpoint.label).set(endpoint.running);
+    },
+  });
+  new Gauge({
+    name: 'quickread_engine_concurrency',
+    help: 'Reads each endpoint takes at once (its slots).',
+    labelNames: ['endpoint'],
+    registers: [registry],
+    collect() {
+      for (const endpoint of source.stats().endpoints ?? [])
+        this.labels(endpoint.label).set(endpoint.concurrency);
+    },
+  });
+  const endpointServiceSeconds = new Histogram({
+    name: 'quickread_engine_service_seconds',
+    help: 'Time the last attempt of a read spent on each endpoint.',
+    labelNames: ['endpoint'],
+    buckets: [0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300],
+    registers: [registry],
   });
   const serviceSeconds = new Histogram({
     name: 'quickread_service_seconds',
@@ -84,6 +115,8 @@ export function createMetrics(source: MetricsSource, options: { processMetrics?:
 
   const onFinished = (event: FinishedEvent) => {
     if (event.durationMs > 0) serviceSeconds.observe(event.durationMs / 1000);
+    if (event.durationMs > 0 && event.endpoint)
+      endpointServiceSeconds.labels(event.endpoint).observe(event.durationMs / 1000);
     waitSeconds.observe(event.waitMs / 1000);
     if (event.errorCode) errors.labels(event.errorCode).inc();
     else if (event.urgency) reads.labels(event.urgency).inc();

@@ -2,7 +2,7 @@ import type { Config } from '../config.ts';
 import type { Engine, PreparedImage } from '../core/types.ts';
 import { createDispatcher } from '../dispatch/index.ts';
 import type { Dispatcher } from '../dispatch/types.ts';
-import { createEngine } from '../engine/index.ts';
+import { createEngines } from '../engine/index.ts';
 import { closeDecodePool, type PrepareOptions, prepareImage } from '../ingest/index.ts';
 import type { Logger } from '../log.ts';
 
@@ -21,17 +21,23 @@ export function createReadPipeline(
   config: Config,
   deps: { logger: Logger; fetch?: typeof fetch; engine?: Engine },
 ): ReadPipeline {
-  const engine =
-    deps.engine ??
-    createEngine(config, { logger: deps.logger, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
-  const dispatcher = createDispatcher({ engine, config, logger: deps.logger });
+  const engines = deps.engine
+    ? undefined
+    : createEngines(config, { logger: deps.logger, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
+  const engine = deps.engine ?? engines![0]!.engine;
+  const dispatcher = createDispatcher({
+    engine,
+    ...(engines ? { engines } : {}),
+    config,
+    logger: deps.logger,
+  });
   return {
     engine,
     dispatcher,
     prepare: (bytes, options) => prepareImage(bytes, options),
     async close() {
       await dispatcher.stop();
-      await engine.close?.();
+      for (const each of engines?.map((endpoint) => endpoint.engine) ?? [engine]) await each.close?.();
       await closeDecodePool();
     },
   };

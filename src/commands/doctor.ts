@@ -58,15 +58,34 @@ async function checkDataDir(config: Config): Promise<DoctorCheck> {
   }
 }
 
-/** GET {ENGINE_URL}/models and check the configured model is listed (OpenAI-compatible servers). */
+/** Every endpoint (ENGINE_URLS, else ENGINE_URL) serves its model; checked at once, reported in order. */
 export async function checkOpenAiEngine(config: Config, deps: DoctorDeps = {}): Promise<DoctorCheck[]> {
+  const { endpointsOf } = await import('../engine/index.ts');
+  const checks = await Promise.all(
+    endpointsOf(config).map((endpoint) => checkOpenAiEndpoint(config, endpoint, deps)),
+  );
+  return checks.flat();
+}
+
+/**
+ * GET {url}/models and check the endpoint's model is listed (OpenAI-compatible servers). The endpoint is
+ * named by its label: credentials in its URL go in a header and never into the report.
+ */
+async function checkOpenAiEndpoint(
+  config: Config,
+  endpoint: { url: string; model: string },
+  deps: DoctorDeps,
+): Promise<DoctorCheck[]> {
+  const { endpointAuth, endpointLabel } = await import('../engine/endpoints.ts');
   const doFetch = deps.fetch ?? fetch;
-  const base = config.ENGINE_URL.replace(/\/+$/, '');
+  const { url, authorization } = endpointAuth(endpoint.url);
+  const base = endpointLabel(endpoint.url);
   const headers: Record<string, string> = {};
   if (config.ENGINE_API_KEY !== '') headers.authorization = `Bearer ${config.ENGINE_API_KEY}`;
+  else if (authorization) headers.authorization = authorization;
   let response: Response;
   try {
-    response = await doFetch(`${base}/models`, {
+    response = await doFetch(`${url.replace(/\/+$/, '')}/models`, {
       headers,
       signal: AbortSignal.timeout(deps.timeoutMs ?? 5000),
     });
@@ -105,14 +124,17 @@ export async function checkOpenAiEngine(config: Config, deps: DoctorDeps = {}): 
     | undefined;
   const served = (body?.data ?? []).map((model) => String(model.id));
   const reachable: DoctorCheck = { name: 'engine', ok: true, detail: `model server reachable at ${base}` };
-  if (served.includes(config.ENGINE_MODEL)) {
+  if (served.includes(endpoint.model)) {
+    // The probe and study checks read ENGINE_URL/ENGINE_MODEL: point them at this endpoint (credentials
+    // stripped; a Basic-auth endpoint needs ENGINE_API_KEY for these two checks).
+    const here = { ...config, ENGINE_URLS: '', ENGINE_URL: url, ENGINE_MODEL: endpoint.model };
     const { checkConfidenceProbes } = await import('../engine/openai/probe-check.ts');
-    const probes = await checkConfidenceProbes(config, deps);
+    const probes = await checkConfidenceProbes(here, deps);
     return [
       reachable,
-      { name: 'model', ok: true, detail: `serves ${config.ENGINE_MODEL}` },
+      { name: 'model', ok: true, detail: `${base} serves ${endpoint.model}` },
       { name: 'confidence', ...probes },
-      await checkStudyImages(config, deps),
+      await checkStudyImages(here, deps),
     ];
   }
   return [
@@ -120,7 +142,7 @@ export async function checkOpenAiEngine(config: Config, deps: DoctorDeps = {}): 
     {
       name: 'model',
       ok: false,
-      detail: `the server does not serve ${config.ENGINE_MODEL} (it serves: ${served.join(', ') || 'nothing'})`,
+      detail: `the server at ${base} does not serve ${endpoint.model} (it serves: ${served.join(', ') || 'nothing'})`,
       fix: 'Set ENGINE_MODEL to one of the served names, or start the server with the configured model.',
     },
   ];

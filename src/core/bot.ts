@@ -211,7 +211,14 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
     }
     const jobId = randomUUID();
     const keys = { platform: request.platform, eventId: request.eventId, messageKey: request.messageKey };
-    const claim = await store.claimEvent(keys, jobId);
+    let claim: Awaited<ReturnType<Store['claimEvent']>>;
+    try {
+      claim = await store.claimEvent(keys, jobId);
+    } catch (error) {
+      // Shared storage (STORE=redis) unreachable: a coded refusal, nothing taken, nothing acked as stored.
+      if (isAppError(error, 'STORE_UNAVAILABLE')) return refuse(request, error);
+      throw error;
+    }
     if (claim.duplicate) {
       const existing = claim.jobId ? await store.getJob(claim.jobId) : undefined;
       const reply = request.trigger === 'menu' ? { reply: notes.alreadyReading } : {};
@@ -287,9 +294,14 @@ export function createBotCore(deps: BotCoreDeps): RunningBotCore {
     try {
       await stored;
     } catch (error) {
-      await store.releaseEvent(keys);
+      // Best effort: with Redis gone the claim cannot be released, and it expires with its TTL.
+      await store.releaseEvent(keys).catch(() => undefined);
       // A full or failing disk: a coded refusal now, not a request the platform thinks was taken.
-      if (isAppError(error, 'STORE_FULL') || isAppError(error, 'STORE_IO_ERROR'))
+      if (
+        isAppError(error, 'STORE_FULL') ||
+        isAppError(error, 'STORE_IO_ERROR') ||
+        isAppError(error, 'STORE_UNAVAILABLE')
+      )
         return refuse(request, error);
       throw error;
     }

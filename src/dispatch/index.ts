@@ -5,17 +5,20 @@ import { smallerInput } from '../engine/ladder.ts';
 import { AppError, isAppError, toAppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { admissionRefusal, createUserAdmission } from './admission.ts';
-import { createEngineGate } from './engine-gate.ts';
 import type { Entry } from './entry.ts';
 import { createFairQueue } from './fair-queue.ts';
 import { createPlaces } from './places.ts';
-import type { Dispatcher } from './types.ts';
+import { createRouter, type Route } from './router.ts';
+import type { Dispatcher, EndpointEngine } from './types.ts';
 
 export { createFairQueue } from './fair-queue.ts';
 export type * from './types.ts';
 
 export interface DispatcherDeps {
-  engine: Engine;
+  /** One model server with ENGINE_CONCURRENCY slots (tests, ENGINE=onnx)… */
+  engine?: Engine;
+  /** …or several (ENGINE_URLS, see createEngines): each read goes to the least loaded healthy one. */
+  engines?: readonly EndpointEngine[];
   config: Config;
   logger: Logger;
   clock?: () => number;
@@ -33,6 +36,13 @@ export interface DispatcherDeps {
   publishEveryMs?: number;
 }
 
+/** The abort reason of an attempt moved off an endpoint that went down. */
+const MOVED = Symbol('moved to another endpoint');
+
+function missingEngine(): never {
+  throw new AppError('INTERNAL', 'createDispatcher needs an engine or engines');
+}
+
 const stoppedError = () => new AppError('INTERNAL', 'dispatcher stopped', { details: { stopped: true } });
 
 export function isStoppedError(error: unknown): boolean {
@@ -48,20 +58,36 @@ export function isStoppedError(error: unknown): boolean {
  * same order. A job leaves the queue only when it starts reading.
  */
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
-  const { engine, config } = deps;
+  const { config } = deps;
   const clock = deps.clock ?? Date.now;
   const logger = deps.logger.child({ component: 'dispatch' });
-  const concurrency = config.ENGINE_CONCURRENCY;
+  const engines = deps.engines ?? [
+    { label: 'engine', concurrency: config.ENGINE_CONCURRENCY, engine: deps.engine ?? missingEngine() },
+  ];
+  const events = new EventEmitter();
+  let serviceMsEwma = deps.initialServiceMs ?? 8000;
+  const poll = deps.healthPollMs ?? { min: 1000, max: 30_000 };
+  const router = createRouter({
+    engines,
+    logger,
+    events,
+    clock,
+    poll,
+    initialServiceMs: serviceMsEwma,
+    onOpen: () => {
+      pump();
+      publish();
+    },
+    onDown: moveReadsOff,
+  });
+  const concurrency = router.concurrency;
   const lookahead = deps.lookahead ?? Math.max(2, concurrency);
   /** Prepared or preparing jobs not yet reading, at most (memory: each holds a decoded image). */
   const maxStarted = 2 * (lookahead + concurrency);
-  const poll = deps.healthPollMs ?? { min: 1000, max: 30_000 };
   const maxAttempts = deps.maxAttempts ?? 2;
-  const events = new EventEmitter();
   const agingMs = deps.agingMs ?? 5 * 60_000;
   const queue = createFairQueue<Entry>({ clock, agingMs });
   const admission = createUserAdmission(config.USER_RATE_PER_MIN);
-  let serviceMsEwma = deps.initialServiceMs ?? 8000;
   let running = 0;
   let stopped = false;
   let seq = 0;
@@ -69,17 +95,6 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const ahead = new Set<Entry>();
   /** Jobs on the engine now (they have left the queue), for cancel() and stop(). */
   const reading = new Map<string, Entry>();
-  const gate = createEngineGate({
-    engine,
-    logger,
-    events,
-    clock,
-    poll,
-    onOpen: () => {
-      pump();
-      publish();
-    },
-  });
 
   function etaSec(position = queue.size + 1): number {
     const ahead = Math.max(0, position - 1) + running * 0.5;
@@ -89,14 +104,19 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const places = createPlaces({
     queue,
     etaSec,
-    isUp: () => gate.up,
+    isUp: () => router.up,
     isStopped: () => stopped,
     everyMs: deps.publishEveryMs ?? 50,
     logger,
   });
   const { positions, send, updateKey, publish } = places;
 
-  function settle(entry: Entry, outcome: { result?: InferenceResult; error?: unknown }, startedAt?: number) {
+  function settle(
+    entry: Entry,
+    outcome: { result?: InferenceResult; error?: unknown },
+    startedAt?: number,
+    endpoint?: string,
+  ) {
     if (entry.settled) return;
     entry.settled = true;
     queue.remove(entry.id);
@@ -109,6 +129,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       urgency: outcome.result?.urgency,
       downscaled: outcome.result?.downscaled !== undefined,
       ...(errorCode ? { errorCode } : {}),
+      ...(endpoint ? { endpoint } : {}),
     });
     if (outcome.result) entry.resolve(outcome.result);
     else entry.reject(outcome.error);
@@ -123,29 +144,46 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     publish();
   }
 
-  async function run(entry: Entry): Promise<void> {
+  async function run(entry: Entry, route: Route): Promise<void> {
     entry.state = 'running';
     ahead.delete(entry);
     reading.set(entry.id, entry);
+    // Each attempt has its own controller: cancel and stop reach it through the job's controller, and
+    // an endpoint going down aborts it alone so the job can be read elsewhere.
+    const attempt = new AbortController();
+    const forward = () => attempt.abort(entry.controller.signal.reason);
+    if (entry.controller.signal.aborted) forward();
+    else entry.controller.signal.addEventListener('abort', forward, { once: true });
+    route.reading.set(entry, attempt);
     running += 1;
     entry.attempts += 1;
     const startedAt = clock();
-    events.emit('started', { id: entry.id, waitMs: startedAt - entry.firstQueuedAt });
+    events.emit('started', { id: entry.id, waitMs: startedAt - entry.firstQueuedAt, endpoint: route.label });
     send(entry, { state: 'reading' });
     publish();
+    const finish = () => {
+      running -= 1;
+      reading.delete(entry.id);
+      route.reading.delete(entry);
+      entry.controller.signal.removeEventListener('abort', forward);
+    };
     try {
-      const result = await engine.infer(entry.input!, entry.controller.signal);
-      running -= 1;
-      reading.delete(entry.id);
-      serviceMsEwma = 0.8 * serviceMsEwma + 0.2 * Math.max(1, clock() - startedAt);
-      settle(entry, { result }, startedAt);
+      const result = await route.engine.infer(entry.input!, attempt.signal);
+      finish();
+      const tookMs = Math.max(1, clock() - startedAt);
+      serviceMsEwma = 0.8 * serviceMsEwma + 0.2 * tookMs;
+      route.serviceMsEwma = 0.8 * route.serviceMsEwma + 0.2 * tookMs;
+      settle(entry, { result }, startedAt, route.label);
     } catch (error) {
-      running -= 1;
-      reading.delete(entry.id);
+      finish();
       if (stopped) return;
+      if (!entry.cancelled && attempt.signal.reason === MOVED) {
+        entry.attempts -= 1;
+        return requeue(entry);
+      }
       const appError = entry.cancelled ? cancelledError() : toAppError(error, 'ENGINE_ERROR');
       if (appError.code === 'ENGINE_UNAVAILABLE') {
-        gate.down();
+        route.gate.down();
         publish();
         entry.attempts -= 1;
         return requeue(entry);
@@ -153,35 +191,54 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       if (appError.code === 'ENGINE_CRASHED') {
         // The engine process died under this read (vLLM's EngineCore, Ollama's runner): nothing is sent
         // until health answers again, and this read gets one more try, one ladder step smaller.
-        gate.down();
+        route.gate.down();
         publish();
         const smaller = entry.crashedOnce
           ? undefined
           : await smallerInput(entry.input!).catch(() => undefined);
-        if (smaller && !stopped && !entry.cancelled) {
+        // With several endpoints the crash may be that server's alone: the one retry goes to another
+        // endpoint that is up, smaller when a smaller size exists, else as it was.
+        const elsewhere = router.routes.some((other) => other !== route && other.gate.up);
+        if ((smaller || (elsewhere && !entry.crashedOnce)) && !stopped && !entry.cancelled) {
           // The attempt counts (unlike ENGINE_UNAVAILABLE): this retry is the read's second try, and a
           // new Bottleneck job id is needed while this one is still finishing.
           entry.crashedOnce = true;
-          entry.input = smaller;
+          if (smaller) entry.input = smaller;
           logger.warn({ job: entry.id }, 'engine died during a read; retrying once smaller when it is back');
           return requeue(entry);
         }
         if (stopped) return;
       }
       if (appError.code === 'ENGINE_RATE_LIMITED') {
-        // The server said when to come back (Retry-After); nobody is sent before then.
-        gate.pause(appError.retryAfterSec ?? 1);
+        // The server said when to come back (Retry-After); nobody is sent there before then.
+        route.gate.pause(appError.retryAfterSec ?? 1);
         entry.attempts -= 1;
         return requeue(entry);
       }
       const retryable = appError.retryable && appError.code !== 'ENGINE_CRASHED';
       if (retryable && appError.code !== 'CANCELLED' && entry.attempts < maxAttempts) {
-        logger.warn({ job: entry.id, code: appError.code }, 'transient engine failure; retrying');
+        logger.warn(
+          { job: entry.id, code: appError.code, endpoint: route.label },
+          'transient engine failure; retrying',
+        );
         return requeue(entry);
       }
-      settle(entry, { error: appError }, startedAt);
+      settle(entry, { error: appError }, startedAt, route.label);
     } finally {
       pump();
+    }
+  }
+
+  /**
+   * An endpoint went down: its reads in flight are aborted and queued again for an endpoint that is up,
+   * rather than waiting on a server that may never answer. With no other endpoint up they stay put:
+   * there is nowhere better to go, and the server may still finish them.
+   */
+  function moveReadsOff(route: Route): void {
+    if (stopped || !router.routes.some((other) => other !== route && other.gate.up)) return;
+    for (const [entry, attempt] of route.reading) {
+      logger.warn({ job: entry.id, endpoint: route.label }, 'endpoint down; moving its read to another');
+      attempt.abort(MOVED);
     }
   }
 
@@ -209,7 +266,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
    */
   function pump(): void {
     if (stopped || queue.size === 0) return;
-    const free = Math.max(0, concurrency - running);
+    const free = router.free();
     const next = queue.ranks(lookahead + free);
     for (const id of next.keys()) {
       if (ahead.size >= maxStarted) break;
@@ -217,10 +274,10 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       if (!entry.preparing && entry.input === undefined) prepare(entry);
     }
     const eligible = (entry: Entry) => entry.input !== undefined && next.has(entry.id);
-    for (let slot = 0; slot < free && gate.open(); slot += 1) {
+    for (let route = router.pick(); route; route = router.pick()) {
       const picked = queue.pickNext(eligible);
       if (!picked) break;
-      void run(picked);
+      void run(picked, route);
     }
   }
 
@@ -282,11 +339,11 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           // The caller reports the place at enqueue itself; later updates only when it changes.
           const position = positions().get(entry.id) ?? 1;
           entry.lastUpdate = updateKey({
-            state: gate.up ? 'queued' : 'waiting-engine',
+            state: router.up ? 'queued' : 'waiting-engine',
             position,
             etaSec: 0,
           });
-          if (!gate.up) entry.toldDown = true;
+          if (!router.up) entry.toldDown = true;
         }
         pump();
         publish();
@@ -298,16 +355,23 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     },
     etaSec,
     cancel,
-    engineUnavailable: () => gate.down(),
+    engineUnavailable: () => router.downAll(),
     stats: () => {
       const preparing = [...ahead].filter((entry) => entry.preparing).length;
       // queued + preparing = everything not yet on the GPU.
-      return { queued: queue.size - preparing, preparing, running, engineUp: gate.up, serviceMsEwma };
+      return {
+        queued: queue.size - preparing,
+        preparing,
+        running,
+        engineUp: router.up,
+        serviceMsEwma,
+        endpoints: router.stats(),
+      };
     },
     async stop() {
       if (stopped) return;
       stopped = true;
-      gate.stop();
+      router.stop();
       places.stop();
       ahead.clear();
       for (const entry of [...queue.items(), ...reading.values()]) {

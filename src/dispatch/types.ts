@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'node:events';
-import type { InferenceInput, InferenceResult, Urgency } from '../core/types.ts';
+import type { Engine, InferenceInput, InferenceResult, Urgency } from '../core/types.ts';
 
 /** What the requester hears while a job waits (the bot core turns these into status edits). */
 export type DispatchUpdate =
@@ -32,8 +32,11 @@ export interface DispatcherStats {
   /** Picked for the GPU and being downloaded / decoded now. */
   preparing: number;
   running: number;
+  /** At least one endpoint is up. */
   engineUp: boolean;
   serviceMsEwma: number;
+  /** Per model server, when the dispatcher routes to endpoints. */
+  endpoints?: EndpointStats[];
 }
 
 export interface FinishedEvent {
@@ -43,6 +46,8 @@ export interface FinishedEvent {
   urgency?: Urgency;
   downscaled: boolean;
   errorCode?: string;
+  /** The endpoint that ran the last attempt (absent when the job never reached one). */
+  endpoint?: string;
 }
 
 export interface Dispatcher {
@@ -54,7 +59,10 @@ export interface Dispatcher {
   etaSec(position?: number): number;
   cancel(id: string): boolean;
   stats(): DispatcherStats;
-  /** 'finished' FinishedEvent, 'started' { id, waitMs }, 'engine' { up: boolean }. */
+  /**
+   * 'finished' FinishedEvent, 'started' { id, waitMs, endpoint }, 'engine' { up: boolean } (any endpoint
+   * up), 'endpoint' { endpoint, up }.
+   */
   readonly events: EventEmitter;
   /**
    * The engine was found unreachable outside a read (e.g. by the start-up health check): hold work and
@@ -63,4 +71,20 @@ export interface Dispatcher {
   engineUnavailable(): void;
   /** Stop feeding the engine; waiting and running jobs reject with a `stopped` INTERNAL error. */
   stop(): Promise<void>;
+}
+
+/** One model server the dispatcher routes to: its engine, its slots and its name for logs and metrics. */
+export interface EndpointEngine {
+  /** Scheme, host, port and path only: never credentials (see endpointLabel). */
+  label: string;
+  concurrency: number;
+  engine: Engine;
+}
+
+export interface EndpointStats {
+  label: string;
+  up: boolean;
+  running: number;
+  concurrency: number;
+  serviceMsEwma: number;
 }

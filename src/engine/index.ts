@@ -9,8 +9,10 @@ import type {
   ProbeInput,
   ProbeOutcome,
 } from '../core/types.ts';
+import type { EndpointEngine } from '../dispatch/types.ts';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { endpointAuth, endpointLabel, parseEndpointList } from './endpoints.ts';
 import { abortableSleep, DEFAULT_RETRY, type RetryPolicy } from './http.ts';
 import { createOpenAiEngine, type EngineDeps, type EngineEndpoint } from './openai/index.ts';
 import { defaultPrompts, type PromptSet } from './prompts.ts';
@@ -37,7 +39,13 @@ export interface CreateEngineDeps {
  * src/engine/onnx/index.ts (`createOnnxEngine`) and loaded lazily: onnxruntime is heavy and optional.
  */
 export function createEngine(config: Config, deps: CreateEngineDeps): Engine {
-  const engineDeps: EngineDeps = {
+  const engineDeps = engineDepsOf(config, deps);
+  if (config.ENGINE === 'onnx') return createLazyOnnxEngine(config, deps);
+  return createHttpEngine(config.ENGINE, endpointOf(config), engineDeps);
+}
+
+function engineDepsOf(config: Config, deps: CreateEngineDeps): EngineDeps {
+  return {
     fetch: deps.fetch ?? fetch,
     logger: deps.logger,
     timeoutMs: config.ENGINE_TIMEOUT_MS,
@@ -52,20 +60,62 @@ export function createEngine(config: Config, deps: CreateEngineDeps): Engine {
     maxSide: config.MAX_IMAGE_SIZE,
     ...(deps.floorPx ? { floorPx: deps.floorPx } : {}),
   };
-  const endpoint = endpointOf(config);
-  switch (config.ENGINE) {
-    case 'openai':
-      return createOpenAiEngine(endpoint, engineDeps);
-    case 'visualqa':
-      return createVisualQaEngine(endpoint, engineDeps);
-    case 'onnx':
-      return createLazyOnnxEngine(config, deps);
-  }
 }
 
-/** The one configured model server (ENGINE_URL, ENGINE_MODEL, ENGINE_CONCURRENCY) as an endpoint. */
+/** One HTTP engine per endpoint; credentials in the URL become an Authorization header. */
+function createHttpEngine(
+  kind: 'openai' | 'visualqa',
+  endpoint: EngineEndpoint,
+  engineDeps: EngineDeps,
+): Engine {
+  const { url, authorization } = endpointAuth(endpoint.url);
+  const deps =
+    authorization === undefined || engineDeps.headers.authorization !== undefined
+      ? engineDeps
+      : { ...engineDeps, headers: { ...engineDeps.headers, authorization } };
+  const plain = { ...endpoint, url };
+  return kind === 'openai' ? createOpenAiEngine(plain, deps) : createVisualQaEngine(plain, deps);
+}
+
+/** The first configured model server as an endpoint (the one `ask` and single-endpoint tools use). */
 export function endpointOf(config: Config): EngineEndpoint {
-  return { url: config.ENGINE_URL, model: config.ENGINE_MODEL, concurrency: config.ENGINE_CONCURRENCY };
+  return endpointsOf(config)[0]!;
+}
+
+/**
+ * Every configured model server: ENGINE_URLS when set, else the one ENGINE_URL. ENGINE=onnx runs in
+ * process and is always one endpoint.
+ */
+export function endpointsOf(config: Config): EngineEndpoint[] {
+  const defaults = {
+    url: config.ENGINE_URL,
+    model: config.ENGINE_MODEL,
+    concurrency: config.ENGINE_CONCURRENCY,
+  };
+  if (config.ENGINE === 'onnx') return [defaults];
+  return parseEndpointList(config.ENGINE_URLS, defaults);
+}
+
+/**
+ * One engine per configured endpoint, for the dispatcher's router. Each shares the prompts, retry policy
+ * and data directory; each has its own health, slots and metrics label (credentials never in the label).
+ */
+export function createEngines(config: Config, deps: CreateEngineDeps): EndpointEngine[] {
+  if (config.ENGINE === 'onnx' || config.ENGINE_URLS.trim() === '') {
+    const endpoint = endpointOf(config);
+    return [
+      {
+        label: endpointLabel(endpoint.url),
+        concurrency: endpoint.concurrency,
+        engine: createEngine(config, deps),
+      },
+    ];
+  }
+  return endpointsOf(config).map((endpoint) => ({
+    label: endpointLabel(endpoint.url),
+    concurrency: endpoint.concurrency,
+    engine: createHttpEngine(config.ENGINE as 'openai' | 'visualqa', endpoint, engineDepsOf(config, deps)),
+  }));
 }
 
 const ONNX_MODULE = new URL('./onnx/index.ts', import.meta.url);

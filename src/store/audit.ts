@@ -32,25 +32,7 @@ export async function openAuditLog(dataDir: string): Promise<AuditLog> {
   return {
     hashId,
     append(entry, at) {
-      const line = {
-        at,
-        event: entry.event,
-        ...(entry.jobId ? { job: entry.jobId } : {}),
-        platform: entry.platform,
-        user: hashId(`${entry.platform}:${entry.userId}`),
-        channel: hashId(`${entry.platform}:${entry.channelId}`),
-        ...(entry.imageSha256 ? { imageSha256: entry.imageSha256 } : {}),
-        ...(entry.model ? { model: entry.model } : {}),
-        ...(entry.promptVersion ? { promptVersion: entry.promptVersion } : {}),
-        ...(entry.urgency ? { urgency: entry.urgency } : {}),
-        ...(entry.acknowledgedBy
-          ? { acknowledgedBy: hashId(`${entry.platform}:${entry.acknowledgedBy}`) }
-          : {}),
-        ...(entry.code ? { code: entry.code } : {}),
-        ...(entry.step !== undefined ? { step: entry.step } : {}),
-        ...(entry.paged ? { paged: entry.paged.map((id) => hashId(`${entry.platform}:${id}`)) } : {}),
-        ...(entry.ackAfterSec !== undefined ? { ackAfterSec: entry.ackAfterSec } : {}),
-      };
+      const line = auditLine(entry, at, hashId);
       const next = chain.then(async () => {
         if (!handle) return;
         await handle.write(`${JSON.stringify(line)}\n`);
@@ -64,5 +46,26 @@ export async function openAuditLog(dataDir: string): Promise<AuditLog> {
       await handle?.close();
       handle = undefined;
     },
+  };
+}
+
+/** One audit line: keyed hashes and codes only (shared by the file log and the Redis store's stream). */
+export function auditLine(entry: AuditEntry, at: string, hashId: (value: string) => string) {
+  return {
+    at,
+    event: entry.event,
+    ...(entry.jobId ? { job: entry.jobId } : {}),
+    platform: entry.platform,
+    user: hashId(`${entry.platform}:${entry.userId}`),
+    channel: hashId(`${entry.platform}:${entry.channelId}`),
+    ...(entry.imageSha256 ? { imageSha256: entry.imageSha256 } : {}),
+    ...(entry.model ? { model: entry.model } : {}),
+    ...(entry.promptVersion ? { promptVersion: entry.promptVersion } : {}),
+    ...(entry.urgency ? { urgency: entry.urgency } : {}),
+    ...(entry.acknowledgedBy ? { acknowledgedBy: hashId(`${entry.platform}:${entry.acknowledgedBy}`) } : {}),
+    ...(entry.code ? { code: entry.code } : {}),
+    ...(entry.step !== undefined ? { step: entry.step } : {}),
+    ...(entry.paged ? { paged: entry.paged.map((id) => hashId(`${entry.platform}:${id}`)) } : {}),
+    ...(entry.ackAfterSec !== undefined ? { ackAfterSec: entry.ackAfterSec } : {}),
   };
 }

@@ -7,7 +7,7 @@ import type { PrepareFn } from '../../../src/core/job-deps.ts';
 import type { InboundRequest, Platform } from '../../../src/core/types.ts';
 import { createDispatcher } from '../../../src/dispatch/index.ts';
 import { silentLogger } from '../../../src/log.ts';
-import { openStore } from '../../../src/store/index.ts';
+import { openStore, type Store } from '../../../src/store/index.ts';
 import { createTestEngine, fakePrepare } from '../../helpers/core-doubles.ts';
 import { createRecordingAdapter, type RecordingAdapterOptions } from '../../helpers/recording-adapter.ts';
 
@@ -47,12 +47,14 @@ export interface BotSetupOptions {
   platform?: Platform;
   adapter?: RecordingAdapterOptions;
   start?: boolean;
+  /** A store opened by the test (e.g. STORE=redis); default: the file store in dataDir. */
+  store?: Store;
 }
 
 export async function setupBot(options: BotSetupOptions = {}) {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'qr-core-')));
   const config = loadConfig({ DATA_DIR: dataDir, CONSOLE_PORT: '0', ...options.env });
-  const store = await openStore(dataDir, { logger: silentLogger });
+  const store = options.store ?? (await openStore(dataDir, { logger: silentLogger }));
   const engine = createTestEngine({ hold: options.hold ?? false });
   const dispatcher = createDispatcher({
     engine,
