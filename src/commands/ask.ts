@@ -171,7 +171,7 @@ function findingLine(finding: Finding, index: number): string {
   const c = finding.confidence;
   const grounded = c.grounded === false ? ' · not image-grounded' : '';
   const described = finding.characteristics ? `\n     ${finding.characteristics}` : '';
-  return `  ${index + 1}. ${finding.label}${where.length > 0 ? ` — ${where.join(', ')}` : ''} · confidence ${confidenceText(c.value, c.source, c.calibrated)}${grounded}${described}`;
+  return `  ${index + 1}. ${finding.label}${where.length > 0 ? ` — ${where.join(', ')}` : ''} · confidence ${confidenceText(c.value, c.source, c.calibrated, c.calibratedOn)}${grounded}${described}`;
 }
 
 export function askText(

@@ -35,8 +35,13 @@ export function confidenceHeadline(value: number): string {
 }
 
 /** "high (87%) · model probability · not calibrated" — one line for plain-text surfaces. */
-export function confidenceText(value: number, source: ConfidenceSource, calibrated: boolean): string {
-  return `${confidenceHeadline(value)} · ${confidenceSourceWords(source, calibrated)}`;
+export function confidenceText(
+  value: number,
+  source: ConfidenceSource,
+  calibrated: boolean,
+  cases?: number,
+): string {
+  return `${confidenceHeadline(value)} · ${confidenceSourceWords(source, calibrated, cases)}`;
 }
 
 /** The bands' limits, for a legend. */

@@ -120,7 +120,7 @@ describe('quickread eval against a fake engine whose probe depends on the image'
       DATA_DIR: join(dir, 'data'),
       LOG_LEVEL: 'silent',
     });
-    expect(ask.out).toMatch(/\(yes\/no probe, calibrated on 20 cases\)/);
+    expect(ask.out).toMatch(/calibrated on 20 local cases/);
   });
 
   it('compares two models on the same cases with a paired ΔAUROC interval', async () => {
