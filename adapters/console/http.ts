@@ -97,31 +97,52 @@ export async function readSmallJson(req: IncomingMessage, maxBytes = 8192): Prom
   }
 }
 
-export interface ParsedForm {
-  fields: Record<string, string>;
-  file?: { bytes: Buffer; name: string; mimeType: string };
+export interface ParsedFile {
+  bytes: Buffer;
+  name: string;
+  mimeType: string;
 }
 
-/** Parse one multipart/form-data post (RFC 7578) with busboy, capping the file and the field sizes. */
+export interface ParsedForm {
+  fields: Record<string, string>;
+  /** Every file part, in the order posted (a study: PA then lateral, issue 17); empty when none. */
+  files: ParsedFile[];
+}
+
+/**
+ * Files one console message may carry, as Slack allows 10 per message: the core reads STUDY_MAX_IMAGES
+ * of them and names the rest in its reply, so a few more than the budget are taken, not refused.
+ */
+export const MAX_FILES_PER_POST = 10;
+
+/** Parse one multipart/form-data post (RFC 7578) with busboy, capping each file and the field sizes. */
 export function readMultipart(req: IncomingMessage, maxFileBytes: number): Promise<ParsedForm> {
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
       parser = busboy({
         headers: req.headers,
-        limits: { files: 1, fields: 8, fieldSize: 16 * 1024, fileSize: maxFileBytes, parts: 10 },
+        limits: {
+          files: MAX_FILES_PER_POST,
+          fields: 8,
+          fieldSize: 16 * 1024,
+          fileSize: maxFileBytes,
+          parts: MAX_FILES_PER_POST + 8,
+        },
       });
     } catch (error) {
       reject(new AppError('USAGE', 'not a multipart body', { cause: error }));
       return;
     }
     const fields: Record<string, string> = {};
-    let file: ParsedForm['file'];
+    // Slots reserved as each part starts, so the order is the posted order whatever finishes first.
+    const slots: Array<ParsedFile | undefined> = [];
     let failure: AppError | undefined;
     parser.on('field', (name, value) => {
       fields[name] = value;
     });
     parser.on('file', (_field, stream, info) => {
+      const slot = slots.push(undefined) - 1;
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('limit', () => {
@@ -129,8 +150,13 @@ export function readMultipart(req: IncomingMessage, maxFileBytes: number): Promi
       });
       stream.on('end', () => {
         if (!failure && chunks.length > 0) {
-          file = { bytes: Buffer.concat(chunks), name: info.filename ?? '', mimeType: info.mimeType };
+          slots[slot] = { bytes: Buffer.concat(chunks), name: info.filename ?? '', mimeType: info.mimeType };
         }
+      });
+    });
+    parser.on('filesLimit', () => {
+      failure = new AppError('USAGE', `console post over ${MAX_FILES_PER_POST} files`, {
+        userMessage: `Attach at most ${MAX_FILES_PER_POST} files to one message.`,
       });
     });
     parser.on('error', (error) =>
@@ -138,7 +164,7 @@ export function readMultipart(req: IncomingMessage, maxFileBytes: number): Promi
     );
     parser.on('close', () => {
       if (failure) reject(failure);
-      else resolve(file ? { fields, file } : { fields });
+      else resolve({ fields, files: slots.filter((file): file is ParsedFile => file !== undefined) });
     });
     req.pipe(parser);
   });

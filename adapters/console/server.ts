@@ -10,6 +10,7 @@ import type { ConsoleAuth } from './auth.ts';
 import type { UploadStore } from './download.ts';
 import {
   type ConsoleUser,
+  type ParsedFile,
   readMultipart,
   readSmallJson,
   sameOrigin,
@@ -21,9 +22,10 @@ import { loginRoutes, sendSignInPage } from './login.ts';
 import { renderUserMessage } from './render.ts';
 import type { ConsoleState } from './state.ts';
 import {
+  type ConsoleUpload,
   cleanQuestion,
   consoleCommand,
-  describeUpload,
+  describeUploads,
   isValidChannel,
   toInboundRequest,
 } from './to-request.ts';
@@ -94,6 +96,28 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
     req.socket.setTimeout(0);
   };
 
+  /**
+   * Each file is held and counted against QUEUE_MAX as a single upload is; when one does not fit
+   * (QUEUE_FULL), those of the same message already held are let go, so a refused post holds nothing.
+   */
+  const holdUploads = (files: readonly ParsedFile[]): ConsoleUpload[] => {
+    const held: ConsoleUpload[] = [];
+    try {
+      for (const file of files) {
+        held.push({
+          fileId: deps.uploads.put(file.bytes),
+          mimeType: file.mimeType,
+          sizeBytes: file.bytes.byteLength,
+          name: file.name,
+        });
+      }
+    } catch (error) {
+      for (const upload of held) deps.uploads.release(upload.fileId);
+      throw error;
+    }
+    return held;
+  };
+
   const postMessage = async (req: IncomingMessage, res: ServerResponse, user: ConsoleUser) => {
     const core = deps.core();
     if (!core) throw new AppError('INTERNAL', 'console not started');
@@ -112,14 +136,14 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
       }
     }
     const question = cleanQuestion(form.fields.question ?? '');
-    if (!question && !form.file) {
+    if (!question && form.files.length === 0) {
       throw new AppError('USAGE', 'empty console post', {
         userMessage: 'Type a question or attach an image.',
       });
     }
     const messageId = `m-${randomUUID()}`;
     const at = new Date(deps.clock()).toISOString();
-    const command = !form.file && !rootId ? consoleCommand(question) : undefined;
+    const command = form.files.length === 0 && !rootId ? consoleCommand(question) : undefined;
     if (command) {
       // Answered like Slack's /quickread: only the person who asked sees the question and the answer.
       const thread = { channelId, threadId: messageId };
@@ -139,14 +163,7 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
       );
       return sendJson(res, 202, { messageId, outcome: 'command' });
     }
-    const upload = form.file
-      ? {
-          fileId: deps.uploads.put(form.file.bytes),
-          mimeType: form.file.mimeType,
-          sizeBytes: form.file.bytes.byteLength,
-          name: form.file.name,
-        }
-      : undefined;
+    const uploads = holdUploads(form.files);
     const thread = { channelId, threadId: rootId ?? messageId };
     deps.state.upsert({
       id: messageId,
@@ -157,8 +174,11 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
         kind: 'user',
         html: renderUserMessage(
           question,
-          upload
-            ? { kind: describeUpload(upload.mimeType, upload.name), sizeBytes: upload.sizeBytes }
+          uploads.length > 0
+            ? {
+                kind: describeUploads(uploads),
+                sizeBytes: uploads.reduce((sum, upload) => sum + upload.sizeBytes, 0),
+              }
             : undefined,
         ),
       },
@@ -172,7 +192,7 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
           ...(rootId ? { threadId: rootId } : {}),
           userId: user.userId,
           question,
-          ...(upload ? { upload } : {}),
+          ...(uploads.length > 0 ? { uploads } : {}),
           receivedAt: at,
         }),
       );
@@ -186,9 +206,9 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
         reply: { kind: 'error', code: appError.code, text: appError.userMessage },
       };
     }
-    // Only an accepted request keeps its upload; anything else frees its place at once.
-    if (upload && outcome.kind !== 'accepted' && outcome.kind !== 'followup')
-      deps.uploads.release(upload.fileId);
+    // Only an accepted request keeps its uploads; anything else frees their places at once.
+    if (outcome.kind !== 'accepted' && outcome.kind !== 'followup')
+      for (const upload of uploads) deps.uploads.release(upload.fileId);
     // The core posts statuses and cards itself; the console shows only what the core handed back.
     if (outcome.reply) deps.postBot(thread, outcome.reply);
     // A refusal that says when to come back (the bot is stopping) is a 503 with Retry-After (RFC 9110

@@ -11,8 +11,19 @@ export interface ConsolePost {
   threadId?: string;
   userId: string;
   question: string;
-  upload?: { fileId: string; mimeType?: string; sizeBytes: number; name: string };
+  /** One attached file (the single-file post). */
+  upload?: ConsoleUpload;
+  /** Several attached files, in the order posted: one study (issue 17). Read after `upload` if both. */
+  uploads?: ConsoleUpload[];
   receivedAt: string;
+}
+
+/** An upload the adapter holds in memory (download.ts), named by its id. */
+export interface ConsoleUpload {
+  fileId: string;
+  mimeType?: string;
+  sizeBytes: number;
+  name: string;
 }
 
 const maxQuestionChars = 2000;
@@ -31,19 +42,18 @@ export function isValidChannel(channelId: string, channels: readonly string[]): 
 /** Pure mapping: a console post → the platform-neutral request the bot core handles. */
 export function toInboundRequest(post: ConsolePost): InboundRequest {
   const threadId = post.threadId ?? post.messageId;
-  const attachments: AttachmentRef[] = post.upload
-    ? [
-        {
-          platform: 'console',
-          fileId: post.upload.fileId,
-          // Not a fetchable address: the adapter holds the bytes (download.ts).
-          url: `console-upload:${post.upload.fileId}`,
-          name: post.upload.name,
-          ...(post.upload.mimeType ? { mimeType: post.upload.mimeType } : {}),
-          sizeBytes: post.upload.sizeBytes,
-        },
-      ]
-    : [];
+  // Every attachment, in posted order: the core reads them as one study (STUDY_MAX_IMAGES of them,
+  // naming the rest in its reply).
+  const uploads = [...(post.upload ? [post.upload] : []), ...(post.uploads ?? [])];
+  const attachments: AttachmentRef[] = uploads.map((upload) => ({
+    platform: 'console',
+    fileId: upload.fileId,
+    // Not a fetchable address: the adapter holds the bytes (download.ts).
+    url: `console-upload:${upload.fileId}`,
+    name: upload.name,
+    ...(upload.mimeType ? { mimeType: upload.mimeType } : {}),
+    sizeBytes: upload.sizeBytes,
+  }));
   return {
     eventId: post.messageId,
     messageKey: `console:${post.channelId}:${post.messageId}`,
@@ -64,6 +74,12 @@ export function describeUpload(mimeType: string | undefined, name: string): stri
   if (mimeType === 'image/png' || lower.endsWith('.png')) return 'PNG image';
   if (mimeType === 'image/jpeg' || /\.jpe?g$/.test(lower)) return 'JPEG image';
   return 'file';
+}
+
+/** What was attached, for the user's message line: "PNG image", or "2 files: PNG image, DICOM". */
+export function describeUploads(uploads: readonly { mimeType?: string; name: string }[]): string {
+  const kinds = uploads.map((upload) => describeUpload(upload.mimeType, upload.name));
+  return kinds.length === 1 ? kinds[0]! : `${kinds.length} files: ${kinds.join(', ')}`;
 }
 
 /**

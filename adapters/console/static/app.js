@@ -7,8 +7,12 @@ const state = {
   channel: '',
   messages: new Map(),
   unread: new Map(),
-  file: null,
+  // Attached files in the order chosen or dropped: posted together, they are read as one study.
+  files: [],
 };
+
+// As the server's MAX_FILES_PER_POST (adapters/console/http.ts).
+const maxFiles = 10;
 
 const $ = (id) => document.getElementById(id);
 const feed = $('feed');
@@ -212,31 +216,51 @@ async function send(form) {
   return true;
 }
 
-function setFile(file) {
-  state.file = file;
-  $('chosen').hidden = !file;
-  $('chosen-name').textContent = file
-    ? `Attached: ${file.name} · ${Math.max(1, Math.round(file.size / 1024))} KB`
-    : '';
-  if (!file) $('file').value = '';
+function setFiles(files) {
+  state.files = files.slice(0, maxFiles);
+  if (files.length > maxFiles)
+    toast(`At most ${maxFiles} files go in one message; the first ${maxFiles} are attached.`);
+  const count = state.files.length;
+  const kb = Math.max(1, Math.round(state.files.reduce((sum, file) => sum + file.size, 0) / 1024));
+  $('chosen').hidden = count === 0;
+  $('chosen-name').textContent =
+    count === 0
+      ? ''
+      : count === 1
+        ? `Attached: ${state.files[0].name} · ${kb} KB`
+        : `Attached: ${count} files · ${kb} KB`;
+  const badge = $('file-count');
+  badge.hidden = count < 2;
+  badge.textContent = String(count);
+  badge.setAttribute('aria-label', `${count} files attached`);
+  $('chosen-clear').setAttribute('aria-label', count > 1 ? 'Remove attachments' : 'Remove attachment');
+  // The input is only a picker: the list lives in state.files, so picking again adds to it.
+  $('file').value = '';
 }
 
-$('file').addEventListener('change', (event) => setFile(event.target.files[0] || null));
-$('chosen-clear').addEventListener('click', () => setFile(null));
+/** Files picked or dropped join those already attached, in the order they came. */
+function addFiles(list) {
+  const added = [...(list || [])];
+  if (added.length > 0) setFiles([...state.files, ...added]);
+}
+
+$('file').addEventListener('change', (event) => addFiles(event.target.files));
+$('chosen-clear').addEventListener('click', () => setFiles([]));
 
 $('composer').addEventListener('submit', async (event) => {
   event.preventDefault();
   const question = $('question').value.trim();
-  if (!question && !state.file) return;
+  if (!question && state.files.length === 0) return;
   const form = new FormData();
   form.append('channel', state.channel);
   form.append('question', question);
-  if (state.file) form.append('file', state.file, state.file.name);
+  // One part per file, in order: the server keeps that order for the study's labels.
+  for (const file of state.files) form.append('file', file, file.name);
   $('send').disabled = true;
   try {
     if (await send(form)) {
       $('question').value = '';
-      setFile(null);
+      setFiles([]);
     }
   } finally {
     $('send').disabled = false;
@@ -300,9 +324,9 @@ window.addEventListener('drop', (event) => {
   event.preventDefault();
   dragDepth = 0;
   $('drop').hidden = true;
-  const file = event.dataTransfer?.files[0];
-  if (file) {
-    setFile(file);
+  const files = event.dataTransfer?.files;
+  if (files && files.length > 0) {
+    addFiles(files);
     $('question').focus();
   }
 });

@@ -193,5 +193,34 @@ if (!hasChromium) {
       expect(await card.locator('.conf').first().textContent()).toMatch(/^(low|moderate|high) \d{1,3}%$/);
       expect(readRequests(fake).length).toBeGreaterThan(readsBefore);
     });
+
+    it('attaches several files (the count has a name), sends them in one message, and reads them as one study', async () => {
+      const lateral = join(dir, 'lateral.png');
+      await writeFile(
+        lateral,
+        await sharp({ create: { width: 192, height: 224, channels: 3, background: { r: 60, g: 60, b: 60 } } })
+          .png()
+          .toBuffer(),
+      );
+      await page.click('a.chan[href="#teaching"]');
+      expect(await page.locator('#file').getAttribute('multiple')).not.toBeNull();
+      await page.setInputFiles('#file', [scan, lateral]);
+      await page.getByRole('img', { name: '2 files attached' }).waitFor();
+      expect(await page.locator('#chosen-name').textContent()).toMatch(/^Attached: 2 files · \d+ KB$/);
+      expect(await page.getByRole('button', { name: 'Remove attachments' }).count()).toBe(1);
+      const readsBefore = readRequests(fake).length;
+      await page.fill('#question', 'PA and lateral: any effusion?');
+      await page.click('#send');
+      const card = page.locator('.thread').first().locator('.card').first();
+      await card.waitFor({ timeout: 20_000 });
+      expect(await card.textContent()).toContain('2 images read together: Image 1 of 2; Image 2 of 2');
+      expect(await page.locator('#chosen').isHidden()).toBe(true);
+      const fresh = readRequests(fake).slice(readsBefore);
+      expect(fresh).toHaveLength(1);
+      expect(fresh[0]!.images.map((facts) => [facts.width, facts.height])).toEqual([
+        [320, 320],
+        [192, 224],
+      ]);
+    });
   });
 }

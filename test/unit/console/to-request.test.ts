@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { createUploadStore } from '../../../adapters/console/download.ts';
-import { cleanQuestion, describeUpload, toInboundRequest } from '../../../adapters/console/to-request.ts';
+import {
+  cleanQuestion,
+  describeUpload,
+  describeUploads,
+  toInboundRequest,
+} from '../../../adapters/console/to-request.ts';
 import { type AppError, isAppError } from '../../../src/errors.ts';
 
 describe('console request mapping', () => {
@@ -20,6 +25,31 @@ describe('console request mapping', () => {
     expect(request.attachments[0]!.url).toBe('console-upload:u-1');
     expect(request.eventId).toBe('m-1');
     expect(request.messageKey).toBe('console:ed-oncall:m-1');
+  });
+
+  it('maps several uploads to one request carrying every attachment in the order posted (a study)', () => {
+    const request = toInboundRequest({
+      messageId: 'm-3',
+      channelId: 'radiology',
+      userId: 'console:abc',
+      question: 'PA and lateral',
+      uploads: [
+        { fileId: 'u-pa', mimeType: 'image/png', sizeBytes: 10, name: 'pa.png' },
+        { fileId: 'u-lat', mimeType: 'image/png', sizeBytes: 20, name: 'lat.png' },
+      ],
+      receivedAt: '2026-01-01T00:00:00.000Z',
+    });
+    expect(request.attachments.map((a) => [a.url, a.sizeBytes])).toEqual([
+      ['console-upload:u-pa', 10],
+      ['console-upload:u-lat', 20],
+    ]);
+    expect(describeUploads([{ name: 'pa.png', mimeType: 'image/png' }])).toBe('PNG image');
+    expect(
+      describeUploads([
+        { name: 'pa.png', mimeType: 'image/png' },
+        { name: 'IM0001', mimeType: 'application/octet-stream' },
+      ]),
+    ).toBe('2 files: PNG image, DICOM');
   });
 
   it('maps a reply to the root thread with no attachment (a follow-up)', () => {
