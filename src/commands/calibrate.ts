@@ -44,7 +44,8 @@ export function parseCsvLine(line: string): string[] {
   return out;
 }
 
-function parseLabel(text: string): 0 | 1 | undefined {
+/** A 1/0, true/false or yes/no label cell (calibrate's and eval's CSVs). */
+export function parseLabel(text: string): 0 | 1 | undefined {
   const value = text.toLowerCase();
   if (['1', 'true', 'yes', 'y'].includes(value)) return 1;
   if (['0', 'false', 'no', 'n'].includes(value)) return 0;

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { StudyImage } from '../core/types.ts';
 import { AppError, isAppError } from '../errors.ts';
-import { fitPng } from '../ingest/fit-png.ts';
+import { shrinkPrepared } from '../ingest/fit-png.ts';
 import type { Logger } from '../log.ts';
 import { LADDER_FLOOR_PX, LADDER_STEP } from './ladder.ts';
 
@@ -22,22 +21,8 @@ export interface StudyLadderOutcome<T> {
 const longest = (images: readonly StudyImage[]) =>
   Math.max(...images.map((i) => Math.max(i.width, i.height)));
 
-async function shrinkAll(images: readonly StudyImage[], side: number): Promise<StudyImage[]> {
-  return Promise.all(
-    images.map(async (image) => {
-      if (Math.max(image.width, image.height) <= side) return image;
-      const fitted = await fitPng(image.png, side);
-      return {
-        ...image,
-        png: fitted.png,
-        width: fitted.width,
-        height: fitted.height,
-        tokens: fitted.tokens,
-        sha256: createHash('sha256').update(fitted.png).digest('hex'),
-      };
-    }),
-  );
-}
+const shrinkAll = (images: readonly StudyImage[], side: number): Promise<StudyImage[]> =>
+  Promise.all(images.map((image) => shrinkPrepared(image, side)));
 
 export async function withStudyLadder<T>(
   study: readonly StudyImage[],

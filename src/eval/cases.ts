@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { parseCsvLine } from '../commands/calibrate.ts';
+import { parseCsvLine, parseLabel } from '../commands/calibrate.ts';
 import type { Urgency } from '../core/types.ts';
 import { AppError } from '../errors.ts';
 
@@ -45,13 +45,6 @@ const REQUIRED = ['file', 'finding', 'present'] as const;
 const OPTIONAL = ['modality', 'split', 'urgency'] as const;
 const URGENCIES = new Set<string>(['routine', 'urgent', 'critical']);
 
-function parsePresent(text: string): 0 | 1 | undefined {
-  const value = text.toLowerCase();
-  if (['1', 'true', 'yes', 'y'].includes(value)) return 1;
-  if (['0', 'false', 'no', 'n'].includes(value)) return 0;
-  return undefined;
-}
-
 const usage = (message: string) =>
   new AppError('USAGE', `eval: ${message}`, { userMessage: `The labels file ${message}.` });
 
@@ -64,7 +57,7 @@ function rowToCase(cells: string[], header: string[], root: string, line: number
   if (cells.length > header.length) return `has ${cells.length} fields, the header ${header.length}`;
   const file = cell('file').replace(/\\/g, '/');
   const finding = cell('finding').toLowerCase().replace(/\s+/g, ' ');
-  const present = parsePresent(cell('present'));
+  const present = parseLabel(cell('present'));
   if (file === '') return 'file is empty';
   if (finding === '') return 'finding is empty';
   if (present === undefined) return 'present must be 1 or 0 (or true/false, yes/no)';

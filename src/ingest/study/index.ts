@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { PreparedImage, StudyImage } from '../../core/types.ts';
 import { AppError, toAppError } from '../../errors.ts';
-import { fitPng } from '../fit-png.ts';
+import { shrinkPrepared } from '../fit-png.ts';
 import { decodePool, type PrepareOptions, prepareImage } from '../index.ts';
 import { sniff } from '../sniff.ts';
 import type { DecodePool } from '../worker/pool.ts';
@@ -135,7 +134,7 @@ export async function prepareStudy(
     maxTokens,
     maxSide,
   );
-  const fitted = await Promise.all(prepared.map((p) => shrinkTo(p.image, side)));
+  const fitted = await Promise.all(prepared.map((p) => shrinkPrepared(p.image, side)));
   const showWindows = prepared.some((p) => p.planned.chest);
   const images = fitted.map((image, i): StudyImage => {
     const { planned } = prepared[i]!;
@@ -272,18 +271,4 @@ function planImages(
     }
   });
   return plan;
-}
-
-/** Re-fit a prepared image to a smaller longest side (the study's shared budget). */
-async function shrinkTo(image: PreparedImage, side: number): Promise<PreparedImage> {
-  if (Math.max(image.width, image.height) <= side) return image;
-  const fitted = await fitPng(image.png, side);
-  return {
-    ...image,
-    png: fitted.png,
-    width: fitted.width,
-    height: fitted.height,
-    tokens: fitted.tokens,
-    sha256: createHash('sha256').update(fitted.png).digest('hex'),
-  };
 }
