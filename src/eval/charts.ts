@@ -72,32 +72,36 @@ export interface RocSeries {
   points: Array<{ fpr: number; tpr: number }>;
 }
 
+/** One line per series over the 'points' data, ordered by `order`, coloured by series. */
+function linePerSeries(xField: string, yField: string, style: Record<string, unknown>) {
+  return {
+    type: 'group',
+    from: { facet: { name: 'line', data: 'points', groupby: 'series' } },
+    marks: [
+      {
+        type: 'line',
+        from: { data: 'line' },
+        sort: { field: 'datum.order' },
+        encode: {
+          enter: {
+            x: { scale: 'x', field: xField },
+            y: { scale: 'y', field: yField },
+            stroke: { scale: 'colour', field: 'series' },
+            ...style,
+          },
+        },
+      },
+    ],
+  };
+}
+
 /** ROC curves (one line per series) over the chance diagonal. */
 export function rocSpec(title: string, series: readonly RocSeries[]) {
   const data = series.flatMap((s) => s.points.map((p, order) => ({ series: s.series, order, ...p })));
+  // Straight segments between thresholds: tied scores make the diagonal segment of an empirical ROC,
+  // which is exactly what the Mann–Whitney AUROC integrates.
   return frame(title, data, { x: '1 − specificity (false-positive rate)', y: 'sensitivity' }, [
-    {
-      type: 'group',
-      from: { facet: { name: 'line', data: 'points', groupby: 'series' } },
-      marks: [
-        {
-          type: 'line',
-          from: { data: 'line' },
-          sort: { field: 'datum.order' },
-          encode: {
-            enter: {
-              x: { scale: 'x', field: 'fpr' },
-              y: { scale: 'y', field: 'tpr' },
-              stroke: { scale: 'colour', field: 'series' },
-              strokeWidth: { value: 2 },
-              // Straight segments between thresholds: tied scores make the diagonal segment of an
-              // empirical ROC, which is exactly what the Mann–Whitney AUROC integrates.
-              interpolate: { value: 'linear' },
-            },
-          },
-        },
-      ],
-    },
+    linePerSeries('fpr', 'tpr', { strokeWidth: { value: 2 }, interpolate: { value: 'linear' } }),
   ]);
 }
 
@@ -110,25 +114,7 @@ export interface ReliabilitySeries {
 export function reliabilitySpec(title: string, series: readonly ReliabilitySeries[]) {
   const data = series.flatMap((s) => s.bins.map((bin, order) => ({ series: s.series, order, ...bin })));
   const spec = frame(title, data, { x: 'mean predicted P(yes)', y: 'observed frequency' }, [
-    {
-      type: 'group',
-      from: { facet: { name: 'line', data: 'points', groupby: 'series' } },
-      marks: [
-        {
-          type: 'line',
-          from: { data: 'line' },
-          sort: { field: 'datum.order' },
-          encode: {
-            enter: {
-              x: { scale: 'x', field: 'meanScore' },
-              y: { scale: 'y', field: 'observed' },
-              stroke: { scale: 'colour', field: 'series' },
-              strokeWidth: { value: 1.5 },
-            },
-          },
-        },
-      ],
-    },
+    linePerSeries('meanScore', 'observed', { strokeWidth: { value: 1.5 } }),
     {
       type: 'symbol',
       from: { data: 'points' },
