@@ -2,8 +2,8 @@ import { link, readFile, rm, writeFile } from 'node:fs/promises';
 import { AppError } from '../errors.ts';
 
 /**
- * One writer per data folder: lowdb has no cross-process locking and two writers lose updates or
- * corrupt the file (../shared/DEPENDENCIES.md). The lock file is created with O_EXCL and holds the pid
+ * One writer per data folder: the journal and snapshot have no cross-process locking, so two writers
+ * would lose updates or interleave journal lines. The lock file is created with O_EXCL and holds the pid
  * and, on Linux, which process that pid was: the boot id and the process start time (proc(5):
  * /proc/sys/kernel/random/boot_id, field 22 of /proc/<pid>/stat). A lock whose process is gone is
  * stale and taken over — also when the pid now belongs to another process, as after a reboot or in a

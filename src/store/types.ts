@@ -19,7 +19,7 @@ export type { StoreHealth } from './faults.ts';
 
 /**
  * The state the bot keeps between restarts (DESIGN §1, §8). `Store` is an interface so a Redis-backed
- * implementation can replace the lowdb one when several bot processes share a queue; nothing outside
+ * implementation (src/store/redis) can stand in for the file one (snapshot + journal); nothing outside
  * src/store may assume the data lives in one JSON file.
  */
 
