@@ -7,19 +7,14 @@
  * pipeline, fake Slack and fake vLLM. Skipped when ../shared/corpus is absent.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import dicomParser from 'dicom-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSlackAdapter, type SlackAdapter } from '../../adapters/slack/index.ts';
 import { closeIngestWorkers } from '../../src/ingest/index.ts';
-import { silentLogger } from '../../src/log.ts';
-import { type FakeOpenAI, startFakeOpenAI } from '../fakes/openai-server.ts';
-import { type FakeSlack, startFakeSlack } from '../fakes/slack-server.ts';
+import type { FakeOpenAI } from '../fakes/openai-server.ts';
+import type { FakeSlack } from '../fakes/slack-server.ts';
 import { deliverSlack, eventEnvelope } from '../helpers/slack-sign.ts';
-import { createTestBot, type TestBot } from '../helpers/test-bot.ts';
+import { type SlackWorld, startSlackWorld } from '../helpers/slack-world.ts';
 
 const root = fileURLToPath(new URL('../../../shared/corpus/', import.meta.url));
 const present = existsSync(`${root}MANIFEST.md`);
@@ -50,50 +45,20 @@ const spellings = (date: string) => {
   return [date, `${y}-${m}-${d}`, `${y}/${m}/${d}`, `${d}.${m}.${y}`, `${m}/${d}/${y}`];
 };
 
-let dir: string;
+let world: SlackWorld | undefined;
 let engine: FakeOpenAI;
 let slack: FakeSlack;
-let bot: TestBot;
-let adapter: SlackAdapter;
 let eventsUrl: string;
 
 beforeAll(async () => {
   if (!present) return;
-  dir = await mkdtemp(join(tmpdir(), 'qr-corpus-prior-'));
-  engine = await startFakeOpenAI();
-  slack = await startFakeSlack({ botToken: TOKEN });
-  bot = await createTestBot({
-    engineUrl: engine.url,
-    dataDir: join(dir, 'data'),
-    config: {
-      BURNED_IN_TEXT: 'flag',
-      SLACK_BOT_TOKEN: TOKEN,
-      SLACK_SIGNING_SECRET: SECRET,
-      SLACK_MODE: 'http',
-      SLACK_PORT: '0',
-      SLACK_API_URL: slack.apiUrl,
-      SLACK_FILE_HOSTS: slack.origin,
-    },
-  });
-  adapter = createSlackAdapter(bot.config, {
-    logger: silentLogger,
-    host: '127.0.0.1',
-    paceMs: 0,
-    webRetry: { retries: 3, minTimeout: 10, maxTimeout: 50, randomize: false },
-  });
-  bot.core.attach(adapter);
-  await adapter.start(bot.core);
-  await bot.core.start();
-  eventsUrl = `http://127.0.0.1:${adapter.httpAddress()!.port}/slack/events`;
+  world = await startSlackWorld({ tempPrefix: 'qr-corpus-prior-', botToken: TOKEN, signingSecret: SECRET });
+  ({ engine, slack, eventsUrl } = world);
 });
 
 afterAll(async () => {
-  await adapter?.stop();
-  await bot?.close();
-  await slack?.close();
-  await engine?.close();
+  await world?.close();
   await closeIngestWorkers();
-  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 const send = (event: Record<string, unknown>) =>

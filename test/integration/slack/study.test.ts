@@ -1,14 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSlackAdapter, type SlackAdapter } from '../../../adapters/slack/index.ts';
-import { silentLogger } from '../../../src/log.ts';
-import { type FakeOpenAI, startFakeOpenAI } from '../../fakes/openai-server.ts';
-import { type FakeSlack, type FakeSlackCall, startFakeSlack } from '../../fakes/slack-server.ts';
+import type { FakeOpenAI } from '../../fakes/openai-server.ts';
+import type { FakeSlack, FakeSlackCall } from '../../fakes/slack-server.ts';
 import { deliverSlack, eventEnvelope } from '../../helpers/slack-sign.ts';
-import { createTestBot, type TestBot } from '../../helpers/test-bot.ts';
+import { type SlackWorld, startSlackWorld } from '../../helpers/slack-world.ts';
 
 /**
  * Study reads over the whole Slack path (issue 17): a message with two files is one read of both;
@@ -19,11 +14,9 @@ import { createTestBot, type TestBot } from '../../helpers/test-bot.ts';
 const SECRET = 'study-signing-secret';
 const TOKEN = 'xoxb-study-token';
 
-let dir: string;
+let world: SlackWorld | undefined;
 let engine: FakeOpenAI;
 let slack: FakeSlack;
-let bot: TestBot;
-let adapter: SlackAdapter;
 let eventsUrl: string;
 
 const picture = (level: number, width = 256, height = 256) =>
@@ -39,40 +32,12 @@ const picture = (level: number, width = 256, height = 256) =>
     .toBuffer();
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'qr-slack-study-'));
-  engine = await startFakeOpenAI();
-  slack = await startFakeSlack({ botToken: TOKEN });
-  bot = await createTestBot({
-    engineUrl: engine.url,
-    dataDir: join(dir, 'data'),
-    config: {
-      BURNED_IN_TEXT: 'flag',
-      SLACK_BOT_TOKEN: TOKEN,
-      SLACK_SIGNING_SECRET: SECRET,
-      SLACK_MODE: 'http',
-      SLACK_PORT: '0',
-      SLACK_API_URL: slack.apiUrl,
-      SLACK_FILE_HOSTS: slack.origin,
-    },
-  });
-  adapter = createSlackAdapter(bot.config, {
-    logger: silentLogger,
-    host: '127.0.0.1',
-    paceMs: 0,
-    webRetry: { retries: 3, minTimeout: 10, maxTimeout: 50, randomize: false },
-  });
-  bot.core.attach(adapter);
-  await adapter.start(bot.core);
-  await bot.core.start();
-  eventsUrl = `http://127.0.0.1:${adapter.httpAddress()!.port}/slack/events`;
+  world = await startSlackWorld({ tempPrefix: 'qr-slack-study-', botToken: TOKEN, signingSecret: SECRET });
+  ({ engine, slack, eventsUrl } = world);
 }, 60_000);
 
 afterAll(async () => {
-  await adapter?.stop();
-  await bot?.close();
-  await slack?.close();
-  await engine?.close();
-  await rm(dir, { recursive: true, force: true });
+  await world?.close();
 });
 
 let tsSeq = 0;
