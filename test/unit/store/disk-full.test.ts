@@ -11,8 +11,9 @@ import { createOpsRoutes } from '../../../src/api/ops.ts';
 import { isAppError } from '../../../src/errors.ts';
 import { silentLogger } from '../../../src/log.ts';
 import { openStore } from '../../../src/store/index.ts';
-import type { Store, StoredJob } from '../../../src/store/types.ts';
+import type { Store } from '../../../src/store/types.ts';
 import { visibleMessages } from '../../helpers/recording-adapter.ts';
+import { contractJob as job } from '../../helpers/store-contract.ts';
 import { request, setupBot, until } from '../core/setup.ts';
 
 let dir: string;
@@ -21,22 +22,6 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
-});
-
-const job = (id: string): StoredJob => ({
-  id,
-  eventId: `e-${id}`,
-  messageKey: `console:c:${id}`,
-  platform: 'console',
-  thread: { channelId: 'c', threadId: id },
-  threadKey: `console:c:${id}`,
-  userId: 'U1',
-  userMessageId: id,
-  status: 'queued',
-  attempts: 0,
-  priority: 0,
-  createdAt: new Date().toISOString(),
-  isFollowUp: false,
 });
 
 /** GET /healthz from the ops routes the bot mounts, over real HTTP on 127.0.0.1. */

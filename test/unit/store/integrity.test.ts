@@ -5,8 +5,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type AppError, isAppError } from '../../../src/errors.ts';
 import { silentLogger } from '../../../src/log.ts';
 import { openStore } from '../../../src/store/index.ts';
-import type { StoredJob, StoredThread } from '../../../src/store/types.ts';
+import type { StoredThread } from '../../../src/store/types.ts';
 import { runCliCaptured } from '../../helpers/run-cli.ts';
+import { contractJob as job } from '../../helpers/store-contract.ts';
 
 let dir: string;
 beforeEach(async () => {
@@ -14,23 +15,6 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
-});
-
-const job = (id: string): StoredJob => ({
-  id,
-  eventId: `e-${id}`,
-  messageKey: `console:c:${id}`,
-  platform: 'console',
-  thread: { channelId: 'c', threadId: id },
-  threadKey: `console:c:${id}`,
-  userId: 'U1',
-  userMessageId: id,
-  status: 'queued',
-  attempts: 0,
-  priority: 0,
-  createdAt: new Date().toISOString(),
-  isFollowUp: false,
-  request: { question: 'q', attachments: [], receivedAt: new Date().toISOString() },
 });
 
 const thread = (key: string): StoredThread => ({

@@ -9,7 +9,7 @@ import { type AppError, isAppError } from '../../../src/errors.ts';
 import { silentLogger } from '../../../src/log.ts';
 import { openStore } from '../../../src/store/index.ts';
 import { processIdentity } from '../../../src/store/lock.ts';
-import type { StoredJob } from '../../../src/store/types.ts';
+import { contractJob as job } from '../../helpers/store-contract.ts';
 
 let dir: string;
 beforeEach(async () => {
@@ -17,24 +17,6 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
-});
-
-const job = (id: string, overrides: Partial<StoredJob> = {}): StoredJob => ({
-  id,
-  eventId: `e-${id}`,
-  messageKey: `console:c:${id}`,
-  platform: 'console',
-  thread: { channelId: 'c', threadId: id },
-  threadKey: `console:c:${id}`,
-  userId: 'U1',
-  userMessageId: id,
-  status: 'queued',
-  attempts: 0,
-  priority: 0,
-  createdAt: new Date().toISOString(),
-  isFollowUp: false,
-  request: { question: 'q', attachments: [], receivedAt: new Date().toISOString() },
-  ...overrides,
 });
 
 const image = (seed: string): PreparedImage => {
